@@ -1,0 +1,123 @@
+/** The command line: `airgap compile|validate|init`. Exit 0 ok, 1 invalid site, 2 usage error. */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import chalk from "chalk";
+import yargs from "yargs";
+import { formatDiagnostics } from "./diagnostics.js";
+import { synth } from "./synth.js";
+import { dslTypes } from "./load/typecheck.js";
+import { writeProject } from "./write.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+async function compile(site: string, outOption: string | undefined, write: boolean): Promise<number> {
+  if (!existsSync(site)) {
+    process.stderr.write(`${chalk.red("error")}: no such site file: ${site}\n`);
+    return 1;
+  }
+  const started = Date.now();
+  const outGuess = outOption;
+  let result = await synth(site, { outDir: outGuess });
+  // The output folder defaults to out/<site name>, known only after evaluation.
+  if (!outOption && result.siteName && result.errors.length === 0) {
+    result = await synth(site, { outDir: path.join("out", result.siteName) });
+  }
+  if (result.errors.length > 0) {
+    process.stderr.write(formatDiagnostics(result.errors));
+    return 1;
+  }
+  if (!write) {
+    process.stdout.write(`${chalk.green("ok")} ${site}: site "${result.siteName}" is valid (${result.files.size} files would be written)\n`);
+    return 0;
+  }
+  const dir = outOption ?? path.join("out", result.siteName!);
+  const report = writeProject(dir, result.files);
+  const ms = Date.now() - started;
+  const lines = [
+    ...report.added.map((f) => `  ${chalk.green("added")}    ${f}`),
+    ...report.changed.map((f) => `  ${chalk.yellow("changed")}  ${f}`),
+    ...report.removed.map((f) => `  ${chalk.red("removed")}  ${f}`),
+  ];
+  process.stdout.write(
+    `wrote ${result.files.size} files to ${dir}/ in ${ms} ms: ${report.added.length} added, ${report.changed.length} changed, ` +
+      `${report.removed.length} removed, ${report.unchanged.length} unchanged\n${lines.join("\n")}${lines.length ? "\n" : ""}`,
+  );
+  return 0;
+}
+
+function init(dir: string): number {
+  const site = path.join(dir, "site.ts");
+  const tsconfig = path.join(dir, "tsconfig.json");
+  const existing = [site, tsconfig].filter((f) => existsSync(f));
+  if (existing.length > 0) {
+    process.stderr.write(`${chalk.red("error")}: ${existing.join(", ")} already exist${existing.length === 1 ? "s" : ""}; nothing was written\n`);
+    return 1;
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(site, readFileSync(path.join(root, "examples/site.ts"), "utf8"));
+  // The editor resolves `airgap` to this installation's DSL, with the compiler's own options.
+  const config = {
+    compilerOptions: {
+      strict: true,
+      noEmit: true,
+      target: "es2022",
+      module: "preserve",
+      moduleResolution: "bundler",
+      skipLibCheck: true,
+      types: [],
+      paths: { airgap: [path.relative(path.resolve(dir), dslTypes)] },
+    },
+    files: ["site.ts"],
+  };
+  writeFileSync(tsconfig, JSON.stringify(config, null, 2) + "\n");
+  process.stdout.write(`wrote ${site} and ${tsconfig}\nopen ${site} in an editor, then run: airgap compile ${site}\n`);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  let usageError = false;
+  const parser = yargs(argv)
+    .scriptName("airgap")
+    .usage("$0 <command> [options]")
+    .command(
+      "compile <site>",
+      "Type-check and validate a site file, then write its Ansible project",
+      (y) =>
+        y
+          .positional("site", { type: "string", demandOption: true, describe: "the site file (site.ts)" })
+          .option("out", { alias: "o", type: "string", describe: "output folder [default: out/<site name>]" }),
+      async (a) => {
+        code = await compile(a.site, a.out, true);
+      },
+    )
+    .command(
+      "validate <site>",
+      "Type-check and validate a site file; write nothing",
+      (y) => y.positional("site", { type: "string", demandOption: true, describe: "the site file (site.ts)" }),
+      async (a) => {
+        code = await compile(a.site, undefined, false);
+      },
+    )
+    .command(
+      "init [dir]",
+      "Write a starter site.ts and the editor setup (tsconfig.json) into a folder",
+      (y) => y.positional("dir", { type: "string", default: ".", describe: "folder to write into" }),
+      (a) => {
+        code = init(a.dir);
+      },
+    )
+    .demandCommand(1, "name a command")
+    .strict()
+    .help()
+    .alias("h", "help")
+    .version(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageError = true;
+      process.stderr.write(`${msg}\n\nRun "airgap --help" for usage.\n`);
+    });
+  await parser.parseAsync();
+  return usageError ? 2 : code;
+}

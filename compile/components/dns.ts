@@ -1,0 +1,190 @@
+/** DNS: BIND on admin hosts, authoritative for the site's zones; every host its client. */
+import { createHash } from "node:crypto";
+import type { DnsRecord, DnsService, Services } from "../../dsl/index.js";
+import type { Context } from "../model/context.js";
+import { DNS_LABEL, isDomain, type CoreModel, type HostModel } from "../model/site.js";
+import { contains, parseCidr, parseIPv4, ptrName } from "../model/ip.js";
+import { allowedNetworks, claimPort, placeOn } from "./placement.js";
+import type { Component, Emission } from "./component.js";
+
+export interface RecordModel {
+  name: string;
+  type: string;
+  value: string;
+  ttl?: number;
+}
+
+export interface ZoneModel {
+  name: string;
+  records: RecordModel[];
+  serial: number;
+}
+
+export interface DnsModel {
+  primary: HostModel;
+  secondaries: HostModel[];
+  forwarders: string[];
+  allow: string[];
+  ttl: number;
+  extra: RecordModel[];
+}
+
+const RECORD_TYPES = ["A", "AAAA", "CNAME", "TXT", "SRV", "MX"];
+const IPV6 = /^[0-9a-fA-F:]+(:\d+\.\d+\.\d+\.\d+)?$/;
+
+/** `name` relative to `domain` (`@` for the apex), or undefined when it lies outside. */
+function relativeName(name: string, domain: string): string | undefined {
+  if (name === "@") return "@";
+  if (!name.endsWith(".")) return name.toLowerCase();
+  const fqdn = name.slice(0, -1).toLowerCase();
+  if (fqdn === domain) return "@";
+  return fqdn.endsWith(`.${domain}`) ? fqdn.slice(0, -(domain.length + 1)) : undefined;
+}
+
+function isTarget(v: string): boolean {
+  return v.endsWith(".") ? isDomain(v.slice(0, -1)) : isDomain(v);
+}
+
+function checkRecord(ctx: Context, r: DnsRecord, domain: string): RecordModel | undefined {
+  if (!RECORD_TYPES.includes(r.type)) {
+    ctx.error("AG062", `record type "${r.type}" is not supported`, r, "type", `one of: ${RECORD_TYPES.join(", ")}`);
+    return undefined;
+  }
+  const name = relativeName(String(r.name ?? ""), domain);
+  if (name === undefined) {
+    ctx.error("AG060", `record "${r.name}" is outside the site's zone ${domain}`, r, "name",
+      `write a name relative to ${domain}, or a full name ending in ".${domain}."`);
+    return undefined;
+  }
+  if (name !== "@" && !name.split(".").every((l) => DNS_LABEL.test(l) || (r.type === "SRV" && /^_[a-z0-9-]+$/.test(l)))) {
+    ctx.error("AG063", `record name "${r.name}" is not a valid DNS name`, r, "name");
+    return undefined;
+  }
+  if (r.type === "CNAME" && name === "@") {
+    ctx.error("AG061", "a CNAME record cannot stand at the zone apex", r, "name", "the apex holds SOA and NS records; use an A record there");
+    return undefined;
+  }
+  const v = String(r.value ?? "");
+  const valid =
+    r.type === "A" ? parseIPv4(v) !== undefined :
+    r.type === "AAAA" ? IPV6.test(v) && v.includes(":") :
+    r.type === "CNAME" ? isTarget(v) :
+    r.type === "MX" ? /^\d{1,5} \S+$/.test(v) && isTarget(v.split(" ")[1]) :
+    r.type === "SRV" ? /^\d{1,5} \d{1,5} \d{1,5} \S+$/.test(v) && isTarget(v.split(" ")[3]) :
+    v.length > 0 && !v.includes("\n");
+  if (!valid) {
+    const form: Record<string, string> = {
+      A: '"10.20.0.5"', AAAA: '"fd00::5"', CNAME: '"registry" or "host.example.internal."',
+      MX: '"10 mail"', SRV: '"0 5 389 ldap"', TXT: "one line of text",
+    };
+    ctx.error("AG062", `"${v}" is not valid data for a ${r.type} record`, r, "value", `expected ${form[r.type]}`);
+    return undefined;
+  }
+  if (r.ttl !== undefined && (!Number.isInteger(r.ttl) || r.ttl < 0)) {
+    ctx.error("AG062", `TTL ${r.ttl} is not a whole number of seconds`, r, "ttl");
+  }
+  return { name, type: r.type, value: v, ...(r.ttl !== undefined ? { ttl: r.ttl } : {}) };
+}
+
+/** A serial from the zone's content: same records, same serial (never 0). */
+export function zoneSerial(records: RecordModel[], ttl: number): number {
+  const digest = createHash("sha256").update(JSON.stringify({ ttl, records })).digest();
+  return digest.readUInt32BE(0) % 4294967295 || 1;
+}
+
+export const dns: Component<DnsModel> = {
+  key: "dns",
+  resolve(ctx: Context, core: CoreModel, services: Services) {
+    const s: DnsService | undefined = services.dns;
+    if (!s) return undefined;
+    const servers = placeOn(ctx, core, "dns", s);
+    for (const h of servers) {
+      claimPort(ctx, h, 53, "udp", "dns", s, "on");
+      claimPort(ctx, h, 53, "tcp", "dns", s, "on");
+    }
+    const forwarders = s.forwarders ?? [];
+    forwarders.forEach((f, i) => {
+      if (parseIPv4(f) === undefined) ctx.error("AG065", `forwarder "${f}" is not an IPv4 address`, forwarders, i);
+    });
+    const ttl = s.ttl ?? 3600;
+    if (!Number.isInteger(ttl) || ttl < 1) ctx.error("AG062", `TTL ${ttl} is not a positive whole number of seconds`, s, "ttl");
+    const extra: RecordModel[] = [];
+    const seen = new Map<string, { type: string; rec: DnsRecord }[]>();
+    for (const name of core.hosts.map((h) => h.name)) seen.set(name, [{ type: "A", rec: {} as DnsRecord }]);
+    for (const r of s.records ?? []) {
+      const m = checkRecord(ctx, r, core.domain);
+      if (!m) continue;
+      const prior = seen.get(m.name) ?? [];
+      if ((m.type === "CNAME" && prior.length > 0) || prior.some((p) => p.type === "CNAME")) {
+        ctx.error("AG064", `"${r.name}" has a CNAME record and other records`, r, "name", "a name with a CNAME can hold nothing else (host names already have an A record)");
+        continue;
+      }
+      seen.set(m.name, [...prior, { type: m.type, rec: r }]);
+      extra.push(m);
+    }
+    if (servers.length === 0) return undefined;
+    return { primary: servers[0], secondaries: servers.slice(1), forwarders, allow: allowedNetworks(ctx, core, s), ttl, extra };
+  },
+  emit(m, core, out) {
+    const servers = [m.primary, ...m.secondaries];
+    const nameservers = servers.map((h, i) => ({ name: `ns${i + 1}`, address: h.address }));
+    const records: RecordModel[] = [
+      ...nameservers.map((ns) => ({ name: "@", type: "NS", value: `${ns.name}.${core.domain}.` })),
+      ...nameservers.map((ns) => ({ name: ns.name, type: "A", value: ns.address })),
+      ...core.hosts.map((h) => ({ name: h.name, type: "A", value: h.address })),
+      ...serviceRecords(out, core),
+      ...m.extra,
+    ];
+    const zones: ZoneModel[] = [{ name: core.domain, records: sortRecords(records), serial: 0 }];
+    for (const n of core.networks) {
+      const range = parseCidr(n.cidr)!;
+      for (const zone of n.reverseZones) {
+        if (zones.some((z) => z.name === zone)) continue;
+        const ptrs = core.hosts
+          .filter((h) => contains(range, parseIPv4(h.address)!) && ptrName(parseIPv4(h.address)!).full.endsWith(`.${zone}`))
+          .map((h) => ({ name: ptrName(parseIPv4(h.address)!).full.slice(0, -(zone.length + 1)), type: "PTR", value: `${h.fqdn}.` }));
+        const ns = nameservers.map((x) => ({ name: "@", type: "NS", value: `${x.name}.${core.domain}.` }));
+        zones.push({ name: zone, records: sortRecords([...ns, ...ptrs]), serial: 0 });
+      }
+    }
+    for (const z of zones) z.serial = zoneSerial(z.records, m.ttl);
+    out.addGroup("airgap_dns_servers", servers.map((h) => h.name));
+    out.addVars("all", { airgap_resolver_nameservers: servers.map((h) => h.address), airgap_resolver_search: [core.domain] });
+    out.addVars("airgap_dns_servers", {
+      airgap_bind_domain: core.domain,
+      airgap_bind_primary: m.primary.address,
+      airgap_bind_secondaries: m.secondaries.map((h) => h.address),
+      airgap_bind_allow_query: m.allow,
+      airgap_bind_forwarders: m.forwarders,
+      airgap_bind_ttl: m.ttl,
+      airgap_bind_nameserver: `ns1.${core.domain}.`,
+      airgap_bind_zones: zones,
+    });
+    out.plays.push({ playbook: "admin", name: "Name servers", hosts: "airgap_dns_servers", role: "bind" });
+    out.plays.push({ playbook: "nodes", name: "Resolvers", hosts: "all", role: "resolver" });
+    // Cluster DNS forwards to the site's servers; Kubespray leaves the hosts' resolver to airgap.
+    Object.assign(out.kubespray, {
+      upstream_dns_servers: servers.map((h) => h.address),
+      resolvconf_mode: "none",
+    });
+    out.runbook.push({
+      title: "Names (DNS)",
+      lines: [
+        `BIND on ${servers.map((h) => h.name).join(", ")} (primary ${m.primary.name}) answers for ${zones.map((z) => z.name).join(", ")}.`,
+        m.forwarders.length ? `Other names are forwarded to ${m.forwarders.join(", ")}.` : "Names outside the site are refused (no recursion).",
+        `Check from any host: \`dig +short ${m.primary.fqdn}\`.`,
+      ],
+    });
+  },
+};
+
+/** A records for the service names the other components declared (`registry`, `repo`, …). */
+function serviceRecords(out: Emission, core: CoreModel): RecordModel[] {
+  const hostNames = new Set(core.hosts.map((h) => h.name));
+  return [...out.serviceNames].filter(([name]) => !hostNames.has(name)).map(([name, address]) => ({ name, type: "A", value: address }));
+}
+
+function sortRecords(list: RecordModel[]): RecordModel[] {
+  const order = (r: RecordModel) => (r.name === "@" ? "" : r.name);
+  return [...list].sort((a, b) => order(a).localeCompare(order(b)) || a.type.localeCompare(b.type) || a.value.localeCompare(b.value));
+}

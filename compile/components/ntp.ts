@@ -1,0 +1,60 @@
+/** NTP: chrony servers on admin hosts, every other host their client. */
+import type { NtpService, Services } from "../../dsl/index.js";
+import type { Context } from "../model/context.js";
+import { isDomain, type CoreModel, type HostModel } from "../model/site.js";
+import { parseIPv4 } from "../model/ip.js";
+import { allowedNetworks, claimPort, placeOn } from "./placement.js";
+import type { Component } from "./component.js";
+
+export interface NtpModel {
+  servers: HostModel[];
+  upstream: string[];
+  allow: string[];
+  localStratum: number;
+}
+
+export const ntp: Component<NtpModel> = {
+  key: "ntp",
+  resolve(ctx: Context, core: CoreModel, services: Services) {
+    const s: NtpService | undefined = services.ntp;
+    if (!s) return undefined;
+    const servers = placeOn(ctx, core, "ntp", s);
+    for (const h of servers) claimPort(ctx, h, 123, "udp", "ntp", s, "on");
+    const upstream = s.upstream ?? [];
+    upstream.forEach((u, i) => {
+      if (parseIPv4(u) === undefined && !isDomain(u)) {
+        ctx.error("AG100", `"${u}" is neither an IPv4 address nor a host name`, upstream, i);
+      }
+    });
+    const localStratum = s.localStratum ?? 8;
+    if (!Number.isInteger(localStratum) || localStratum < 1 || localStratum > 15) {
+      ctx.error("AG101", `local stratum ${localStratum} is out of range`, s, "localStratum", "a whole number from 1 to 15");
+    }
+    return { servers, upstream, allow: allowedNetworks(ctx, core, s), localStratum };
+  },
+  emit(m, core, out) {
+    const names = m.servers.map((h) => h.name);
+    out.addGroup("airgap_ntp_servers", names);
+    out.addVars("all", { airgap_chrony_servers: m.servers.map((h) => h.address) });
+    out.addVars("airgap_ntp_servers", {
+      airgap_chrony_servers: m.upstream,
+      airgap_chrony_allow: m.allow,
+      airgap_chrony_local_stratum: m.localStratum,
+      // Two or more servers without upstream agree among themselves (orphan mode).
+      airgap_chrony_orphan: m.servers.length > 1,
+      airgap_chrony_peers: m.servers.map((h) => h.address),
+    });
+    out.plays.push({ playbook: "admin", name: "Time servers", hosts: "airgap_ntp_servers", role: "chrony" });
+    out.plays.push({ playbook: "nodes", name: "Time clients", hosts: "all:!airgap_ntp_servers", role: "chrony" });
+    out.serviceNames.set("ntp", m.servers[0].address);
+    // One owner for time: airgap configures chrony, Kubespray leaves it alone.
+    Object.assign(out.kubespray, { ntp_enabled: false });
+    out.runbook.push({
+      title: "Time (NTP)",
+      lines: [
+        `chrony on ${names.join(", ")} serves ${m.upstream.length ? `time from ${m.upstream.join(", ")}` : `its own clock at stratum ${m.localStratum}`} to ${m.allow.join(", ")}.`,
+        "Every other host is its client only. Check from any host: `chronyc sources`.",
+      ],
+    });
+  },
+};

@@ -1,0 +1,56 @@
+/** Checks shared by the services: where a service runs, its ports, who may reach it. */
+import { asList, type Context } from "../model/context.js";
+import type { CoreModel, HostModel } from "../model/site.js";
+
+/** The admin hosts named by `owner[key]` (a name or a list of names). */
+export function placeOn(ctx: Context, core: CoreModel, service: string, owner: object, key = "on"): HostModel[] {
+  const value = (owner as Record<string, unknown>)[key] as string | string[] | undefined;
+  const names = asList(value);
+  if (names.length === 0) {
+    ctx.error("AG040", `the ${service} service is placed on no host`, owner, key, 'name an admin host: on: "admin"');
+    return [];
+  }
+  const hosts: HostModel[] = [];
+  names.forEach((name, i) => {
+    const at = Array.isArray(value) ? [value, i] as const : [owner, key] as const;
+    const host = core.hosts.find((h) => h.name === name);
+    if (!host) {
+      const known = core.hosts.filter((h) => h.roles.includes("admin")).map((h) => h.name);
+      ctx.error("AG040", `the ${service} service is placed on "${name}", which is not a host of the site`, at[0], at[1],
+        known.length ? `admin hosts: ${known.join(", ")}` : "declare a host with roles: [\"admin\"]");
+    } else if (!host.roles.includes("admin")) {
+      ctx.error("AG041", `the ${service} service is placed on "${name}", which has no admin role`, at[0], at[1],
+        `add "admin" to the roles of "${name}", or place the service on an admin host`);
+    } else if (hosts.includes(host)) {
+      ctx.error("AG040", `"${name}" is listed twice`, at[0], at[1]);
+    } else hosts.push(host);
+  });
+  return hosts;
+}
+
+/** Claims `host:port/proto` for a service; a second claim is an error at its own place. */
+export function claimPort(ctx: Context, host: HostModel, port: number, proto: "tcp" | "udp", service: string, owner: object, key: string): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    ctx.error("AG044", `${port} is not a valid port`, owner, key, "a whole number from 1 to 65535");
+    return;
+  }
+  const id = `${host.name}:${port}/${proto}`;
+  const first = ctx.ports.get(id);
+  if (first) {
+    ctx.error("AG042", `the ${service} service and the ${first} service both use ${host.name}:${port}/${proto}`, owner, key,
+      `give the ${service} service another port`);
+  } else ctx.ports.set(id, service);
+}
+
+/** The CIDRs of the networks named by `owner[key]`; every site network by default. */
+export function allowedNetworks(ctx: Context, core: CoreModel, owner: object, key = "allow"): string[] {
+  const names = (owner as Record<string, string[] | undefined>)[key];
+  if (names === undefined) return core.networks.map((n) => n.cidr);
+  const out: string[] = [];
+  names.forEach((name, i) => {
+    const n = core.networks.find((x) => x.name === name);
+    if (!n) ctx.error("AG043", `"${name}" is not a network of the site`, names, i, `networks: ${core.networks.map((x) => x.name).join(", ")}`);
+    else out.push(n.cidr);
+  });
+  return out;
+}

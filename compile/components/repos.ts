@@ -1,0 +1,103 @@
+/** OS package repositories and Kubespray's files_repo, served by nginx on an admin host. */
+import type { FileArtifact, ReposService, Services } from "../../dsl/index.js";
+import type { Context } from "../model/context.js";
+import type { CoreModel, HostModel } from "../model/site.js";
+import { allowedNetworks, claimPort, placeOn } from "./placement.js";
+import type { Component } from "./component.js";
+
+export interface FileModel {
+  url: string;
+  sha256: string;
+  /** Path under files_repo: `<upstream host>/<upstream path>`. */
+  path: string;
+}
+
+export interface ReposModel {
+  host: HostModel;
+  tls: boolean;
+  port: number;
+  packages: string[];
+  files: FileModel[];
+  allow: string[];
+}
+
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.\-]*$/;
+
+/** The files_repo path of an upstream URL, as Kubespray's offline layout has it. */
+export function filesRepoPath(url: URL): string {
+  return `${url.host}${url.pathname}`;
+}
+
+function checkFile(ctx: Context, f: FileArtifact): FileModel | undefined {
+  let url: URL | undefined;
+  try {
+    url = new URL(f.url);
+  } catch {
+    /* reported below */
+  }
+  if (!url || !["http:", "https:"].includes(url.protocol) || url.pathname.endsWith("/")) {
+    ctx.error("AG082", `"${f.url}" is not an http(s) URL of a file`, f, "url");
+    return undefined;
+  }
+  if (!/^[0-9a-f]{64}$/.test(f.sha256 ?? "")) {
+    ctx.error("AG082", "sha256 must be 64 lower-case hex digits", f, "sha256");
+    return undefined;
+  }
+  return { url: f.url, sha256: f.sha256, path: filesRepoPath(url) };
+}
+
+export const repos: Component<ReposModel> = {
+  key: "repos",
+  resolve(ctx: Context, core: CoreModel, services: Services) {
+    const s: ReposService | undefined = services.repos;
+    if (!s) return undefined;
+    const [host] = placeOn(ctx, core, "repos", s);
+    const tls = s.tls ?? true;
+    const port = s.port ?? (tls ? 443 : 80);
+    if (host) claimPort(ctx, host, port, "tcp", "repos", s, s.port !== undefined ? "port" : "on");
+    const packages = s.packages ?? [];
+    packages.forEach((p, i) => {
+      if (!PACKAGE_NAME.test(p)) ctx.error("AG084", `"${p}" is not a package name`, packages, i);
+    });
+    const files = (s.files ?? []).map((f) => checkFile(ctx, f)).filter((f): f is FileModel => !!f);
+    const allow = allowedNetworks(ctx, core, s);
+    return host ? { host, tls, port, packages, files, allow } : undefined;
+  },
+  emit(m, core, out) {
+    const scheme = m.tls ? "https" : "http";
+    const defaultPort = m.tls ? 443 : 80;
+    const base = `${scheme}://repo.${core.domain}${m.port === defaultPort ? "" : `:${m.port}`}`;
+    out.serviceNames.set("repo", m.host.address);
+    out.addGroup("airgap_repo_servers", [m.host.name]);
+    out.addVars("all", { airgap_repo_url: base });
+    out.addVars("airgap_repo_servers", {
+      airgap_repo_server_port: m.port,
+      airgap_repo_server_tls: m.tls,
+      airgap_repo_server_allow: m.allow,
+      airgap_repo_server_names: [`repo.${core.domain}`, m.host.fqdn],
+      airgap_repo_server_files: m.files,
+      airgap_repo_server_packages: m.packages,
+    });
+    out.plays.push({ playbook: "admin", name: "Package repositories", hosts: "airgap_repo_servers", role: "repo_server" });
+    out.plays.push({ playbook: "nodes", name: "Package sources", hosts: "all:!airgap_repo_servers", role: "repo_client" });
+    const files = `${base}/files`;
+    Object.assign(out.kubespray, {
+      files_repo: files,
+      github_url: `${files}/github.com`,
+      dl_k8s_io_url: `${files}/dl.k8s.io`,
+      storage_googleapis_url: `${files}/storage.googleapis.com`,
+      get_helm_url: `${files}/get.helm.sh`,
+    });
+    const families = [...new Set(core.hosts.map((h) => h.os.distribution))];
+    if (families.includes("debian")) out.kubespray.debian_repo = `${base}/debian`;
+    if (families.includes("ubuntu")) out.kubespray.ubuntu_repo = `${base}/ubuntu`;
+    if (core.hosts.some((h) => h.os.family === "RedHat")) out.kubespray.yum_repo = `${base}/rpm`;
+    out.runbook.push({
+      title: "Package repositories",
+      lines: [
+        `nginx on ${m.host.name} serves the bundle's OS packages and files at ${base}/ to ${m.allow.join(", ")}.`,
+        "Every other host's package sources point there only (the original sources are kept aside).",
+      ],
+    });
+  },
+};

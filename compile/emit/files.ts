@@ -1,0 +1,56 @@
+/** Non-YAML files of the compiled project: ansible.cfg, the runbook, the roles. */
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import Handlebars from "handlebars";
+import type { Emission } from "../components/component.js";
+import type { KubesprayModel } from "../components/kubespray.js";
+import type { CoreModel } from "../model/site.js";
+import { GENERATED } from "./yaml.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+/** The hand-written roles shipped with airgap. */
+export const ROLES_DIR = path.join(root, "roles");
+const TEMPLATES = path.join(root, "compile/emit/templates");
+
+function render(template: string, data: unknown): string {
+  const source = readFileSync(path.join(TEMPLATES, template), "utf8");
+  return Handlebars.compile(source, { noEscape: true, strict: true })(data);
+}
+
+export function emitAnsibleCfg(): string {
+  return render("ansible.cfg.hbs", { generated: GENERATED });
+}
+
+export function emitRunbook(core: CoreModel, out: Emission, kubespray: KubesprayModel | undefined, outDir: string): string {
+  const envSecrets = [...new Set(out.secrets.flatMap((s) => (s.kind === "env" ? [s.name] : [])))].sort();
+  const vaultFiles = [...new Set(out.secrets.flatMap((s) => (s.kind === "vault" ? [path.relative(outDir, s.file)] : [])))].sort();
+  return render("README.md.hbs", {
+    generated: GENERATED,
+    name: core.name,
+    domain: core.domain,
+    networks: core.networks,
+    hosts: core.hosts.map((h) => ({ ...h, roles: h.roles.join(", ") })),
+    envSecrets,
+    vaultFiles,
+    kubespray: kubespray ?? false,
+    sections: out.runbook,
+  });
+}
+
+function listFiles(dir: string, prefix = ""): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
+}
+
+/** The named roles, copied into the project so it runs on its own. */
+export function emitRoles(names: string[]): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const name of names) {
+    for (const rel of listFiles(path.join(ROLES_DIR, name))) {
+      files.set(`roles/${name}/${rel}`, readFileSync(path.join(ROLES_DIR, name, rel), "utf8"));
+    }
+  }
+  return files;
+}

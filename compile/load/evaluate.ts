@@ -1,0 +1,206 @@
+/**
+ * Evaluates a site file and remembers where each of its values was written.
+ *
+ * The file is transpiled with TypeScript's own transpiler (from ts-morph) and a
+ * small transform: every object and array literal is wrapped in a call that
+ * records, for the value it creates, the line and column of the literal and of
+ * each property or element. Validators can then point at the exact property of
+ * the exact object, even for objects made in a loop or a helper function.
+ */
+import { readFileSync, existsSync } from "node:fs";
+import { createRequire, SourceMap } from "node:module";
+import path from "node:path";
+import vm from "node:vm";
+import { ts } from "ts-morph";
+import * as dsl from "../../dsl/index.js";
+import type { Diagnostic, SourcePos } from "../diagnostics.js";
+
+/** Where a literal and its properties (or elements) were written. */
+interface Located {
+  at: SourcePos;
+  keys: Map<string | number, SourcePos>;
+}
+
+/** Source positions of the values a site file created. */
+export class Positions {
+  private readonly byValue = new WeakMap<object, Located>();
+
+  record(value: unknown, where: Located): void {
+    if (value !== null && typeof value === "object" && !this.byValue.has(value)) this.byValue.set(value, where);
+  }
+
+  /** Where `owner[key]` was written, else where `owner` was, else undefined. */
+  of(owner: unknown, key?: string | number): SourcePos | undefined {
+    if (owner === null || typeof owner !== "object") return undefined;
+    const loc = this.byValue.get(owner);
+    if (!loc) return undefined;
+    return (key !== undefined && loc.keys.get(key)) || loc.at;
+  }
+}
+
+export interface Evaluated {
+  value: unknown;
+  positions: Positions;
+}
+
+/** Thrown when a site file fails at run time (or cannot be loaded). */
+export class EvaluationError extends Error {
+  constructor(readonly diagnostic: Diagnostic) {
+    super(diagnostic.message);
+  }
+}
+
+const AT = "__airgap_at";
+
+function pos(sf: ts.SourceFile, node: ts.Node): SourcePos {
+  const { line, character } = sf.getLineAndCharacterOfPosition(node.getStart(sf));
+  return { file: sf.fileName, line: line + 1, col: character + 1 };
+}
+
+function propertyKey(p: ts.ObjectLiteralElementLike): string | undefined {
+  const n = p.name;
+  if (!n) return undefined;
+  if (ts.isIdentifier(n) || ts.isStringLiteral(n) || ts.isNumericLiteral(n) || ts.isPrivateIdentifier(n)) return n.text;
+  return undefined;
+}
+
+/** The transform: `{…}` becomes `__airgap_at({…}, id)`, and likewise `[…]`. */
+function recordLiterals(table: Located[]): ts.TransformerFactory<ts.SourceFile> {
+  return (ctx) => (sf) => {
+    const f = ctx.factory;
+    const wrap = (expr: ts.Expression, where: Located) => {
+      table.push(where);
+      return f.createCallExpression(f.createIdentifier(AT), undefined, [expr, f.createNumericLiteral(table.length - 1)]);
+    };
+    const visit = (node: ts.Node): ts.Node => {
+      const out = ts.visitEachChild(node, visit, ctx);
+      if (ts.isObjectLiteralExpression(node)) {
+        const keys = new Map<string | number, SourcePos>();
+        for (const p of node.properties) {
+          const k = propertyKey(p);
+          if (k !== undefined) keys.set(k, pos(sf, p));
+        }
+        return wrap(out as ts.Expression, { at: pos(sf, node), keys });
+      }
+      if (ts.isArrayLiteralExpression(node)) {
+        const keys = new Map<string | number, SourcePos>();
+        node.elements.forEach((e, i) => {
+          if (!ts.isSpreadElement(e)) keys.set(i, pos(sf, e));
+        });
+        return wrap(out as ts.Expression, { at: pos(sf, node), keys });
+      }
+      return out;
+    };
+    return ts.visitNode(sf, visit) as ts.SourceFile;
+  };
+}
+
+interface Transpiled {
+  code: string;
+  map: SourceMap;
+  table: Located[];
+}
+
+function transpile(file: string): Transpiled {
+  const source = readFileSync(file, "utf8");
+  const table: Located[] = [];
+  const result = ts.transpileModule(source, {
+    fileName: file,
+    compilerOptions: {
+      module: ts.ModuleKind.CommonJS,
+      target: ts.ScriptTarget.ES2022,
+      esModuleInterop: true,
+      sourceMap: true,
+      inlineSources: false,
+    },
+    transformers: { before: [recordLiterals(table)] },
+  });
+  const code = result.outputText.replace(/\n\/\/# sourceMappingURL=.*$/, "");
+  return { code, map: new SourceMap(JSON.parse(result.sourceMapText ?? "{}")), table };
+}
+
+const WRAPPER_HEAD = `(function (exports, require, module, __filename, __dirname, ${AT}) {`;
+
+/** Maps the first stack frame inside one of the evaluated files back to its TypeScript source. */
+function locateError(err: unknown, maps: Map<string, SourceMap>): SourcePos | undefined {
+  const stack = err instanceof Error ? err.stack ?? "" : "";
+  for (const m of stack.matchAll(/\(?([^\s()]+):(\d+):(\d+)\)?$/gm)) {
+    const map = maps.get(m[1]);
+    if (!map) continue;
+    const line = Number(m[2]) - 1;
+    let col = Number(m[3]) - 1;
+    if (line === 0) col -= WRAPPER_HEAD.length;
+    const entry = map.findEntry(line, Math.max(0, col)) as { originalLine?: number; originalColumn?: number };
+    if (entry && entry.originalLine !== undefined) {
+      return { file: m[1], line: entry.originalLine + 1, col: (entry.originalColumn ?? 0) + 1 };
+    }
+  }
+  return undefined;
+}
+
+const TS_EXTENSIONS = [".ts", ".mts", ".cts", "/index.ts"];
+
+/**
+ * Runs `file` (and the TypeScript files it imports relatively) and returns its
+ * default export. `airgap` resolves to the DSL; other imports load normally.
+ */
+export function evaluateSite(file: string): Evaluated {
+  const positions = new Positions();
+  const maps = new Map<string, SourceMap>();
+  const cache = new Map<string, { exports: unknown }>();
+  const at = (table: Located[]) => (value: unknown, id: number) => {
+    positions.record(value, table[id]);
+    return value;
+  };
+
+  const load = (abs: string): unknown => {
+    const cached = cache.get(abs);
+    if (cached) return cached.exports;
+    const { code, map, table } = transpile(abs);
+    maps.set(abs, map);
+    const module = { exports: {} as unknown };
+    cache.set(abs, module);
+    const fn = vm.runInThisContext(`${WRAPPER_HEAD}${code}\n})`, { filename: abs });
+    fn.call(module.exports, module.exports, requireFrom(abs), module, abs, path.dirname(abs), at(table));
+    return module.exports;
+  };
+
+  const requireFrom = (from: string) => {
+    const nodeRequire = createRequire(from);
+    return (spec: string): unknown => {
+      if (spec === "airgap") return dsl;
+      if (spec.startsWith(".") || path.isAbsolute(spec)) {
+        const base = path.resolve(path.dirname(from), spec.replace(/\.(js|mjs|cjs)$/, ""));
+        for (const ext of ["", ...TS_EXTENSIONS]) {
+          const candidate = base + ext;
+          if (/\.[mc]?ts$/.test(candidate) && existsSync(candidate)) return load(candidate);
+        }
+      }
+      return nodeRequire(spec);
+    };
+  };
+
+  const abs = path.resolve(file);
+  let exported: unknown;
+  try {
+    exported = load(abs);
+  } catch (err) {
+    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    throw new EvaluationError({
+      code: "AG001",
+      message: `the site file failed while it ran: ${message}`,
+      at: locateError(err, maps) ?? { file: abs, line: 1, col: 1 },
+      hint: "fix the error at this line; the site file must run without side effects",
+    });
+  }
+  const value = (exported as { default?: unknown }).default;
+  if (value === undefined) {
+    throw new EvaluationError({
+      code: "AG002",
+      message: "the site file has no default export",
+      at: { file: abs, line: 1, col: 1 },
+      hint: "end the file with `export default defineSite({ ... });`",
+    });
+  }
+  return { value, positions };
+}

@@ -1,0 +1,32 @@
+/**
+ * What every validator gets: the site file, where its values were written,
+ * and a place to report errors (all of them are collected, none stops the run).
+ */
+import type { Diagnostic, SourcePos } from "../diagnostics.js";
+import type { Positions } from "../load/evaluate.js";
+
+export class Context {
+  readonly errors: Diagnostic[] = [];
+  /** `host:port/proto` → the service that claimed it. */
+  readonly ports = new Map<string, string>();
+
+  constructor(
+    readonly siteFile: string,
+    private readonly positions: Positions,
+  ) {}
+
+  /** Where `owner[key]` was written in the site file (the file's start when unknown). */
+  where(owner: unknown, key?: string | number): SourcePos {
+    return this.positions.of(owner, key) ?? { file: this.siteFile, line: 1, col: 1 };
+  }
+
+  /** Reports an error at `owner[key]`. */
+  error(code: string, message: string, owner: unknown, key?: string | number, hint?: string): void {
+    this.errors.push({ code, message, at: this.where(owner, key), hint });
+  }
+}
+
+/** `x` as a list: `undefined` → `[]`, a single value → `[value]`. */
+export function asList<T>(x: T | T[] | undefined): T[] {
+  return x === undefined ? [] : Array.isArray(x) ? x : [x];
+}

@@ -1,0 +1,263 @@
+/**
+ * Stage 2, validate and resolve the site's core: its name, networks, hosts,
+ * CA and secret references. Services are resolved by their components.
+ */
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { Arch, Host, HostRole, Network, OsRelease, Scalar, Secret, Site } from "../../dsl/index.js";
+import { Context } from "./context.js";
+import { contains, formatCidr, overlaps, parseCidr, parseIPv4, reverseZones, type Cidr } from "./ip.js";
+
+export interface OsInfo {
+  release: OsRelease;
+  /** Ansible's `ansible_os_family`. */
+  family: "Debian" | "RedHat";
+  distribution: "debian" | "ubuntu" | "rhel" | "rocky" | "almalinux";
+  version: string;
+  /** APT suite, for Debian-family releases. */
+  codename?: string;
+}
+
+export const OS_RELEASES: Record<OsRelease, OsInfo> = {
+  "debian-12": { release: "debian-12", family: "Debian", distribution: "debian", version: "12", codename: "bookworm" },
+  "ubuntu-22.04": { release: "ubuntu-22.04", family: "Debian", distribution: "ubuntu", version: "22.04", codename: "jammy" },
+  "ubuntu-24.04": { release: "ubuntu-24.04", family: "Debian", distribution: "ubuntu", version: "24.04", codename: "noble" },
+  "rhel-9": { release: "rhel-9", family: "RedHat", distribution: "rhel", version: "9" },
+  "rocky-9": { release: "rocky-9", family: "RedHat", distribution: "rocky", version: "9" },
+  "almalinux-9": { release: "almalinux-9", family: "RedHat", distribution: "almalinux", version: "9" },
+};
+
+export const ARCHES: Arch[] = ["amd64", "arm64"];
+const HOST_ROLES: HostRole[] = ["admin", "control-plane", "worker", "etcd"];
+
+export interface NetworkModel {
+  name: string;
+  cidr: string;
+  range: Cidr;
+  gateway?: string;
+  reverseZones: string[];
+}
+
+export interface HostModel {
+  name: string;
+  fqdn: string;
+  address: string;
+  network: string;
+  os: OsInfo;
+  arch: Arch;
+  roles: HostRole[];
+  sshUser: string;
+  sshPort: number;
+  python?: boolean;
+  vars: Record<string, Scalar>;
+}
+
+/** A secret reference, resolved to what the compiled project reads at run time. */
+export type SecretModel = { kind: "env"; name: string } | { kind: "vault"; file: string; key: string };
+
+export interface CaModel {
+  commonName: string;
+  validityDays: number;
+  /** Absolute path of a provided CA certificate. */
+  certificate?: string;
+  key?: SecretModel;
+}
+
+export interface CoreModel {
+  siteFile: string;
+  name: string;
+  domain: string;
+  networks: NetworkModel[];
+  hosts: HostModel[];
+  ca: CaModel;
+}
+
+export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Variable names that hold secrets; a literal string there is refused. */
+const SECRET_KEY = /(pass(word|wd)?|secret|token|private_?key|api_?key|credential)/i;
+
+export function isDomain(s: unknown): s is string {
+  return typeof s === "string" && DOMAIN.test(s);
+}
+
+/** Resolves a secret reference, reporting a malformed one at `owner[key]`. */
+export function resolveSecret(ctx: Context, owner: unknown, key: string | number): SecretModel | undefined {
+  const s = (owner as Record<string | number, Secret | undefined>)[key];
+  if (s === undefined) return undefined;
+  if (typeof s === "string") {
+    ctx.error("AG070", "a secret is written in clear in the site file", owner, key,
+      'refer to it instead: fromEnv("NAME") or fromVault("secrets.yml", "key")');
+    return undefined;
+  }
+  if ("env" in s) {
+    if (!ENV_NAME.test(s.env)) {
+      ctx.error("AG071", `"${s.env}" is not a valid environment variable name`, owner, key, "use letters, digits and _, not starting with a digit");
+      return undefined;
+    }
+    return { kind: "env", name: s.env };
+  }
+  if ("vault" in s) {
+    const file = path.resolve(path.dirname(ctx.siteFile), s.vault);
+    if (!existsSync(file)) {
+      ctx.error("AG072", `vault file "${s.vault}" does not exist`, owner, key, "create it with `ansible-vault create` beside the site file");
+      return undefined;
+    }
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(s.key)) {
+      ctx.error("AG071", `"${s.key}" is not a valid Ansible variable name`, owner, key);
+      return undefined;
+    }
+    return { kind: "vault", file, key: s.key };
+  }
+  ctx.error("AG070", "a secret must be a reference made with fromEnv() or fromVault()", owner, key);
+  return undefined;
+}
+
+/** Refuses literal values under secret-looking names in free-form variables. */
+export function checkNoLiteralSecrets(ctx: Context, vars: Record<string, unknown> | undefined): void {
+  for (const [k, v] of Object.entries(vars ?? {})) {
+    const literal = typeof v === "string" && v !== "" && !v.includes("{{");
+    if (SECRET_KEY.test(k) && literal) {
+      ctx.error("AG070", `"${k}" holds a secret written in clear`, vars, k,
+        "secrets go in an Ansible Vault file or an environment variable, referred to from the site");
+    }
+  }
+}
+
+function resolveNetworks(ctx: Context, site: Site): NetworkModel[] {
+  const out: NetworkModel[] = [];
+  const names = new Set<string>();
+  for (const n of site.networks ?? []) {
+    if (!DNS_LABEL.test(n.name ?? "")) {
+      ctx.error("AG024", `network name "${n.name}" is not a DNS label`, n, "name", "use lower-case letters, digits and -");
+    } else if (names.has(n.name)) {
+      ctx.error("AG022", `network "${n.name}" is declared twice`, n, "name");
+    }
+    names.add(n.name);
+    const range = parseCidr(n.cidr);
+    if (!range) {
+      ctx.error("AG020", `"${n.cidr}" is not an IPv4 network in CIDR form`, n, "cidr",
+        'write the network address and prefix, with the host bits zero: "10.20.0.0/24"');
+      continue;
+    }
+    const clash = out.find((o) => overlaps(o.range, range));
+    if (clash) {
+      ctx.error("AG021", `network ${n.cidr} overlaps network "${clash.name}" (${clash.cidr})`, n, "cidr");
+    }
+    if (n.gateway !== undefined) {
+      const gw = parseIPv4(n.gateway);
+      if (gw === undefined || !contains(range, gw)) {
+        ctx.error("AG023", `gateway "${n.gateway}" is not an address inside ${n.cidr}`, n, "gateway");
+      }
+    }
+    out.push({ name: n.name, cidr: formatCidr(range), range, gateway: n.gateway, reverseZones: reverseZones(range) });
+  }
+  if ((site.networks ?? []).length === 0) {
+    ctx.error("AG025", "the site declares no network", site, "networks", 'add one: networks: [{ name: "site", cidr: "10.20.0.0/24" }]');
+  }
+  return out;
+}
+
+function resolveHost(ctx: Context, site: Site, h: Host, networks: NetworkModel[]): HostModel | undefined {
+  let ok = true;
+  if (typeof h.name !== "string" || !DNS_LABEL.test(h.name)) {
+    ctx.error("AG034", `host name "${h.name}" is not a valid DNS label`, h, "name",
+      "use 1 to 63 lower-case letters, digits and -, not starting or ending with -");
+    ok = false;
+  }
+  const address = parseIPv4(h.address);
+  let network: NetworkModel | undefined;
+  if (address === undefined) {
+    ctx.error("AG032", `"${h.address}" is not an IPv4 address`, h, "address");
+    ok = false;
+  } else {
+    network = networks.find((n) => contains(n.range, address));
+    if (!network) {
+      const declared = networks.map((n) => n.cidr).join(", ") || "none";
+      ctx.error("AG033", `address ${h.address} is outside every network of the site`, h, "address", `declared networks: ${declared}`);
+      ok = false;
+    } else if (network.range.prefix < 31 && (address === network.range.base || address === network.range.base + 2 ** (32 - network.range.prefix) - 1)) {
+      ctx.error("AG035", `address ${h.address} is the network or broadcast address of ${network.cidr}`, h, "address");
+      ok = false;
+    }
+  }
+  const os = OS_RELEASES[h.os];
+  if (!os) {
+    ctx.error("AG036", `unknown OS release "${h.os}"`, h, "os", `one of: ${Object.keys(OS_RELEASES).join(", ")}`);
+    ok = false;
+  }
+  const arch = h.arch ?? "amd64";
+  if (!ARCHES.includes(arch)) {
+    ctx.error("AG037", `unknown architecture "${arch}"`, h, "arch", `one of: ${ARCHES.join(", ")}`);
+    ok = false;
+  }
+  const roles = h.roles ?? [];
+  if (roles.length === 0) {
+    ctx.error("AG038", `host "${h.name}" has no role`, h, "roles", `give it at least one of: ${HOST_ROLES.join(", ")}`);
+  }
+  roles.forEach((r, i) => {
+    if (!HOST_ROLES.includes(r)) ctx.error("AG038", `unknown host role "${r}"`, roles, i, `one of: ${HOST_ROLES.join(", ")}`);
+    else if (roles.indexOf(r) !== i) ctx.error("AG038", `role "${r}" is listed twice`, roles, i);
+  });
+  const sshPort = h.sshPort ?? 22;
+  if (!Number.isInteger(sshPort) || sshPort < 1 || sshPort > 65535) {
+    ctx.error("AG044", `SSH port ${sshPort} is not a TCP port`, h, "sshPort");
+  }
+  checkNoLiteralSecrets(ctx, h.vars);
+  if (!ok || !network || !os) return undefined;
+  return {
+    name: h.name,
+    fqdn: `${h.name}.${site.domain}`,
+    address: h.address,
+    network: network.name,
+    os,
+    arch,
+    roles: [...new Set(roles)],
+    sshUser: h.sshUser ?? "root",
+    sshPort,
+    python: h.python,
+    vars: h.vars ?? {},
+  };
+}
+
+export function resolveCore(ctx: Context, site: Site): CoreModel {
+  if (typeof site.name !== "string" || !DNS_LABEL.test(site.name)) {
+    ctx.error("AG010", `site name "${site.name}" is not a DNS label`, site, "name", "it names the output folder and the CA: lower-case letters, digits and -");
+  }
+  if (!isDomain(site.domain)) {
+    ctx.error("AG011", `"${site.domain}" is not a valid DNS domain`, site, "domain", 'for example "plant1.example.internal"');
+  }
+  const networks = resolveNetworks(ctx, site);
+  const hosts: HostModel[] = [];
+  const byName = new Map<string, Host>();
+  const byAddress = new Map<string, Host>();
+  for (const h of site.hosts ?? []) {
+    const first = byName.get(h.name);
+    if (first) {
+      ctx.error("AG030", `host name "${h.name}" is used twice`, h, "name", `first declared at line ${ctx.where(first, "name").line}`);
+    } else byName.set(h.name, h);
+    const other = byAddress.get(h.address);
+    if (other) {
+      ctx.error("AG031", `address ${h.address} is used by "${other.name}" and "${h.name}"`, h, "address", `"${other.name}" is at line ${ctx.where(other, "address").line}`);
+    } else byAddress.set(h.address, h);
+    const m = resolveHost(ctx, site, h, networks);
+    if (m && !first && !other) hosts.push(m);
+  }
+  const ca = site.ca ?? {};
+  const caModel: CaModel = {
+    commonName: ca.commonName ?? `${site.name} airgap CA`,
+    validityDays: ca.validityDays ?? 3650,
+  };
+  if (!Number.isInteger(caModel.validityDays) || caModel.validityDays < 1) {
+    ctx.error("AG090", "the CA's validityDays must be a positive whole number", ca, "validityDays");
+  }
+  if (ca.certificate !== undefined) {
+    const file = path.resolve(path.dirname(ctx.siteFile), ca.certificate);
+    if (!existsSync(file)) ctx.error("AG091", `CA certificate "${ca.certificate}" does not exist`, ca, "certificate");
+    caModel.certificate = file;
+    caModel.key = resolveSecret(ctx, ca, "key");
+    if (ca.key === undefined) ctx.error("AG091", "a provided CA certificate needs its key, by reference", ca, "certificate");
+  }
+  return { siteFile: ctx.siteFile, name: site.name, domain: site.domain, networks, hosts, ca: caModel };
+}

@@ -1,0 +1,231 @@
+/**
+ * Services placed on the site's admin host(s), and the Kubernetes deployment.
+ * `on` names hosts of the site that have the `admin` role.
+ */
+import type { Secret } from "./secrets.js";
+import type { Scalar } from "./site.js";
+
+/** Time for the whole site (chrony). */
+export interface NtpService {
+  /** Admin host(s) serving time. With two or more, they form an orphan-mode group. */
+  on: string | string[];
+  /**
+   * Time sources reachable inside the site (a GPS appliance, a corporate NTP server):
+   * host names or addresses.
+   * @default [] (serve the local clock at `localStratum`)
+   */
+  upstream?: string[];
+  /**
+   * Networks (by name) allowed to query the servers.
+   * @default every network of the site
+   */
+  allow?: string[];
+  /**
+   * Stratum the servers announce when they serve their own clock.
+   * @default 8
+   */
+  localStratum?: number;
+}
+
+/** Record types the site's zone accepts from the site file. */
+export type DnsRecordType = "A" | "AAAA" | "CNAME" | "TXT" | "SRV" | "MX";
+
+/** An extra DNS record. */
+export interface DnsRecord {
+  /** Name relative to the site domain (`"gitlab"`), `"@"` for the apex, or a fully qualified name ending in `.`. */
+  name: string;
+  /** Record type. */
+  type: DnsRecordType;
+  /** Record data as in a zone file (`"10.20.0.5"`, `"registry"`, `"10 mail"`). */
+  value: string;
+  /**
+   * Time to live in seconds.
+   * @default the zone's `ttl`
+   */
+  ttl?: number;
+}
+
+/** Names for the whole site (BIND). */
+export interface DnsService {
+  /** Admin host(s) serving DNS: the first is the primary, the others secondaries (zone transfer with TSIG). */
+  on: string | string[];
+  /**
+   * Resolvers inside the site that answer for names outside it. Without any, the
+   * servers do not recurse and names outside the site get REFUSED.
+   * @default []
+   */
+  forwarders?: string[];
+  /**
+   * Networks (by name) allowed to query.
+   * @default every network of the site
+   */
+  allow?: string[];
+  /**
+   * Extra records in the site's zone (hosts and service names are added already).
+   * @default []
+   */
+  records?: DnsRecord[];
+  /**
+   * Default time to live of the site's zones, in seconds.
+   * @default 3600
+   */
+  ttl?: number;
+}
+
+/** A plain file carried into the site and served under Kubespray's `files_repo`. */
+export interface FileArtifact {
+  /** Upstream URL; served at `files_repo/<host>/<path>`. */
+  url: string;
+  /** Expected SHA-256 of the file, hex. */
+  sha256: string;
+}
+
+/** OS package repositories and the Kubespray file server (nginx). */
+export interface ReposService {
+  /** Admin host serving the repositories. */
+  on: string;
+  /**
+   * Serve over HTTPS with a certificate from the site CA.
+   * @default true
+   */
+  tls?: boolean;
+  /**
+   * TCP port.
+   * @default 443 with TLS, 80 without
+   */
+  port?: number;
+  /**
+   * Extra OS packages carried into the site for the hosts (names as the OS knows them).
+   * @default []
+   */
+  packages?: string[];
+  /**
+   * Plain files served under `files_repo` (Kubespray's binaries are added by the `kubespray` service).
+   * @default []
+   */
+  files?: FileArtifact[];
+  /**
+   * Networks (by name) allowed to fetch.
+   * @default every network of the site
+   */
+  allow?: string[];
+}
+
+/** An account of the site's registry. */
+export interface RegistryUser {
+  /** User name. */
+  name: string;
+  /** Password, by reference. */
+  password: Secret;
+  /** `push` may push and pull; `pull` may only pull. */
+  access: "push" | "pull";
+}
+
+/** The site's container registry (distribution), with TLS and authentication. */
+export interface RegistryService {
+  /** Admin host running the registry. */
+  on: string;
+  /**
+   * TCP port.
+   * @default 5000
+   */
+  port?: number;
+  /**
+   * Storage folder on the admin host.
+   * @default "/var/lib/docker-registry"
+   */
+  storage?: string;
+  /** Accounts: at least one `push` and one `pull` account. */
+  users: RegistryUser[];
+  /**
+   * Extra images to carry into the site, as `registry/path:tag`.
+   * @default []
+   */
+  images?: string[];
+  /**
+   * Networks (by name) allowed to connect.
+   * @default every network of the site
+   */
+  allow?: string[];
+}
+
+/** The site's Python package index. */
+export interface PypiService {
+  /** Admin host serving the index. */
+  on: string;
+  /**
+   * `static`: a PEP 503 index served by nginx; `devpi`: a devpi-server.
+   * @default "static"
+   */
+  mode?: "static" | "devpi";
+  /**
+   * TCP port (HTTPS).
+   * @default 3141
+   */
+  port?: number;
+  /**
+   * Requirements carried into the site (`"requests==2.32.3"`, `"jinja2"`).
+   * @default []
+   */
+  packages?: string[];
+  /**
+   * devpi's root password, by reference (required with `mode: "devpi"`).
+   * @default undefined
+   */
+  rootPassword?: Secret;
+  /**
+   * Networks (by name) allowed to connect.
+   * @default every network of the site
+   */
+  allow?: string[];
+}
+
+/** Container runtimes Kubespray can install. */
+export type ContainerRuntime = "containerd" | "crio";
+
+/** Network plugins Kubespray can install. */
+export type NetworkPlugin = "calico" | "cilium" | "flannel" | "kube-ovn" | "kube-router";
+
+/** The Kubernetes deployment, done by Kubespray against the same inventory. */
+export interface KubesprayConfig {
+  /** Kubespray release, for example `"2.28.1"`. */
+  version: string;
+  /** Kubernetes version, for example `"1.32.8"`. */
+  kubernetes: string;
+  /**
+   * Container runtime.
+   * @default "containerd"
+   */
+  containerRuntime?: ContainerRuntime;
+  /**
+   * Network plugin.
+   * @default "calico"
+   */
+  networkPlugin?: NetworkPlugin;
+  /**
+   * A local Kubespray checkout (relative to the site file) to take artifact lists from.
+   * @default undefined (the shipped catalogue)
+   */
+  checkout?: string;
+  /**
+   * Extra Kubespray variables, written as they are (no secrets here).
+   * @default {}
+   */
+  extraVars?: Record<string, Scalar | Scalar[]>;
+}
+
+/** Everything the admin hosts serve, and the Kubernetes deployment. */
+export interface Services {
+  /** @default undefined (no NTP service) */
+  ntp?: NtpService;
+  /** @default undefined (no DNS service) */
+  dns?: DnsService;
+  /** @default undefined (no package repositories) */
+  repos?: ReposService;
+  /** @default undefined (no registry) */
+  registry?: RegistryService;
+  /** @default undefined (no Python index) */
+  pypi?: PypiService;
+  /** @default undefined (no Kubernetes deployment) */
+  kubespray?: KubesprayConfig;
+}
