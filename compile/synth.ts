@@ -67,7 +67,10 @@ export async function synth(siteFile: string, options: SynthOptions = {}): Promi
     // With type errors the value may not have the DSL's shape: report those alone.
     if (typeErrors.length === 0) throw err;
   }
-  const errors = [...sortDiagnostics(typeErrors), ...sortDiagnostics(ctx.errors)];
+  // A semantic error at the very place of a type error says the same thing again.
+  const typed = new Set(typeErrors.map((d) => d.at && `${d.at.file}:${d.at.line}:${d.at.col}`));
+  const semantic = ctx.errors.filter((d) => !d.at || !typed.has(`${d.at.file}:${d.at.line}:${d.at.col}`));
+  const errors = [...sortDiagnostics(typeErrors), ...sortDiagnostics(semantic)];
   if (errors.length > 0 || !resolved) return { errors, siteName: site?.name, files: new Map() };
   const outDir = path.resolve(options.outDir ?? path.join("out", site.name));
   return { errors, siteName: site.name, files: emitProject(resolved.core, resolved.models, outDir) };

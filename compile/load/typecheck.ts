@@ -59,7 +59,7 @@ async function typecheckNative(files: string[]): Promise<Diagnostic[]> {
   try {
     const config = { compilerOptions: siteCompilerOptions(), files: files.map((f) => path.resolve(f)) };
     writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify(config));
-    const { code, stdout } = await run(exe, ["-p", dir, "--pretty", "false"]);
+    const { code, stdout } = await run(exe, ["-p", dir, "--pretty", "false"], dir);
     const diagnostics = parseTscOutput(stdout, dir);
     if (code !== 0 && diagnostics.length === 0) {
       throw new Error(`tsc failed without diagnostics:\n${stdout}`);
@@ -70,9 +70,9 @@ async function typecheckNative(files: string[]): Promise<Diagnostic[]> {
   }
 }
 
-function run(exe: string, args: string[]): Promise<{ code: number; stdout: string }> {
+function run(exe: string, args: string[], cwd: string): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(exe, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(exe, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     child.stdout.setEncoding("utf8").on("data", (s) => (stdout += s));
     child.stderr.setEncoding("utf8").on("data", (s) => (stdout += s));
