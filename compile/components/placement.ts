@@ -14,7 +14,13 @@ export function placeOn(ctx: Context, core: CoreModel, service: string, owner: o
   names.forEach((name, i) => {
     const at = Array.isArray(value) ? [value, i] as const : [owner, key] as const;
     const host = core.hosts.find((h) => h.name === name);
-    if (!host) {
+    const declared = core.declaredHosts.get(name);
+    if (!host && declared?.includes("admin")) {
+      // The host itself is invalid and already reported.
+    } else if (!host && declared) {
+      ctx.error("AG041", `the ${service} service is placed on "${name}", which has no admin role`, at[0], at[1],
+        `add "admin" to the roles of "${name}", or place the service on an admin host`);
+    } else if (!host) {
       const known = core.hosts.filter((h) => h.roles.includes("admin")).map((h) => h.name);
       ctx.error("AG040", `the ${service} service is placed on "${name}", which is not a host of the site`, at[0], at[1],
         known.length ? `admin hosts: ${known.join(", ")}` : "declare a host with roles: [\"admin\"]");

@@ -69,6 +69,8 @@ export interface CoreModel {
   domain: string;
   networks: NetworkModel[];
   hosts: HostModel[];
+  /** Every host name the site declares, valid or not (so errors are not repeated). */
+  declaredHosts: Map<string, HostRole[]>;
   ca: CaModel;
 }
 
@@ -259,5 +261,6 @@ export function resolveCore(ctx: Context, site: Site): CoreModel {
     caModel.key = resolveSecret(ctx, ca, "key");
     if (ca.key === undefined) ctx.error("AG091", "a provided CA certificate needs its key, by reference", ca, "certificate");
   }
-  return { siteFile: ctx.siteFile, name: site.name, domain: site.domain, networks, hosts, ca: caModel };
+  const declaredHosts = new Map((site.hosts ?? []).map((h) => [h.name, h.roles ?? []]));
+  return { siteFile: ctx.siteFile, name: site.name, domain: site.domain, networks, hosts, declaredHosts, ca: caModel };
 }
