@@ -17,12 +17,7 @@ async function compile(site: string, outOption: string | undefined, write: boole
     return 1;
   }
   const started = Date.now();
-  const outGuess = outOption;
-  let result = await synth(site, { outDir: outGuess });
-  // The output folder defaults to out/<site name>, known only after evaluation.
-  if (!outOption && result.siteName && result.errors.length === 0) {
-    result = await synth(site, { outDir: path.join("out", result.siteName) });
-  }
+  const result = await synth(site, { outDir: outOption });
   if (result.errors.length > 0) {
     process.stderr.write(formatDiagnostics(result.errors));
     return 1;
@@ -31,7 +26,7 @@ async function compile(site: string, outOption: string | undefined, write: boole
     process.stdout.write(`${chalk.green("ok")} ${site}: site "${result.siteName}" is valid (${result.files.size} files would be written)\n`);
     return 0;
   }
-  const dir = outOption ?? path.join("out", result.siteName!);
+  const dir = result.outDir!;
   const report = writeProject(dir, result.files);
   const ms = Date.now() - started;
   const lines = [

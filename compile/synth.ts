@@ -25,6 +25,8 @@ export interface Synthesized {
   /** Type errors first, then every semantic error, in source order. */
   errors: Diagnostic[];
   siteName?: string;
+  /** Where the project goes: the given folder, else `out/<site name>`. */
+  outDir?: string;
   /** Relative path → content; empty when there are errors. */
   files: Map<string, string>;
 }
@@ -56,10 +58,18 @@ export function emitProject(core: CoreModel, models: unknown[], outDir: string):
 export async function synth(siteFile: string, options: SynthOptions = {}): Promise<Synthesized> {
   const file = path.resolve(siteFile);
   const loaded = await loadSite(file, options.checker);
-  const typeErrors = loaded.errors;
-  if (!loaded.evaluated) return { errors: typeErrors, files: new Map() };
-  const site = loaded.evaluated.value as Site;
-  const ctx = new Context(file, loaded.evaluated.positions);
+  const { typeErrors } = loaded;
+  // A valid site needs no positions: take the fast evaluation as it is.
+  const fast = loaded.fast?.evaluated;
+  if (fast && typeErrors.length === 0) {
+    const ctx = new Context(file, fast.positions);
+    const resolved = resolveSite(ctx, fast.value as Site);
+    if (ctx.errors.length === 0) return emitted(resolved, fast.value as Site, options);
+  }
+  const located = loaded.located();
+  if (!located.evaluated) return { errors: [...sortDiagnostics(typeErrors), located.error], files: new Map() };
+  const site = located.evaluated.value as Site;
+  const ctx = new Context(file, located.evaluated.positions);
   let resolved: ReturnType<typeof resolveSite> | undefined;
   try {
     resolved = resolveSite(ctx, site);
@@ -72,6 +82,10 @@ export async function synth(siteFile: string, options: SynthOptions = {}): Promi
   const semantic = ctx.errors.filter((d) => !d.at || !typed.has(`${d.at.file}:${d.at.line}:${d.at.col}`));
   const errors = [...sortDiagnostics(typeErrors), ...sortDiagnostics(semantic)];
   if (errors.length > 0 || !resolved) return { errors, siteName: site?.name, files: new Map() };
-  const outDir = path.resolve(options.outDir ?? path.join("out", site.name));
-  return { errors, siteName: site.name, files: emitProject(resolved.core, resolved.models, outDir) };
+  return emitted(resolved, site, options);
+}
+
+function emitted(resolved: ReturnType<typeof resolveSite>, site: Site, options: SynthOptions): Synthesized {
+  const outDir = options.outDir ?? path.join("out", site.name);
+  return { errors: [], siteName: site.name, outDir, files: emitProject(resolved.core, resolved.models, path.resolve(outDir)) };
 }

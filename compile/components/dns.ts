@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import type { DnsRecord, DnsService, Services } from "../../dsl/index.js";
 import type { Context } from "../model/context.js";
 import { DNS_LABEL, isDomain, type CoreModel, type HostModel } from "../model/site.js";
-import { contains, parseCidr, parseIPv4, ptrName } from "../model/ip.js";
+import { parseIPv4, ptrName } from "../model/ip.js";
 import { allowedNetworks, claimPort, placeOn } from "./placement.js";
 import type { Component, Emission } from "./component.js";
 
@@ -136,16 +136,19 @@ export const dns: Component<DnsModel> = {
       ...m.extra,
     ];
     const zones: ZoneModel[] = [{ name: core.domain, records: sortRecords(records), serial: 0 }];
-    for (const n of core.networks) {
-      const range = parseCidr(n.cidr)!;
-      for (const zone of n.reverseZones) {
-        if (zones.some((z) => z.name === zone)) continue;
-        const ptrs = core.hosts
-          .filter((h) => contains(range, parseIPv4(h.address)!) && ptrName(parseIPv4(h.address)!).full.endsWith(`.${zone}`))
-          .map((h) => ({ name: ptrName(parseIPv4(h.address)!).full.slice(0, -(zone.length + 1)), type: "PTR", value: `${h.fqdn}.` }));
-        const ns = nameservers.map((x) => ({ name: "@", type: "NS", value: `${x.name}.${core.domain}.` }));
-        zones.push({ name: zone, records: sortRecords([...ns, ...ptrs]), serial: 0 });
-      }
+    // PTR records, bucketed by the reverse zone that holds them.
+    const ptrs = new Map<string, RecordModel[]>();
+    for (const h of core.hosts) {
+      const full = ptrName(parseIPv4(h.address)!).full;
+      const zone = core.networks.flatMap((n) => n.reverseZones).find((z) => full.endsWith(`.${z}`));
+      if (!zone) continue;
+      const list = ptrs.get(zone) ?? [];
+      list.push({ name: full.slice(0, -(zone.length + 1)), type: "PTR", value: `${h.fqdn}.` });
+      ptrs.set(zone, list);
+    }
+    for (const zone of new Set(core.networks.flatMap((n) => n.reverseZones))) {
+      const ns = nameservers.map((x) => ({ name: "@", type: "NS", value: `${x.name}.${core.domain}.` }));
+      zones.push({ name: zone, records: sortRecords([...ns, ...(ptrs.get(zone) ?? [])]), serial: 0 });
     }
     for (const z of zones) z.serial = zoneSerial(z.records, m.ttl);
     out.addGroup("airgap_dns_servers", servers.map((h) => h.name));

@@ -1,13 +1,72 @@
 /**
- * YAML is built as data and serialised here only: YAML 1.1 quoting (so `yes`,
- * `on` and `12:30` stay strings under PyYAML), no folding, a document start.
+ * YAML is built as data and serialised here only.
+ *
+ * The output is plain data (maps, lists, strings, numbers, booleans, null), so
+ * a small writer serialises it: it leaves a string unquoted only when it is a
+ * plain word no YAML 1.1 reader can take for anything else (no `yes`, `on`,
+ * `12:30`, number or date), and double-quotes every other string with JSON's
+ * escaping, which is valid YAML. The `yaml` package took most of a 1,000-host
+ * compile (its per-scalar checks); tests read every emitted file back with
+ * `yaml` (YAML 1.1) and PyYAML to prove the writer right.
  */
-import { stringify } from "yaml";
+
+/** Words YAML 1.1 reads as booleans or null. */
+const SPECIAL = /^(y|n|yes|no|true|false|on|off|null|~)$/i;
+/** A plain word: starts with a letter, then letters, digits, `_`, `-`, `.`, `/`. */
+const PLAIN = /^[A-Za-z_][A-Za-z0-9_./-]*$/;
+
+function scalar(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  if (typeof value === "boolean") return value ? "true" : "false";
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`cannot write ${value} as YAML`);
+    return String(value);
+  }
+  if (typeof value === "string") return PLAIN.test(value) && !SPECIAL.test(value) && value.length < 120 ? value : JSON.stringify(value);
+  throw new Error(`cannot write a ${typeof value} as YAML`);
+}
+
+function isCollection(v: unknown): v is Record<string, unknown> | unknown[] {
+  return v !== null && typeof v === "object";
+}
+
+function isEmpty(v: Record<string, unknown> | unknown[]): boolean {
+  return Array.isArray(v) ? v.length === 0 : Object.keys(v).length === 0;
+}
+
+/** A scalar or an empty collection, as written after `key: ` or `- `. */
+function inline(v: unknown): string {
+  return isCollection(v) ? (Array.isArray(v) ? "[]" : "{}") : scalar(v);
+}
+
+/** Writes a non-empty map or list, indented by `indent` spaces. */
+function writeNode(value: Record<string, unknown> | unknown[], indent: number, out: string[]): void {
+  const pad = " ".repeat(indent);
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      if (isCollection(item) && !isEmpty(item)) {
+        // The item's first line shares the line of its dash.
+        const start = out.length;
+        writeNode(item, indent + 2, out);
+        out[start] = `${pad}- ${out[start].slice(indent + 2)}`;
+      } else out.push(`${pad}- ${inline(item)}`);
+    }
+    return;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (isCollection(v) && !isEmpty(v)) {
+      out.push(`${pad}${scalar(k)}:`);
+      writeNode(v, indent + 2, out);
+    } else out.push(`${pad}${scalar(k)}: ${inline(v)}`);
+  }
+}
 
 export function toYaml(data: unknown, comment?: string): string {
   const head = comment ? comment.split("\n").map((l) => `# ${l}`.trimEnd()).join("\n") + "\n" : "";
-  const body = stringify(data, { version: "1.1", lineWidth: 0, minContentWidth: 0, indentSeq: true });
-  return `---\n${head}${body}`;
+  const lines: string[] = [];
+  if (isCollection(data) && !isEmpty(data)) writeNode(data, 0, lines);
+  else lines.push(inline(data));
+  return `---\n${head}${lines.join("\n")}\n`;
 }
 
 /** The comment every generated file starts with. */

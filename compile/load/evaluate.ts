@@ -1,7 +1,10 @@
 /**
- * Evaluates a site file and remembers where each of its values was written.
+ * Evaluates a site file, and on request remembers where each of its values
+ * was written.
  *
- * The file is transpiled with TypeScript's own transpiler (from ts-morph) and a
+ * Fast path: run the CommonJS the native type check already emitted; no
+ * positions. Located path (taken when there are errors to report): the file is
+ * transpiled with TypeScript's own transpiler (from ts-morph) and a
  * small transform: every object and array literal is wrapped in a call that
  * records, for the value it creates, the line and column of the literal and of
  * each property or element. Validators can then point at the exact property of
@@ -11,7 +14,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { createRequire, SourceMap } from "node:module";
 import path from "node:path";
 import vm from "node:vm";
-import { ts } from "ts-morph";
+import type { ts as TS } from "ts-morph";
 import * as dsl from "../../dsl/index.js";
 import type { Diagnostic, SourcePos } from "../diagnostics.js";
 
@@ -52,12 +55,20 @@ export class EvaluationError extends Error {
 
 const AT = "__airgap_at";
 
-function pos(sf: ts.SourceFile, node: ts.Node): SourcePos {
+/** TypeScript's JavaScript API, loaded only for the located path (it takes a while to load). */
+let tsApi: typeof TS | undefined;
+function typescript(): typeof TS {
+  tsApi ??= (createRequire(import.meta.url)("ts-morph") as { ts: typeof TS }).ts;
+  return tsApi;
+}
+
+function pos(sf: TS.SourceFile, node: TS.Node): SourcePos {
   const { line, character } = sf.getLineAndCharacterOfPosition(node.getStart(sf));
   return { file: sf.fileName, line: line + 1, col: character + 1 };
 }
 
-function propertyKey(p: ts.ObjectLiteralElementLike): string | undefined {
+function propertyKey(p: TS.ObjectLiteralElementLike): string | undefined {
+  const ts = typescript();
   const n = p.name;
   if (!n) return undefined;
   if (ts.isIdentifier(n) || ts.isStringLiteral(n) || ts.isNumericLiteral(n) || ts.isPrivateIdentifier(n)) return n.text;
@@ -65,14 +76,15 @@ function propertyKey(p: ts.ObjectLiteralElementLike): string | undefined {
 }
 
 /** The transform: `{…}` becomes `__airgap_at({…}, id)`, and likewise `[…]`. */
-function recordLiterals(table: Located[]): ts.TransformerFactory<ts.SourceFile> {
+function recordLiterals(table: Located[]): TS.TransformerFactory<TS.SourceFile> {
+  const ts = typescript();
   return (ctx) => (sf) => {
     const f = ctx.factory;
-    const wrap = (expr: ts.Expression, where: Located) => {
+    const wrap = (expr: TS.Expression, where: Located) => {
       table.push(where);
       return f.createCallExpression(f.createIdentifier(AT), undefined, [expr, f.createNumericLiteral(table.length - 1)]);
     };
-    const visit = (node: ts.Node): ts.Node => {
+    const visit = (node: TS.Node): TS.Node => {
       const out = ts.visitEachChild(node, visit, ctx);
       if (ts.isObjectLiteralExpression(node)) {
         const keys = new Map<string | number, SourcePos>();
@@ -80,28 +92,30 @@ function recordLiterals(table: Located[]): ts.TransformerFactory<ts.SourceFile> 
           const k = propertyKey(p);
           if (k !== undefined) keys.set(k, pos(sf, p));
         }
-        return wrap(out as ts.Expression, { at: pos(sf, node), keys });
+        return wrap(out as TS.Expression, { at: pos(sf, node), keys });
       }
       if (ts.isArrayLiteralExpression(node)) {
         const keys = new Map<string | number, SourcePos>();
         node.elements.forEach((e, i) => {
           if (!ts.isSpreadElement(e)) keys.set(i, pos(sf, e));
         });
-        return wrap(out as ts.Expression, { at: pos(sf, node), keys });
+        return wrap(out as TS.Expression, { at: pos(sf, node), keys });
       }
       return out;
     };
-    return ts.visitNode(sf, visit) as ts.SourceFile;
+    return ts.visitNode(sf, visit) as TS.SourceFile;
   };
 }
 
 interface Transpiled {
   code: string;
-  map: SourceMap;
+  map?: SourceMap;
   table: Located[];
 }
 
+/** The located path's source: TypeScript's transpiler with the recording transform. */
 function transpile(file: string): Transpiled {
+  const ts = typescript();
   const source = readFileSync(file, "utf8");
   const table: Located[] = [];
   const result = ts.transpileModule(source, {
@@ -140,11 +154,18 @@ function locateError(err: unknown, maps: Map<string, SourceMap>): SourcePos | un
 
 const TS_EXTENSIONS = [".ts", ".mts", ".cts", "/index.ts"];
 
+/** The fast path's source: what the native type check emitted for `file`. */
+function emitted(emitDir: string): (file: string) => Transpiled {
+  return (file) => ({ code: readFileSync(path.join(emitDir, file.replace(/\.[mc]?ts$/, ".js")), "utf8"), table: [] });
+}
+
 /**
  * Runs `file` (and the TypeScript files it imports relatively) and returns its
  * default export. `airgap` resolves to the DSL; other imports load normally.
+ * With `emitDir`, runs the JavaScript emitted there and records no positions.
  */
-export function evaluateSite(file: string): Evaluated {
+export function evaluateSite(file: string, emitDir?: string): Evaluated {
+  const compile = emitDir ? emitted(emitDir) : transpile;
   const positions = new Positions();
   const maps = new Map<string, SourceMap>();
   const cache = new Map<string, { exports: unknown }>();
@@ -156,8 +177,8 @@ export function evaluateSite(file: string): Evaluated {
   const load = (abs: string): unknown => {
     const cached = cache.get(abs);
     if (cached) return cached.exports;
-    const { code, map, table } = transpile(abs);
-    maps.set(abs, map);
+    const { code, map, table } = compile(abs);
+    if (map) maps.set(abs, map);
     const module = { exports: {} as unknown };
     cache.set(abs, module);
     const fn = vm.runInThisContext(`${WRAPPER_HEAD}${code}\n})`, { filename: abs });

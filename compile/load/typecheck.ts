@@ -47,17 +47,27 @@ export function nativeTsc(): string | undefined {
   }
 }
 
-/** Starts the type check of `files`; resolves to the type errors (empty when clean). */
-export function typecheck(files: string[], checker: Checker = nativeTsc() ? "native" : "ts-morph"): Promise<Diagnostic[]> {
-  return checker === "native" ? typecheckNative(files) : typecheckTsMorph(files);
+/** The checker to use when none is named: the native one where it is installed. */
+export function defaultChecker(): Checker {
+  return nativeTsc() ? "native" : "ts-morph";
 }
 
-async function typecheckNative(files: string[]): Promise<Diagnostic[]> {
+/**
+ * Type-checks `files`; resolves to the type errors (empty when clean). With
+ * `emitDir`, the native compiler also writes the files as CommonJS there, at
+ * `emitDir/<absolute path>.js`, in the same run (the check costs the same).
+ */
+export function typecheck(files: string[], checker: Checker = defaultChecker(), emitDir?: string): Promise<Diagnostic[]> {
+  return checker === "native" ? typecheckNative(files, emitDir) : typecheckTsMorph(files);
+}
+
+async function typecheckNative(files: string[], emitDir?: string): Promise<Diagnostic[]> {
   const exe = nativeTsc();
   if (!exe) throw new Error("the native TypeScript compiler is not installed");
   const dir = mkdtempSync(path.join(os.tmpdir(), "airgap-tsc-"));
   try {
-    const config = { compilerOptions: siteCompilerOptions(), files: files.map((f) => path.resolve(f)) };
+    const emit = emitDir ? { noEmit: false, module: "commonjs", outDir: emitDir, rootDir: path.parse(process.cwd()).root } : {};
+    const config = { compilerOptions: { ...siteCompilerOptions(), ...emit }, files: files.map((f) => path.resolve(f)) };
     writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify(config));
     const { code, stdout } = await run(exe, ["-p", dir, "--pretty", "false"], dir);
     const diagnostics = parseTscOutput(stdout, dir);
