@@ -1,0 +1,54 @@
+/**
+ * Static checks with the real tools: ansible-lint (production profile) on the
+ * roles and on a compiled example, ansible-playbook --syntax-check on every
+ * compiled playbook, yamllint on the compiled YAML.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { synth } from "../../compile/synth.js";
+import { writeProject } from "../../compile/write.js";
+import { EXAMPLES, ROOT } from "../helpers.js";
+
+function run(cmd: string, args: string[], cwd: string) {
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", env: { ...process.env, ANSIBLE_NOCOLOR: "1", NO_COLOR: "1" } });
+  if (r.error) throw new Error(`${cmd} could not run (${r.error.message}); .ci/run installs it`);
+  return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
+}
+
+describe("static checks", function () {
+  this.timeout(600000);
+  let project: string;
+
+  before(async () => {
+    project = mkdtempSync(path.join(os.tmpdir(), "airgap-lint-"));
+    const result = await synth(path.join(EXAMPLES, "site.ts"), { outDir: project });
+    assert.deepEqual(result.errors, []);
+    writeProject(project, result.files);
+  });
+  after(() => rmSync(project, { recursive: true, force: true }));
+
+  it("ansible-lint --profile production passes on roles/", () => {
+    const r = run("ansible-lint", ["--profile", "production", "--offline", "roles/"], ROOT);
+    assert.equal(r.code, 0, r.out);
+  });
+
+  it("ansible-lint --profile production passes on the compiled example", () => {
+    const r = run("ansible-lint", ["--profile", "production", "--offline"], project);
+    assert.equal(r.code, 0, r.out);
+  });
+
+  for (const playbook of ["site.yml", "playbooks/admin.yml", "playbooks/nodes.yml"]) {
+    it(`ansible-playbook --syntax-check passes on ${playbook}`, () => {
+      const r = run("ansible-playbook", ["--syntax-check", playbook], project);
+      assert.equal(r.code, 0, r.out);
+    });
+  }
+
+  it("yamllint passes on the compiled YAML", () => {
+    const r = run("yamllint", ["-s", "-d", "{extends: default, rules: {line-length: disable}}", "inventory", "playbooks", "site.yml"], project);
+    assert.equal(r.code, 0, r.out);
+  });
+});
