@@ -2,6 +2,7 @@
  * One diagnostic type for every stage, printed like tsc: file:line:col, the
  * code, the message, a code frame and a hint.
  */
+import { compareText } from "./model/context.js";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import chalk from "chalk";
@@ -35,7 +36,7 @@ export function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
     .map((d, i) => ({ d, i }))
     .sort((a, b) => {
       const ka = key(a.d), kb = key(b.d);
-      return ka.file.localeCompare(kb.file) || ka.line - kb.line || ka.col - kb.col || a.i - b.i;
+      return compareText(ka.file, kb.file) || ka.line - kb.line || ka.col - kb.col || a.i - b.i;
     })
     .map(({ d }) => d);
 }

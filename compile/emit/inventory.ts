@@ -1,4 +1,5 @@
 /** The inventory, shared with Kubespray: its groups and host variables, plus ours. */
+import { compareText } from "../model/context.js";
 import type { Emission } from "../components/component.js";
 import type { CoreModel, HostModel } from "../model/site.js";
 import { GENERATED, toYaml } from "./yaml.js";
@@ -29,7 +30,7 @@ export function emitInventory(core: CoreModel, out: Emission): Map<string, strin
   }
   children.k8s_cluster = { children: { kube_control_plane: null, kube_node: null } };
   children.airgap_admin = { hosts: members(core.hosts.filter((h) => h.roles.includes("admin")).map((h) => h.name)) };
-  for (const [group, names] of [...out.groups].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [group, names] of [...out.groups].sort(([a], [b]) => compareText(a, b))) {
     children[group] = { hosts: members(names) };
   }
   const inventory = { all: { hosts: Object.fromEntries(core.hosts.map((h) => [h.name, hostVars(h)])), children } };
@@ -42,14 +43,14 @@ export function emitInventory(core: CoreModel, out: Emission): Map<string, strin
   };
   out.addVars("all", site);
   for (const [group, vars] of out.groupVars) {
-    const sorted = Object.fromEntries(Object.entries(vars).sort(([a], [b]) => a.localeCompare(b)));
+    const sorted = Object.fromEntries(Object.entries(vars).sort(([a], [b]) => compareText(a, b)));
     files.set(`inventory/group_vars/${group}/airgap.yml`, toYaml(sorted, GENERATED));
   }
   if (Object.keys(out.kubespray).length > 0) {
     files.set(
       "inventory/group_vars/all/kubespray-offline.yml",
       toYaml(
-        Object.fromEntries(Object.entries(out.kubespray).sort(([a], [b]) => a.localeCompare(b))),
+        Object.fromEntries(Object.entries(out.kubespray).sort(([a], [b]) => compareText(a, b))),
         `${GENERATED}\nKubespray's own variables: where it downloads from, and what it leaves to airgap.`,
       ),
     );

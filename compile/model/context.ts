@@ -30,3 +30,8 @@ export class Context {
 export function asList<T>(x: T | T[] | undefined): T[] {
   return x === undefined ? [] : Array.isArray(x) ? x : [x];
 }
+
+/** Orders strings by code unit, the same on every machine (unlike localeCompare). */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
