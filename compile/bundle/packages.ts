@@ -1,0 +1,195 @@
+/**
+ * Which OS packages each host of the site needs: the one table of them.
+ *
+ * A row says which component needs the packages, on which of its hosts, and
+ * their names on Debian-family (`deb`) and RHEL-family (`rpm`) releases. The
+ * bundle carries the dependency closure of each host's list, resolved as if on
+ * a minimal host of its release (compile/bundle/apt.ts), plus the site's own
+ * `repos.packages`, which go to every host.
+ *
+ * Roles install these from the site's repository; a role that needs another
+ * package adds it here, nowhere else.
+ */
+import type { DnsModel } from "../components/dns.js";
+import type { KubesprayModel } from "../components/kubespray.js";
+import type { NtpModel } from "../components/ntp.js";
+import type { PypiModel } from "../components/pypi.js";
+import type { RegistryModel } from "../components/registry.js";
+import type { ReposModel } from "../components/repos.js";
+import type { CoreModel, HostModel } from "../model/site.js";
+import { compareStrings } from "./manifest.js";
+
+/** Which hosts a row applies to. */
+export type HostSelector =
+  /** Every host of the site. */
+  | "all"
+  /** Hosts with the `admin` role. */
+  | "admin"
+  /** The hosts the component is placed on (`on`). */
+  | "servers"
+  /** Every host that is not one of the component's servers. */
+  | "clients"
+  /** Hosts with a Kubernetes role (control-plane, worker, etcd). */
+  | "kubernetes";
+
+export interface PackageRow {
+  component: "site" | "repos" | "ntp" | "dns" | "registry" | "pypi" | "kubespray";
+  on: HostSelector;
+  deb: string[];
+  rpm: string[];
+  why: string;
+}
+
+export const PACKAGE_TABLE: PackageRow[] = [
+  {
+    component: "site", on: "all",
+    deb: ["ca-certificates", "python3-apt"],
+    rpm: ["ca-certificates"],
+    why: "the site CA in every trust store; Ansible's apt module needs python3-apt",
+  },
+  {
+    component: "site", on: "admin",
+    deb: ["python3-cryptography"],
+    rpm: ["python3-cryptography"],
+    why: "community.crypto creates the site CA and the services' certificates on the admin host",
+  },
+  {
+    component: "repos", on: "servers",
+    deb: ["nginx", "apt-utils", "gnupg"],
+    rpm: ["nginx", "createrepo_c", "gnupg2"],
+    why: "nginx serves the repositories and files_repo; apt-ftparchive (apt-utils) or createrepo_c builds them; gnupg signs them with the site key",
+  },
+  {
+    component: "ntp", on: "servers",
+    deb: ["chrony"],
+    rpm: ["chrony"],
+    why: "chronyd serves time",
+  },
+  {
+    component: "ntp", on: "clients",
+    deb: ["chrony"],
+    rpm: ["chrony"],
+    why: "chronyd follows the site's time servers",
+  },
+  {
+    component: "dns", on: "servers",
+    deb: ["bind9", "bind9-utils"],
+    rpm: ["bind", "bind-utils"],
+    why: "named serves the zones; named-checkconf and named-checkzone validate them before they go live",
+  },
+  {
+    component: "registry", on: "servers",
+    deb: ["docker-registry", "apache2-utils"],
+    // RHEL 9 ships no distribution registry package: to be carried as a plain file.
+    rpm: ["httpd-tools"],
+    why: "distribution serves images; htpasswd -B writes its bcrypt accounts",
+  },
+  {
+    component: "pypi", on: "servers",
+    deb: ["nginx"],
+    rpm: ["nginx"],
+    why: "nginx serves the static index (and fronts devpi)",
+  },
+  {
+    // Kubespray 2.28's system_packages role on Debian 12 / Ubuntu, with the
+    // defaults the compiled project keeps (kube_proxy_mode ipvs, ntp off); ipset
+    // too, for sites that switch to iptables mode.
+    component: "kubespray", on: "kubernetes",
+    deb: [
+      "apparmor", "apt-transport-https", "bash-completion", "conntrack", "curl", "e2fsprogs", "ebtables", "gnupg",
+      "iproute2", "ipset", "iptables", "iputils-ping", "ipvsadm", "libseccomp2", "mergerfs", "openssl", "python3-apt",
+      "rsync", "socat", "software-properties-common", "tar", "unzip", "xfsprogs",
+    ],
+    rpm: [
+      "bash-completion", "conntrack", "container-selinux", "curl", "device-mapper-libs", "e2fsprogs", "ebtables",
+      "iproute", "ipset", "iptables", "iputils", "ipvsadm", "libseccomp", "nss", "openssl", "python3-libselinux",
+      "rsync", "socat", "tar", "unzip", "xfsprogs",
+    ],
+    why: "what Kubespray's system_packages role installs on cluster nodes; offline, it must come from the site's repository",
+  },
+];
+
+/** The resolved models the table reads, by component key. */
+export interface SiteModels {
+  repos?: ReposModel;
+  ntp?: NtpModel;
+  dns?: DnsModel;
+  registry?: RegistryModel;
+  pypi?: PypiModel;
+  kubespray?: KubesprayModel;
+}
+
+export interface HostPackages {
+  host: HostModel;
+  /** Sorted, without duplicates; names for the host's package manager. */
+  packages: string[];
+}
+
+/** The component's servers, or undefined when the site does not have it. */
+function servers(component: PackageRow["component"], core: CoreModel, m: SiteModels): HostModel[] | undefined {
+  switch (component) {
+    case "site":
+      return [];
+    case "repos":
+      return m.repos && [m.repos.host];
+    case "ntp":
+      return m.ntp?.servers;
+    case "dns":
+      return m.dns && [m.dns.primary, ...m.dns.secondaries];
+    case "registry":
+      return m.registry && [m.registry.host];
+    case "pypi":
+      return m.pypi && [m.pypi.host];
+    case "kubespray":
+      return m.kubespray && core.hosts.filter((h) => h.roles.some((r) => r !== "admin"));
+  }
+}
+
+function applies(row: PackageRow, host: HostModel, core: CoreModel, m: SiteModels): boolean {
+  const placed = servers(row.component, core, m);
+  if (!placed) return false;
+  const isServer = placed.some((h) => h.name === host.name);
+  switch (row.on) {
+    case "all":
+      return true;
+    case "admin":
+      return host.roles.includes("admin");
+    case "servers":
+    case "kubernetes":
+      return isServer;
+    case "clients":
+      return !isServer;
+  }
+}
+
+/** Every host's package list: the table's rows that apply to it, plus the site's `repos.packages`. */
+export function packagesByHost(core: CoreModel, models: SiteModels): HostPackages[] {
+  const extra = models.repos?.packages ?? [];
+  return core.hosts.map((host) => {
+    const family = host.os.family === "Debian" ? "deb" : "rpm";
+    const names = new Set<string>(extra);
+    for (const row of PACKAGE_TABLE) if (applies(row, host, core, models)) row[family].forEach((p) => names.add(p));
+    return { host, packages: [...names].sort(compareStrings) };
+  });
+}
+
+/** Hosts of one OS release and architecture, and the distinct package lists they need. */
+export interface PackageTarget {
+  release: HostModel["os"];
+  arch: HostModel["arch"];
+  hosts: string[];
+  /** Distinct lists (hosts with the same services share one); each is resolved on its own. */
+  sets: string[][];
+}
+
+export function packageTargets(list: HostPackages[]): PackageTarget[] {
+  const byKey = new Map<string, PackageTarget>();
+  for (const { host, packages } of list) {
+    const key = `${host.os.release}/${host.arch}`;
+    const t = byKey.get(key) ?? { release: host.os, arch: host.arch, hosts: [], sets: [] };
+    t.hosts.push(host.name);
+    if (packages.length > 0 && !t.sets.some((s) => s.join(" ") === packages.join(" "))) t.sets.push(packages);
+    byKey.set(key, t);
+  }
+  return [...byKey.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, t]) => t);
+}
