@@ -1,0 +1,59 @@
+// A larger site: a factory with separate admin and node networks, two admin
+// hosts (time and names on both), three control-plane/etcd members, mixed
+// Debian and Ubuntu workers, an internal time source and an internal resolver.
+import { defineSite, fromEnv, type Host } from "airgap";
+
+const workers: Host[] = Array.from({ length: 6 }, (_, i) => ({
+  name: `worker${i + 1}`,
+  address: `10.60.1.${31 + i}`,
+  os: i % 2 === 0 ? "debian-12" : "ubuntu-24.04",
+  roles: ["worker"],
+}));
+
+export default defineSite({
+  name: "plant1",
+  domain: "plant1.factory.internal",
+  networks: [
+    { name: "admin", cidr: "10.60.0.0/24", gateway: "10.60.0.1" },
+    { name: "nodes", cidr: "10.60.1.0/24", gateway: "10.60.1.1" },
+  ],
+  ca: { commonName: "Plant 1 infrastructure CA", validityDays: 1825 },
+  hosts: [
+    { name: "infra1", address: "10.60.0.10", os: "debian-12", roles: ["admin"] },
+    { name: "infra2", address: "10.60.0.11", os: "debian-12", roles: ["admin"] },
+    { name: "cp1", address: "10.60.1.11", os: "debian-12", roles: ["control-plane", "etcd"] },
+    { name: "cp2", address: "10.60.1.12", os: "debian-12", roles: ["control-plane", "etcd"] },
+    { name: "cp3", address: "10.60.1.13", os: "debian-12", roles: ["control-plane", "etcd"], sshUser: "ansible", sshPort: 2222 },
+    ...workers,
+  ],
+  services: {
+    ntp: { on: ["infra1", "infra2"], upstream: ["10.60.0.5"] },
+    dns: {
+      on: ["infra1", "infra2"],
+      forwarders: ["10.60.0.53"],
+      records: [
+        { name: "gitlab", type: "A", value: "10.60.0.20" },
+        { name: "git", type: "CNAME", value: "gitlab" },
+        { name: "@", type: "TXT", value: "site=plant1" },
+        { name: "_ldap._tcp", type: "SRV", value: "0 5 389 infra1" },
+      ],
+    },
+    repos: { on: "infra1", packages: ["curl", "jq", "bind9-dnsutils"], allow: ["admin", "nodes"] },
+    registry: {
+      on: "infra1",
+      port: 5443,
+      storage: "/srv/registry",
+      users: [
+        { name: "ci", password: fromEnv("PLANT1_REGISTRY_CI_PASSWORD"), access: "push" },
+        { name: "nodes", password: fromEnv("PLANT1_REGISTRY_NODES_PASSWORD"), access: "pull" },
+      ],
+    },
+    pypi: { on: "infra2", mode: "static", packages: ["jmespath", "netaddr"] },
+    kubespray: {
+      version: "2.28.1",
+      kubernetes: "1.32.8",
+      networkPlugin: "cilium",
+      extraVars: { kube_proxy_strict_arp: true },
+    },
+  },
+});
