@@ -1,9 +1,11 @@
-/** The command line: `airgap compile|validate|init`. Exit 0 ok, 1 invalid site, 2 usage error. */
+/** The command line: `airgap compile|validate|init|bundle`. Exit 0 ok, 1 invalid site, 2 usage error. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import chalk from "chalk";
 import yargs from "yargs";
+import { MIRROR_NAMES } from "./bundle/apt.js";
+import { bundle, parseMirrorOptions } from "./bundle/command.js";
 import { formatDiagnostics } from "./diagnostics.js";
 import { synth } from "./synth.js";
 import { dslTypes } from "./load/typecheck.js";
@@ -101,6 +103,32 @@ export async function main(argv: string[]): Promise<number> {
       (y) => y.positional("dir", { type: "string", default: ".", describe: "folder to write into" }),
       (a) => {
         code = init(a.dir);
+      },
+    )
+    .command(
+      "bundle <site>",
+      "Work out, fetch and verify what the site needs carried in (OS packages, files) into a bundle folder",
+      (y) =>
+        y
+          .positional("site", { type: "string", demandOption: true, describe: "the site file (site.ts)" })
+          .option("out", { alias: "o", type: "string", describe: "bundle folder (manifest.json + blobs/)" })
+          .option("dry-run", { type: "boolean", default: false, describe: "print what would be fetched and its size per kind; write nothing" })
+          .option("files-from", { type: "string", describe: "read plain files from this local mirror, laid out as <host>/<path>" })
+          .option("mirror", { type: "string", array: true, describe: `package mirror, NAME=URL (${MIRROR_NAMES.join(", ")})` })
+          .option("cache", { type: "string", describe: "apt indexes kept between runs [default: ~/.cache/airgap]" })
+          .option("include-base", { type: "boolean", default: false, describe: "also carry the minimal system's own packages" })
+          .option("jobs", { alias: "j", type: "number", default: 4, describe: "parallel downloads" }),
+      async (a) => {
+        const mirrors = parseMirrorOptions(a.mirror ?? []);
+        if (typeof mirrors === "string") {
+          usageError = true;
+          process.stderr.write(`${mirrors}\n\nRun "airgap bundle --help" for usage.\n`);
+          return;
+        }
+        code = await bundle({
+          site: a.site, out: a.out, dryRun: a.dryRun, filesFrom: a.filesFrom, mirrors,
+          cache: a.cache, includeBase: a.includeBase, jobs: a.jobs,
+        });
       },
     )
     .demandCommand(1, "name a command")

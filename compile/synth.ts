@@ -29,6 +29,8 @@ export interface Synthesized {
   outDir?: string;
   /** Relative path → content; empty when there are errors. */
   files: Map<string, string>;
+  /** The resolved site (models in `components` order), when there are no errors; `airgap bundle` reads it. */
+  resolved?: ReturnType<typeof resolveSite>;
 }
 
 /** Validates and resolves an evaluated site; every error is collected. */
@@ -87,5 +89,5 @@ export async function synth(siteFile: string, options: SynthOptions = {}): Promi
 
 function emitted(resolved: ReturnType<typeof resolveSite>, site: Site, options: SynthOptions): Synthesized {
   const outDir = options.outDir ?? path.join("out", site.name);
-  return { errors: [], siteName: site.name, outDir, files: emitProject(resolved.core, resolved.models, path.resolve(outDir)) };
+  return { errors: [], siteName: site.name, outDir, files: emitProject(resolved.core, resolved.models, path.resolve(outDir)), resolved };
 }

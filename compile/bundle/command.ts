@@ -1,0 +1,407 @@
+/**
+ * `airgap bundle site.ts -o DIR`: works out what the site needs carried into
+ * the air gap (OS packages with their dependency closure, plain files),
+ * fetches what the store lacks, verifies every byte, then writes the manifest.
+ * Exit 0 ok, 1 invalid site or failed resolution or download, 2 usage.
+ *
+ * The manifest is written last and only when every artifact is in the store,
+ * so a bundle folder always holds a manifest whose blobs are all present.
+ */
+import { existsSync } from "node:fs";
+import { readFile, rename, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import chalk from "chalk";
+import { components } from "../components/index.js";
+import { formatDiagnostics } from "../diagnostics.js";
+import type { CoreModel, HostModel } from "../model/site.js";
+import { synth } from "../synth.js";
+import { AptError, AptRoot, MIRROR_NAMES, resolveMirrors, type DebPackage, type MirrorName, type MirrorOrigin, type Mirrors } from "./apt.js";
+import { artifactLabel, download, DownloadError, mirrorUrl, probeSize } from "./download.js";
+import {
+  ARTIFACT_KINDS,
+  buildManifest,
+  compareStrings,
+  MANIFEST_FILE,
+  serializeManifest,
+  type Artifact,
+  type ArtifactKind,
+  type Repository,
+} from "./manifest.js";
+import { packagesByHost, packageTargets, type PackageTarget, type SiteModels } from "./packages.js";
+import { formatBytes, formatDuration, formatRate, Progress, type ProgressStream } from "./progress.js";
+import { Store } from "./store.js";
+
+export interface BundleOptions {
+  site: string;
+  /** Bundle folder. Required unless `dryRun`. */
+  out?: string;
+  /** Print what would be fetched, per kind, and write nothing. */
+  dryRun?: boolean;
+  /** Local mirror of the plain files, laid out as `<host>/<path>`; read instead of their URLs. */
+  filesFrom?: string;
+  /** Mirror overrides (`--mirror debian=URL`). */
+  mirrors?: Partial<Mirrors>;
+  /** Where apt keeps its indexes between runs. @default $AIRGAP_CACHE, else $XDG_CACHE_HOME/airgap, else ~/.cache/airgap */
+  cache?: string;
+  /** Also carry the minimal system's own packages (for hosts installed from older media). */
+  includeBase?: boolean;
+  /** Parallel downloads. @default 4 */
+  jobs?: number;
+  stdout?: ProgressStream;
+  stderr?: ProgressStream;
+  env?: NodeJS.ProcessEnv;
+  /** Mirrors found in this machine's APT sources (tests pass their own). */
+  systemMirrors?: Partial<Mirrors>;
+}
+
+/** An artifact to be in the store: its size is unknown for plain files until fetched. */
+export interface Planned extends Omit<Artifact, "size"> {
+  size?: number;
+  /** Where it is fetched from: `source`, or its copy in a local mirror. */
+  fetchUrl: string;
+}
+
+export interface Plan {
+  site: string;
+  repositories: Repository[];
+  artifacts: Planned[];
+}
+
+/** `--mirror NAME=URL` options, or the usage error they make. */
+export function parseMirrorOptions(list: string[]): Partial<Mirrors> | string {
+  const out: Partial<Mirrors> = {};
+  for (const item of list) {
+    const eq = item.indexOf("=");
+    const name = item.slice(0, eq) as MirrorName;
+    const url = item.slice(eq + 1);
+    if (eq < 0 || !MIRROR_NAMES.includes(name)) return `--mirror ${item}: write NAME=URL, NAME one of ${MIRROR_NAMES.join(", ")}`;
+    try {
+      if (!["http:", "https:", "file:"].includes(new URL(url).protocol)) throw new Error();
+    } catch {
+      return `--mirror ${item}: "${url}" is not an http(s) or file URL`;
+    }
+    out[name] = url;
+  }
+  return out;
+}
+
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.AIRGAP_CACHE) return env.AIRGAP_CACHE;
+  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "airgap");
+}
+
+/** The resolved models, by component key. */
+export function modelsByKey(models: unknown[]): SiteModels {
+  const out: Record<string, unknown> = {};
+  components.forEach((c, i) => {
+    if (models[i] !== undefined) out[c.key] = models[i];
+  });
+  return out as SiteModels;
+}
+
+/** Where a .deb goes in the served tree: `<distribution>/pool/<suite>/<file>`. */
+export function debPath(os: HostModel["os"], file: string): string {
+  return `${os.distribution}/pool/${os.codename}/${file}`;
+}
+
+export function debArtifact(os: HostModel["os"], d: DebPackage): Planned {
+  return {
+    kind: "deb",
+    name: d.name,
+    version: d.version,
+    arch: d.arch,
+    release: os.release,
+    source: d.url,
+    path: debPath(os, d.file),
+    size: d.size,
+    sha256: d.sha256,
+    fetchUrl: d.url,
+  };
+}
+
+/** The site's plain files (`repos.files`), placed under `files/` as Kubespray's files_repo lays them out. */
+export function fileArtifacts(models: SiteModels, filesFrom?: string): Planned[] {
+  return (models.repos?.files ?? []).map((f) => ({
+    kind: "file" as const,
+    name: path.posix.basename(new URL(f.url).pathname),
+    source: f.url,
+    path: `files/${f.path}`,
+    sha256: f.sha256,
+    fetchUrl: filesFrom ? mirrorUrl(filesFrom, f.url) : f.url,
+  }));
+}
+
+interface Log {
+  info(s: string): void;
+  error(s: string, hint?: string): void;
+}
+
+/** Resolves the .debs of one release and architecture. */
+async function resolveApt(t: PackageTarget, cache: string, mirrors: Mirrors, includeBase: boolean, log: Log): Promise<{ debs: Planned[]; repo: Repository }> {
+  const started = Date.now();
+  const apt = new AptRoot(cache, t.release, t.arch, mirrors);
+  log.info(`${t.release.release} ${t.arch}: resolving ${t.sets.length} package list${t.sets.length === 1 ? "" : "s"} (${t.hosts.length} host${t.hosts.length === 1 ? "" : "s"}) against ${apt.sources.join(", ")}`);
+  await apt.prepare();
+  await apt.update();
+  const index = await apt.index();
+  const minimal = await apt.minimalHost(index);
+  const byPath = new Map<string, Planned>();
+  for (const set of t.sets) for (const d of await apt.closure(set, index)) byPath.set(debPath(t.release, d.file), debArtifact(t.release, d));
+  const beyond = byPath.size;
+  if (includeBase) for (const d of minimal) byPath.set(debPath(t.release, d.file), debArtifact(t.release, d));
+  const debs = [...byPath.values()];
+  const bytes = debs.reduce((n, d) => n + (d.size ?? 0), 0);
+  log.info(
+    `${t.release.release} ${t.arch}: ${debs.length} packages, ${formatBytes(bytes)} ` +
+      `(${beyond} beyond the minimal host's ${minimal.length}${includeBase ? ", which are included" : ""}), resolved in ${formatDuration(Date.now() - started)}`,
+  );
+  const repo: Repository = {
+    kind: "apt",
+    release: t.release.release,
+    path: t.release.distribution,
+    suite: t.release.codename,
+    pool: `pool/${t.release.codename}`,
+    architectures: [t.arch],
+  };
+  return { debs, repo };
+}
+
+/** Works out every artifact of the bundle; resolves packages with apt (network). */
+export async function planBundle(core: CoreModel, models: SiteModels, o: BundleOptions, log: Log): Promise<Plan> {
+  const env = o.env ?? process.env;
+  const targets = packageTargets(packagesByHost(core, models));
+  const rpm = targets.filter((t) => t.release.family === "RedHat");
+  if (rpm.length > 0) {
+    const what = rpm.map((t) => `${t.release.release} ${t.arch} (${t.hosts.join(", ")})`).join("; ");
+    throw new AptError(`RPM bundles are designed (docs/bundle.md, "RHEL") but not implemented yet: ${what}`, "bundle the Debian and Ubuntu hosts from a site file without these hosts");
+  }
+  const { mirrors, origin } = resolveMirrors(o.mirrors ?? {}, env, o.systemMirrors);
+  const used = new Set(targets.flatMap((t) => (t.release.distribution === "debian" ? ["debian", "debian-security"] : [t.arch === "amd64" ? "ubuntu" : "ubuntu-ports"])));
+  for (const name of [...used].sort(compareStrings)) log.info(`mirror ${name}: ${mirrors[name as keyof Mirrors]} (${origin[name as keyof Mirrors] satisfies MirrorOrigin})`);
+  const cache = path.resolve(o.cache ?? defaultCacheDir(env));
+  const artifacts = new Map<string, Planned>();
+  const repos = new Map<string, Repository>();
+  for (const t of targets) {
+    if (t.sets.length === 0) continue;
+    const { debs, repo } = await resolveApt(t, cache, mirrors, o.includeBase ?? false, log);
+    for (const d of debs) artifacts.set(d.path, d);
+    const prior = repos.get(`${repo.path}/${repo.pool}`);
+    repos.set(`${repo.path}/${repo.pool}`, prior ? { ...prior, architectures: [...new Set([...prior.architectures, ...repo.architectures])] } : repo);
+  }
+  for (const f of fileArtifacts(models, o.filesFrom)) {
+    const prior = artifacts.get(f.path);
+    if (prior && prior.sha256 !== f.sha256) throw new AptError(`two files want the path ${f.path}: ${prior.source} and ${f.source} with different sha256`);
+    artifacts.set(f.path, f);
+  }
+  return { site: core.name, repositories: [...repos.values()], artifacts: [...artifacts.values()] };
+}
+
+function byKind(list: Planned[]): Map<ArtifactKind, Planned[]> {
+  const m = new Map<ArtifactKind, Planned[]>();
+  for (const k of ARTIFACT_KINDS) {
+    const of = list.filter((a) => a.kind === k);
+    if (of.length) m.set(k, of);
+  }
+  return m;
+}
+
+async function dryRun(plan: Plan, store: Store | undefined, out: ProgressStream): Promise<void> {
+  const lines: string[] = [];
+  const rows: string[][] = [["kind", "artifacts", "to fetch", "size to fetch", "total size"]];
+  let grandFetch = 0;
+  let grandTotal = 0;
+  for (const [kind, list] of byKind(plan.artifacts)) {
+    let fetch = 0;
+    let fetchBytes = 0;
+    let totalBytes = 0;
+    let unknown = 0;
+    for (const a of [...list].sort((x, y) => compareStrings(x.path, y.path))) {
+      const have = store ? await store.check({ sha256: a.sha256, size: a.size }) : { state: "missing" as const };
+      const size = have.state === "ok" ? have.size : (a.size ?? (await probeSize(a.fetchUrl)));
+      if (size === undefined) unknown++;
+      totalBytes += size ?? 0;
+      if (have.state !== "ok") {
+        fetch++;
+        fetchBytes += size ?? 0;
+        lines.push(`  ${artifactLabel(a)}  ${size === undefined ? "size unknown" : formatBytes(size)}  ${a.fetchUrl}`);
+      }
+    }
+    const note = unknown ? ` (+${unknown} of unknown size)` : "";
+    rows.push([kind, String(list.length), String(fetch), formatBytes(fetchBytes) + note, formatBytes(totalBytes)]);
+    grandFetch += fetchBytes;
+    grandTotal += totalBytes;
+  }
+  rows.push(["total", String(plan.artifacts.length), String(lines.length), formatBytes(grandFetch), formatBytes(grandTotal)]);
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const table = rows.map((r) => "  " + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  "));
+  out.write(
+    `dry run for site "${plan.site}", nothing written${store ? ` (compared with ${store.dir})` : ""}\n` +
+      (lines.length ? `would fetch:\n${lines.join("\n")}\n` : "would fetch nothing: the store holds every artifact\n") +
+      `${table.join("\n")}\n`,
+  );
+}
+
+export interface FetchResult {
+  fetched: number;
+  fetchedBytes: number;
+  /** Time spent downloading. */
+  fetchMs: number;
+  present: number;
+  failures: DownloadError[];
+  /** Sizes of every artifact now in the store, by path. */
+  sizes: Map<string, number>;
+}
+
+/** Puts every planned artifact into the store, skipping what it already holds with the right digest. */
+export async function fetchAll(store: Store, planned: Planned[], o: { jobs?: number; stderr: ProgressStream }): Promise<FetchResult> {
+  const sizes = new Map<string, number>();
+  const todo: Planned[] = [];
+  let present = 0;
+  for (const a of planned) {
+    const have = await store.check({ sha256: a.sha256, size: a.size });
+    if (have.state === "ok") {
+      sizes.set(a.path, have.size);
+      present++;
+    } else {
+      if (have.state === "corrupt") {
+        o.stderr.write(`${chalk.yellow("warning")}: the store's copy of ${artifactLabel(a)} is damaged (${have.reason}); fetching it again\n`);
+        await store.remove(a.sha256);
+      }
+      // Two artifacts with one content are fetched once.
+      if (!todo.some((t) => t.sha256 === a.sha256)) todo.push(a);
+    }
+  }
+  const failures: DownloadError[] = [];
+  const knownBytes = todo.reduce((n, a) => n + (a.size ?? 0), 0);
+  const progress = new Progress(o.stderr, todo.length, knownBytes);
+  const t0 = Date.now();
+  let next = 0;
+  let fetched = 0;
+  const worker = async () => {
+    while (next < todo.length) {
+      const a = todo[next++];
+      const label = artifactLabel(a);
+      progress.start(label);
+      try {
+        const size = await download(store, label, a.fetchUrl, { sha256: a.sha256, size: a.size }, {
+          onBytes: (n) => progress.bytesIn(n),
+          onRetry: (lost, reason) => progress.retry(label, lost, reason),
+        });
+        sizes.set(a.path, size);
+        fetched++;
+        progress.finish(label, size);
+      } catch (err) {
+        progress.fail(label);
+        if (err instanceof DownloadError) failures.push(err);
+        else failures.push(new DownloadError(label, a.fetchUrl, (err as Error).message));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.jobs ?? 4, todo.length)) }, worker));
+  progress.end();
+  const fetchMs = Date.now() - t0;
+  // Artifacts sharing content with a fetched one.
+  for (const a of planned) {
+    if (!sizes.has(a.path)) {
+      const twin = planned.find((t) => t.sha256 === a.sha256 && sizes.has(t.path));
+      if (twin) sizes.set(a.path, sizes.get(twin.path)!);
+    }
+  }
+  return { fetched, fetchedBytes: progress.fetchedBytes, fetchMs, present, failures, sizes };
+}
+
+/** Writes manifest.json atomically; says whether its bytes changed. */
+export async function writeManifest(dir: string, text: string): Promise<"written" | "unchanged"> {
+  const file = path.join(dir, MANIFEST_FILE);
+  const before = await readFile(file, "utf8").catch(() => undefined);
+  if (before === text) return "unchanged";
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+  return "written";
+}
+
+export async function bundle(o: BundleOptions): Promise<number> {
+  const stdout = o.stdout ?? process.stdout;
+  const stderr = o.stderr ?? process.stderr;
+  const log: Log = {
+    info: (s) => stderr.write(`${s}\n`),
+    error: (s, hint) => stderr.write(`${chalk.red("error")}: ${s}\n${hint ? `  ${chalk.green("hint:")} ${hint}\n` : ""}`),
+  };
+  if (!o.out && !o.dryRun) {
+    stderr.write(`airgap bundle needs the bundle folder: -o DIR (or --dry-run)\n\nRun "airgap bundle --help" for usage.\n`);
+    return 2;
+  }
+  if (!existsSync(o.site)) {
+    log.error(`no such site file: ${o.site}`);
+    return 1;
+  }
+  if (o.filesFrom && !existsSync(o.filesFrom)) {
+    log.error(`no such folder: ${o.filesFrom} (--files-from)`);
+    return 1;
+  }
+  const started = Date.now();
+  const result = await synth(o.site);
+  if (result.errors.length > 0 || !result.resolved) {
+    stderr.write(formatDiagnostics(result.errors));
+    return 1;
+  }
+  const { core, models } = result.resolved;
+  let plan: Plan;
+  try {
+    plan = await planBundle(core, modelsByKey(models), o, log);
+  } catch (err) {
+    if (!(err instanceof AptError)) throw err;
+    log.error(err.message, err.hint);
+    return 1;
+  }
+  if (o.dryRun) {
+    await dryRun(plan, o.out && existsSync(o.out) ? new Store(o.out) : undefined, stdout);
+    return 0;
+  }
+  const store = new Store(o.out!);
+  const { stale } = await store.open();
+  if (stale > 0) log.info(`removed ${stale} partial file${stale === 1 ? "" : "s"} an interrupted run left in ${o.out}`);
+  const onSignal = (signal: NodeJS.Signals) => {
+    store.abandonInFlight();
+    stderr.write(`\ninterrupted (${signal}): partial files removed, the manifest was not written; run again to resume\n`);
+    process.exit(130);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  let fetchedResult: FetchResult;
+  try {
+    fetchedResult = await fetchAll(store, plan.artifacts, { jobs: o.jobs, stderr });
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await store.close();
+  }
+  const { fetched, fetchedBytes, fetchMs, present, failures, sizes } = fetchedResult;
+  if (failures.length > 0) {
+    for (const f of failures) log.error(`could not fetch ${f.artifact}\n  from ${f.url}\n  ${f.reason}`);
+    stderr.write(
+      `${failures.length} of ${plan.artifacts.length} artifacts failed; the manifest was not written. ` +
+        `Verified downloads stay in the store: run again to resume.\n`,
+    );
+    return 1;
+  }
+  const artifacts: Artifact[] = plan.artifacts.map(({ fetchUrl: _, ...a }) => ({ ...a, size: sizes.get(a.path)! }));
+  const text = serializeManifest(buildManifest(plan.site, plan.repositories, artifacts));
+  const written = await writeManifest(o.out!, text);
+  const unreferenced = await store.unreferenced(new Set(artifacts.map((a) => a.sha256)));
+  const total = artifacts.reduce((n, a) => n + a.size, 0);
+  const counts = [...byKind(plan.artifacts)].map(([k, l]) => `${l.length} ${k}`).join(", ");
+  const ms = Date.now() - started;
+  const fetchLine =
+    fetched === 0
+      ? `nothing to download: all ${present} artifacts were already in the store`
+      : `fetched ${fetched} (${formatBytes(fetchedBytes)} in ${formatDuration(fetchMs)}, ${formatRate(fetchedBytes, fetchMs)}), ${present} already in the store`;
+  stdout.write(
+    `bundle ${o.out}: ${artifacts.length} artifacts (${counts}), ${formatBytes(total)}; ${fetchLine}; ` +
+      `manifest ${written} (${MANIFEST_FILE}); ${formatDuration(ms)}\n` +
+      (unreferenced > 0 ? `${unreferenced} blob${unreferenced === 1 ? "" : "s"} in the store ${unreferenced === 1 ? "is" : "are"} no longer in the manifest (kept; a later "airgap prune" removes them)\n` : ""),
+  );
+  return 0;
+}

@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { parseManifest } from "../../compile/bundle/manifest.js";
+import { hashFile } from "../../compile/bundle/store.js";
+import { CLI, EXAMPLES } from "../helpers.js";
+import { listFiles, needDebianMirror, sha256, tempDir } from "./helpers.js";
+
+function airgap(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0", ...env } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const KUBECTL = "https://dl.k8s.io/release/v1.32.8/bin/linux/amd64/kubectl";
+const KUBECTL_CONTENT = "not really kubectl\n";
+
+function smallSite(dir: string, extra = ""): string {
+  const file = path.join(dir, "site.ts");
+  writeFileSync(
+    file,
+    `import { defineSite } from "airgap";
+export default defineSite({
+  name: "small", domain: "small.internal",
+  networks: [{ name: "site", cidr: "10.40.0.0/24" }],
+  hosts: [${extra || `{ name: "admin", address: "10.40.0.10", os: "debian-12", roles: ["admin"] }`}],
+  services: {
+    repos: { on: "admin", tls: false, files: [{ url: "${KUBECTL}", sha256: "${sha256(KUBECTL_CONTENT)}" }] },
+  },
+});
+`,
+  );
+  return file;
+}
+
+describe("bundle command", function () {
+  this.timeout(300000);
+  let tmp: string;
+  beforeEach(() => (tmp = tempDir("airgap-bundle-cmd-")));
+  afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it("exits 2 without a bundle folder, or with a bad --mirror", () => {
+    smallSite(tmp);
+    const r = airgap(["bundle", "site.ts"], tmp);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /needs the bundle folder: -o DIR/);
+    const m = airgap(["bundle", "site.ts", "-o", "b", "--mirror", "fedora=http://x/"], tmp);
+    assert.equal(m.code, 2);
+    assert.match(m.err, /--mirror fedora=http:\/\/x\/: write NAME=URL/);
+    assert.equal(airgap(["bundle", "--help"], tmp).code, 0);
+  });
+
+  it("exits 1 on an invalid site, with its diagnostics, and creates nothing", () => {
+    writeFileSync(path.join(tmp, "site.ts"), readFileSync(path.join(EXAMPLES, "site.ts"), "utf8").replace('"10.20.0.31"', '"10.99.0.31"'));
+    const r = airgap(["bundle", "site.ts", "-o", "b"], tmp);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /AG033/);
+    assert.ok(!existsSync(path.join(tmp, "b")));
+  });
+
+  it("exits 1 naming the mirror when it is unreachable, and writes no manifest", () => {
+    smallSite(tmp);
+    const r = airgap(
+      ["bundle", "site.ts", "-o", "b", "--cache", "cache", "--mirror", "debian=http://127.0.0.1:9/debian", "--mirror", "debian-security=http://127.0.0.1:9/debian-security"],
+      tmp,
+    );
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /mirror debian: http:\/\/127\.0\.0\.1:9\/debian \(option\)/);
+    assert.match(r.err, /error: debian-12 \(amd64\): could not fetch the package indexes from http:\/\/127\.0\.0\.1:9\/debian bookworm main/);
+    assert.match(r.err, /hint: check that the mirror is reachable from here, or choose another one with --mirror debian=URL/);
+    assert.ok(!existsSync(path.join(tmp, "b", "manifest.json")));
+  });
+
+  it("refuses RHEL-family hosts clearly until the RPM path is built", () => {
+    smallSite(tmp, `{ name: "admin", address: "10.40.0.10", os: "rocky-9", roles: ["admin"] }`);
+    const r = airgap(["bundle", "site.ts", "-o", "b"], tmp);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /RPM bundles are designed \(docs\/bundle\.md, "RHEL"\) but not implemented yet: rocky-9 amd64 \(admin\)/);
+  });
+
+  describe("a real debian-12 bundle @network", () => {
+    before(async function () {
+      await needDebianMirror(this);
+    });
+
+    it("bundles packages and files, verifies them, then finds nothing to do on a second run", () => {
+      smallSite(tmp);
+      const mirror = path.join(tmp, "files-mirror");
+      mkdirSync(path.join(mirror, "dl.k8s.io/release/v1.32.8/bin/linux/amd64"), { recursive: true });
+      writeFileSync(path.join(mirror, "dl.k8s.io/release/v1.32.8/bin/linux/amd64/kubectl"), KUBECTL_CONTENT);
+      const args = ["bundle", "site.ts", "-o", "b", "--cache", "cache", "--files-from", "files-mirror"];
+
+      const dry = airgap([...args, "--dry-run"], tmp);
+      assert.equal(dry.code, 0, dry.err);
+      assert.match(dry.out, /would fetch:\n/);
+      assert.match(dry.out, /^ {2}deb +\d+ +\d+ +[\d.]+ [kM]B/m);
+      assert.match(dry.out, /^ {2}file +1 +1 +19 B/m);
+      assert.ok(!existsSync(path.join(tmp, "b")), "a dry run writes nothing");
+
+      const first = airgap(args, tmp);
+      assert.equal(first.code, 0, first.err);
+      assert.match(first.err, /debian-12 amd64: \d+ packages/);
+      assert.match(first.err, /\[1\/\d+\] fetched /);
+      assert.match(first.out, /fetched \d+ \(.*\), 0 already in the store; manifest written/);
+      const text = readFileSync(path.join(tmp, "b", "manifest.json"), "utf8");
+      const m = parseManifest(text);
+      assert.equal(m.site, "small");
+      assert.deepEqual(m.repositories, [{ kind: "apt", release: "debian-12", path: "debian", suite: "bookworm", pool: "pool/bookworm", architectures: ["amd64"] }]);
+      const names = m.artifacts.filter((a) => a.kind === "deb").map((a) => a.name);
+      for (const n of ["nginx", "apt-utils", "gnupg", "ca-certificates", "python3-apt", "python3-cryptography"]) assert.ok(names.includes(n), n);
+      assert.ok(!names.includes("libc6"), "libc6 is on the minimal host");
+      const file = m.artifacts.find((a) => a.kind === "file")!;
+      assert.deepEqual(file, {
+        kind: "file",
+        name: "kubectl",
+        source: KUBECTL,
+        path: "files/dl.k8s.io/release/v1.32.8/bin/linux/amd64/kubectl",
+        size: KUBECTL_CONTENT.length,
+        sha256: sha256(KUBECTL_CONTENT),
+      });
+      // What the admin playbook does: every blob is there and matches the manifest.
+      for (const a of m.artifacts) {
+        const blob = path.join(tmp, "b", "blobs", "sha256", a.sha256);
+        assert.ok(existsSync(blob), a.path);
+      }
+      return Promise.all(m.artifacts.map(async (a) => assert.deepEqual(await hashFile(path.join(tmp, "b", "blobs", "sha256", a.sha256)), { sha256: a.sha256, size: a.size }, a.path))).then(() => {
+        assert.deepEqual(listFiles(path.join(tmp, "b")).filter((f) => !f.startsWith("blobs/sha256/")), ["manifest.json"], "no partial files");
+        const second = airgap(args, tmp);
+        assert.equal(second.code, 0, second.err);
+        assert.match(second.out, /nothing to download: all \d+ artifacts were already in the store; manifest unchanged/);
+        assert.doesNotMatch(second.err, /fetched /);
+        assert.equal(readFileSync(path.join(tmp, "b", "manifest.json"), "utf8"), text, "same bytes");
+        const dryAgain = airgap([...args, "--dry-run"], tmp);
+        assert.match(dryAgain.out, /would fetch nothing: the store holds every artifact/);
+      });
+    });
+  });
+});
