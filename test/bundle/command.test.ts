@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { modelsByKey } from "../../compile/bundle/command.js";
 import { parseManifest } from "../../compile/bundle/manifest.js";
+import { packagesByHost } from "../../compile/bundle/packages.js";
 import { hashFile } from "../../compile/bundle/store.js";
+import { synth } from "../../compile/synth.js";
 import { CLI, EXAMPLES } from "../helpers.js";
 import { listFiles, needDebianMirror, sha256, tempDir } from "./helpers.js";
 
@@ -79,60 +82,110 @@ describe("bundle command", function () {
   });
 
   describe("a real debian-12 bundle @network", () => {
+    let dir: string;
+    const args = ["bundle", "site.ts", "-o", "b", "--cache", "cache", "--files-from", "files-mirror"];
+    let dry: ReturnType<typeof airgap>;
+    let first: ReturnType<typeof airgap>;
+    let text: string;
+    let dryCreatedBundle: boolean;
+
     before(async function () {
       await needDebianMirror(this);
-    });
-
-    it("bundles packages and files, verifies them, then finds nothing to do on a second run", () => {
-      smallSite(tmp);
-      const mirror = path.join(tmp, "files-mirror");
+      dir = tempDir("airgap-bundle-real-");
+      smallSite(dir);
+      const mirror = path.join(dir, "files-mirror");
       mkdirSync(path.join(mirror, "dl.k8s.io/release/v1.32.8/bin/linux/amd64"), { recursive: true });
       writeFileSync(path.join(mirror, "dl.k8s.io/release/v1.32.8/bin/linux/amd64/kubectl"), KUBECTL_CONTENT);
-      const args = ["bundle", "site.ts", "-o", "b", "--cache", "cache", "--files-from", "files-mirror"];
+      dry = airgap([...args, "--dry-run"], dir);
+      dryCreatedBundle = existsSync(path.join(dir, "b"));
+      first = airgap(args, dir);
+      text = readFileSync(path.join(dir, "b", "manifest.json"), "utf8");
+    });
+    after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
-      const dry = airgap([...args, "--dry-run"], tmp);
+    it("--dry-run prints what it would fetch per kind and writes nothing", () => {
       assert.equal(dry.code, 0, dry.err);
       assert.match(dry.out, /would fetch:\n/);
       assert.match(dry.out, /^ {2}deb +\d+ +\d+ +[\d.]+ [kM]B/m);
       assert.match(dry.out, /^ {2}file +1 +1 +19 B/m);
-      assert.ok(!existsSync(path.join(tmp, "b")), "a dry run writes nothing");
+      assert.ok(!dryCreatedBundle, "the dry run did not create the bundle folder");
+    });
 
-      const first = airgap(args, tmp);
+    it("bundles the site's packages and files, with a plain line per artifact when not on a terminal", () => {
       assert.equal(first.code, 0, first.err);
       assert.match(first.err, /debian-12 amd64: \d+ packages/);
       assert.match(first.err, /\[1\/\d+\] fetched /);
       assert.match(first.out, /fetched \d+ \(.*\), 0 already in the store; manifest written/);
-      const text = readFileSync(path.join(tmp, "b", "manifest.json"), "utf8");
       const m = parseManifest(text);
       assert.equal(m.site, "small");
       assert.deepEqual(m.repositories, [{ kind: "apt", release: "debian-12", path: "debian", suite: "bookworm", pool: "pool/bookworm", architectures: ["amd64"] }]);
       const names = m.artifacts.filter((a) => a.kind === "deb").map((a) => a.name);
       for (const n of ["nginx", "apt-utils", "gnupg", "ca-certificates", "python3-apt", "python3-cryptography"]) assert.ok(names.includes(n), n);
       assert.ok(!names.includes("libc6"), "libc6 is on the minimal host");
-      const file = m.artifacts.find((a) => a.kind === "file")!;
-      assert.deepEqual(file, {
-        kind: "file",
-        name: "kubectl",
-        source: KUBECTL,
-        path: "files/dl.k8s.io/release/v1.32.8/bin/linux/amd64/kubectl",
-        size: KUBECTL_CONTENT.length,
-        sha256: sha256(KUBECTL_CONTENT),
-      });
-      // What the admin playbook does: every blob is there and matches the manifest.
+      assert.deepEqual(
+        m.artifacts.find((a) => a.kind === "file"),
+        {
+          kind: "file",
+          name: "kubectl",
+          source: KUBECTL,
+          path: "files/dl.k8s.io/release/v1.32.8/bin/linux/amd64/kubectl",
+          size: KUBECTL_CONTENT.length,
+          sha256: sha256(KUBECTL_CONTENT),
+        },
+      );
+    });
+
+    it("holds every blob the manifest lists, with its size and digest, and nothing half-written", async () => {
+      const m = parseManifest(text);
       for (const a of m.artifacts) {
-        const blob = path.join(tmp, "b", "blobs", "sha256", a.sha256);
-        assert.ok(existsSync(blob), a.path);
+        assert.deepEqual(await hashFile(path.join(dir, "b", "blobs", "sha256", a.sha256)), { sha256: a.sha256, size: a.size }, a.path);
       }
-      return Promise.all(m.artifacts.map(async (a) => assert.deepEqual(await hashFile(path.join(tmp, "b", "blobs", "sha256", a.sha256)), { sha256: a.sha256, size: a.size }, a.path))).then(() => {
-        assert.deepEqual(listFiles(path.join(tmp, "b")).filter((f) => !f.startsWith("blobs/sha256/")), ["manifest.json"], "no partial files");
-        const second = airgap(args, tmp);
-        assert.equal(second.code, 0, second.err);
-        assert.match(second.out, /nothing to download: all \d+ artifacts were already in the store; manifest unchanged/);
-        assert.doesNotMatch(second.err, /fetched /);
-        assert.equal(readFileSync(path.join(tmp, "b", "manifest.json"), "utf8"), text, "same bytes");
-        const dryAgain = airgap([...args, "--dry-run"], tmp);
-        assert.match(dryAgain.out, /would fetch nothing: the store holds every artifact/);
-      });
+      assert.deepEqual(listFiles(path.join(dir, "b")).filter((f) => !f.startsWith("blobs/sha256/")), ["manifest.json"]);
+    });
+
+    it("is complete: on a minimal host, the bundle alone installs the host's packages", async function () {
+      if (spawnSync("apt-ftparchive", ["--version"]).error) {
+        process.stderr.write("      skipped: apt-ftparchive (apt-utils) is not installed\n");
+        this.skip();
+      }
+      const m = parseManifest(text);
+      const web = path.join(dir, "web");
+      for (const a of m.artifacts) {
+        mkdirSync(path.dirname(path.join(web, a.path)), { recursive: true });
+        linkSync(path.join(dir, "b", "blobs", "sha256", a.sha256), path.join(web, a.path));
+      }
+      const pool = path.join(web, "debian", "pool", "bookworm");
+      writeFileSync(path.join(pool, "Packages"), execFileSync("apt-ftparchive", ["packages", "."], { cwd: pool, stdio: ["ignore", "pipe", "ignore"] }));
+      const root = path.join(dir, "check");
+      for (const d of ["etc/sources.list.d", "etc/preferences.d", "state/lists/partial", "cache/archives/partial"]) mkdirSync(path.join(root, d), { recursive: true });
+      writeFileSync(path.join(root, "sources.list"), `deb [trusted=yes] file:${pool} ./\n`);
+      const o = Object.entries({
+        "Dir::State": path.join(root, "state"),
+        "Dir::State::status": path.join(dir, "cache", "apt", "debian-12-amd64", "status.minimal"),
+        "Dir::Cache": path.join(root, "cache"),
+        "Dir::Etc::SourceList": path.join(root, "sources.list"),
+        "Dir::Etc::SourceParts": path.join(root, "etc/sources.list.d"),
+        "Dir::Etc::PreferencesParts": path.join(root, "etc/preferences.d"),
+        "APT::Architecture": "amd64",
+        "APT::Architectures": "amd64",
+        "Debug::NoLocking": "true",
+      }).flatMap(([k, v]) => ["-o", `${k}=${v}`]);
+      execFileSync("apt-get", [...o, "update", "-qq"], { stdio: "ignore" });
+      const { core, models } = (await synth(path.join(dir, "site.ts"))).resolved!;
+      for (const { host, packages } of packagesByHost(core, modelsByKey(models))) {
+        const r = spawnSync("apt-get", [...o, "install", "-s", "--no-install-recommends", ...packages], { encoding: "utf8", env: { ...process.env, LC_ALL: "C" } });
+        assert.equal(r.status, 0, `${host.name}: ${r.stdout.slice(-2000)}${r.stderr}`);
+      }
+    });
+
+    it("finds nothing to do on a second run, and writes the same manifest bytes", () => {
+      const second = airgap(args, dir);
+      assert.equal(second.code, 0, second.err);
+      assert.match(second.out, /nothing to download: all \d+ artifacts were already in the store; manifest unchanged/);
+      assert.doesNotMatch(second.err, /fetched /);
+      assert.equal(readFileSync(path.join(dir, "b", "manifest.json"), "utf8"), text);
+      const dryAgain = airgap([...args, "--dry-run"], dir);
+      assert.match(dryAgain.out, /would fetch nothing: the store holds every artifact/);
     });
   });
 });
