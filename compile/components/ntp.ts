@@ -36,13 +36,18 @@ export const ntp: Component<NtpModel> = {
     const names = m.servers.map((h) => h.name);
     out.addGroup("airgap_ntp_servers", names);
     out.addVars("all", { airgap_chrony_servers: m.servers.map((h) => h.address) });
+    // Without upstream the servers serve their own clock (`local stratum N`);
+    // two or more of them agree among themselves (orphan mode: each polls the
+    // others, the role leaves a server's own address out). With upstream they
+    // follow it: no local reference, no orphan group.
+    const local = m.upstream.length === 0;
+    const orphan = local && m.servers.length > 1;
     out.addVars("airgap_ntp_servers", {
       airgap_chrony_servers: m.upstream,
       airgap_chrony_allow: m.allow,
-      airgap_chrony_local_stratum: m.localStratum,
-      // Two or more servers without upstream agree among themselves (orphan mode).
-      airgap_chrony_orphan: m.servers.length > 1,
-      airgap_chrony_peers: m.servers.map((h) => h.address),
+      airgap_chrony_local_stratum: local ? m.localStratum : 0,
+      airgap_chrony_orphan: orphan,
+      airgap_chrony_peers: orphan ? m.servers.map((h) => h.address) : [],
     });
     out.plays.push({ playbook: "admin", name: "Time servers", hosts: "airgap_ntp_servers", role: "chrony" });
     out.plays.push({ playbook: "nodes", name: "Time clients", hosts: "all:!airgap_ntp_servers", role: "chrony" });
@@ -52,7 +57,7 @@ export const ntp: Component<NtpModel> = {
     out.runbook.push({
       title: "Time (NTP)",
       lines: [
-        `chrony on ${names.join(", ")} serves ${m.upstream.length ? `time from ${m.upstream.join(", ")}` : `its own clock at stratum ${m.localStratum}`} to ${m.allow.join(", ")}.`,
+        `chrony on ${names.join(", ")} serves ${m.upstream.length ? `time from ${m.upstream.join(", ")}` : `its own clock at stratum ${m.localStratum}${m.servers.length > 1 ? " (orphan mode: the servers agree among themselves)" : ""}`} to ${m.allow.join(", ")}.`,
         "Every other host is its client only. Check from any host: `chronyc sources`.",
       ],
     });
