@@ -1,7 +1,7 @@
 /** DNS: BIND on admin hosts, authoritative for the site's zones; every host its client. */
 import { createHash } from "node:crypto";
 import type { DnsRecord, DnsService, Services } from "../../dsl/index.js";
-import type { Context } from "../model/context.js";
+import { compareText, type Context } from "../model/context.js";
 import { DNS_LABEL, isDomain, type CoreModel, type HostModel } from "../model/site.js";
 import { parseIPv4, ptrName } from "../model/ip.js";
 import { allowedNetworks, claimPort, placeOn } from "./placement.js";
@@ -156,6 +156,9 @@ export const dns: Component<DnsModel> = {
     out.addVars("airgap_dns_servers", {
       airgap_bind_domain: core.domain,
       airgap_bind_primary: m.primary.address,
+      // The role tells the primary from the secondaries by inventory name, and
+      // reads the transfer key on the primary through it.
+      airgap_bind_primary_host: m.primary.name,
       airgap_bind_secondaries: m.secondaries.map((h) => h.address),
       airgap_bind_allow_query: m.allow,
       airgap_bind_forwarders: m.forwarders,
@@ -189,5 +192,5 @@ function serviceRecords(out: Emission, core: CoreModel): RecordModel[] {
 
 function sortRecords(list: RecordModel[]): RecordModel[] {
   const order = (r: RecordModel) => (r.name === "@" ? "" : r.name);
-  return [...list].sort((a, b) => order(a).localeCompare(order(b)) || a.type.localeCompare(b.type) || a.value.localeCompare(b.value));
+  return [...list].sort((a, b) => compareText(order(a), order(b)) || compareText(a.type, b.type) || compareText(a.value, b.value));
 }
