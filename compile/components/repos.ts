@@ -14,6 +14,8 @@ export interface FileModel {
 
 export interface ReposModel {
   host: HostModel;
+  /** Whether the site's DNS serves `repo.<domain>`; without it, clients use the address. */
+  named: boolean;
   tls: boolean;
   port: number;
   packages: string[];
@@ -61,20 +63,22 @@ export const repos: Component<ReposModel> = {
     });
     const files = (s.files ?? []).map((f) => checkFile(ctx, f)).filter((f): f is FileModel => !!f);
     const allow = allowedNetworks(ctx, core, s);
-    return host ? { host, tls, port, packages, files, allow } : undefined;
+    return host ? { host, named: services.dns !== undefined, tls, port, packages, files, allow } : undefined;
   },
   emit(m, core, out) {
     const scheme = m.tls ? "https" : "http";
     const defaultPort = m.tls ? 443 : 80;
-    const base = `${scheme}://repo.${core.domain}${m.port === defaultPort ? "" : `:${m.port}`}`;
+    const name = `repo.${core.domain}`;
+    const base = `${scheme}://${m.named ? name : m.host.address}${m.port === defaultPort ? "" : `:${m.port}`}`;
     out.serviceNames.set("repo", m.host.address);
     out.addGroup("airgap_repo_servers", [m.host.name]);
-    out.addVars("all", { airgap_repo_url: base });
+    out.addVars("all", { airgap_repo_url: base, airgap_repo_client_url: base });
     out.addVars("airgap_repo_servers", {
       airgap_repo_server_port: m.port,
       airgap_repo_server_tls: m.tls,
       airgap_repo_server_allow: m.allow,
-      airgap_repo_server_names: [`repo.${core.domain}`, m.host.fqdn],
+      airgap_repo_server_names: [name, m.host.fqdn],
+      airgap_repo_server_addresses: [m.host.address],
       airgap_repo_server_files: m.files,
       airgap_repo_server_packages: m.packages,
     });
@@ -95,8 +99,13 @@ export const repos: Component<ReposModel> = {
     out.runbook.push({
       title: "Package repositories",
       lines: [
-        `nginx on ${m.host.name} serves the bundle's OS packages and files at ${base}/ to ${m.allow.join(", ")}.`,
-        "Every other host's package sources point there only (the original sources are kept aside).",
+        `nginx on ${m.host.name} serves the bundle's OS packages and files at ${base}/ to ${m.allow.join(", ")}` +
+          (m.tls ? ", over HTTPS with a certificate from the site CA." : "."),
+        "Give the bundle made by `airgap bundle` at run time, as a path on this controller: " +
+          "`ansible-playbook site.yml -e airgap_repo_server_bundle=/path/to/bundle`. Every blob is checked against the manifest " +
+          "before anything is used; a bundle that does not match is refused and what is served stays as it was.",
+        `The APT repository is signed with a site key created on ${m.host.name} on the first run (private key in /var/lib/airgap/repo-gnupg, 0700).`,
+        "Every other host's package sources point there only (the originals are kept in /etc/apt/airgap-original-sources).",
       ],
     });
   },

@@ -1,0 +1,525 @@
+#!/usr/bin/env python3
+"""airgap bundle tool: verify a bundle, carry it into the admin host's store,
+build the signed repository the admin serves.
+
+A bundle is a folder with manifest.json and a content-addressed store,
+blobs/sha256/<hex>. Every command that writes leaves nothing half-done: it
+works in a temporary place and renames at the end. Commands print one JSON
+object on stdout ({"changed": ...}); problems go to stderr, one per line,
+naming the artifact; exit 1 = the bundle or the store is wrong, 2 = usage.
+
+  check BUNDLE [--site NAME] [--files JSON] [--packages JSON]   (controller)
+  missing MANIFEST STORE
+  pack BUNDLE OUT.tar HEX...                                   (controller)
+  ingest TAR MANIFEST STORE
+  bootstrap-index MANIFEST STORE DIR
+  signing-key GNUPGHOME NAME KEYRING ARMORED
+  build MANIFEST STORE RELEASES GNUPGHOME CACHE
+  prune RELEASES STORE KEEP CURRENT
+
+Python 3.6 or later, standard library only; build needs apt-ftparchive and gpg.
+"""
+import argparse
+import concurrent.futures
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+BLOBS = os.path.join("blobs", "sha256")
+CHUNK = 1 << 20
+# Names the admin writes into a release itself; no artifact may take them.
+RESERVED = ("airgap-archive-keyring.gpg", "airgap-archive-keyring.asc", ".airgap-release.json")
+
+
+class Refused(Exception):
+    """The bundle or the store does not match the manifest."""
+
+    def __init__(self, problems):
+        Exception.__init__(self, "\n".join(problems))
+        self.problems = problems
+
+
+def out(obj):
+    sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(CHUNK)
+            if not b:
+                break
+            h.update(b)
+            size += len(b)
+    return h.hexdigest(), size
+
+
+def safe_relative(p):
+    if not isinstance(p, str) or not p or p.startswith("/") or "\\" in p or "\0" in p:
+        return False
+    return all(seg not in ("", ".", "..") for seg in p.split("/"))
+
+
+def load_manifest(path):
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        m = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError) as e:
+        raise Refused(["manifest %s cannot be read: %s" % (path, e)])
+    problems = []
+    if not isinstance(m, dict):
+        raise Refused(["manifest %s is not a JSON object" % path])
+    if m.get("format") != 1:
+        problems.append("manifest format is %r; this role reads format 1" % (m.get("format"),))
+    arts = m.get("artifacts")
+    if not isinstance(arts, list):
+        raise Refused(problems + ["manifest has no artifact list"])
+    paths = {}
+    for i, a in enumerate(arts):
+        where = "artifacts[%d]" % i
+        if not isinstance(a, dict):
+            problems.append("%s is not an object" % where)
+            continue
+        p = a.get("path")
+        if not safe_relative(p):
+            problems.append("%s: path %r is not a safe relative path" % (where, p))
+            continue
+        where = p
+        if p in paths:
+            problems.append("%s is listed twice" % p)
+        paths[p] = a
+        if p.split("/")[0] in RESERVED or p in RESERVED:
+            problems.append("%s: the path is reserved for the admin's own files" % p)
+        if not HEX64.match(str(a.get("sha256", ""))):
+            problems.append("%s: sha256 is not 64 lower-case hex digits" % where)
+        if not isinstance(a.get("size"), int) or a["size"] < 0:
+            problems.append("%s: size is not a byte count" % where)
+    for r in m.get("repositories") or []:
+        if not isinstance(r, dict) or not safe_relative(r.get("path")) or not safe_relative(r.get("pool")):
+            problems.append("repository %r: path and pool must be safe relative paths" % (r,))
+    # Two paths where one is a folder of the other cannot both be placed.
+    folders = set()
+    for p in paths:
+        parts = p.split("/")
+        for k in range(1, len(parts)):
+            folders.add("/".join(parts[:k]))
+    for p in sorted(paths):
+        if p in folders:
+            problems.append("%s is both a file and a folder of other artifacts" % p)
+    if problems:
+        raise Refused(problems)
+    return m, hashlib.sha256(raw).hexdigest()
+
+
+def blob_name(hexdigest):
+    return "blobs/sha256/" + hexdigest
+
+
+def by_digest(manifest):
+    """sha256 -> (size, [paths])"""
+    d = {}
+    for a in manifest["artifacts"]:
+        size, paths = d.setdefault(a["sha256"], (a["size"], []))
+        paths.append(a["path"])
+    return d
+
+
+def describe(paths):
+    return paths[0] if len(paths) == 1 else "%s (and %d more)" % (paths[0], len(paths) - 1)
+
+
+def verify_blob(path, digest, size, paths):
+    """None when the file holds exactly the expected content, else the problem."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "%s: its blob %s is missing" % (describe(paths), blob_name(digest))
+    if st.st_size != size:
+        return "%s: its blob %s has %d bytes, the manifest says %d" % (describe(paths), blob_name(digest), st.st_size, size)
+    got, _ = sha256_file(path)
+    if got != digest:
+        return "%s: its blob %s has sha256 %s, the manifest says %s" % (describe(paths), blob_name(digest), got, digest)
+    return None
+
+
+def verify_all(root, digests):
+    """Hashes every blob (in parallel: hashlib releases the GIL); returns the problems."""
+    jobs = sorted(digests.items())
+    workers = min(8, (os.cpu_count() or 1) + 1)
+    problems = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(lambda kv: verify_blob(os.path.join(root, BLOBS, kv[0]), kv[0], kv[1][0], kv[1][1]), jobs)
+        for r in results:
+            if r:
+                problems.append(r)
+    return problems
+
+
+# ------------------------------------------------------------------ commands
+
+def cmd_check(a):
+    manifest, mid = load_manifest(os.path.join(a.bundle, "manifest.json"))
+    problems = []
+    if a.site and manifest.get("site") != a.site:
+        problems.append("the bundle was made for site %r, this is site %r" % (manifest.get("site"), a.site))
+    arts = manifest["artifacts"]
+    by_path = {x["path"]: x for x in arts}
+    for f in json.loads(a.files or "[]"):
+        want = "files/" + f["path"]
+        got = by_path.get(want)
+        if got is None:
+            problems.append("%s: the site lists this file (%s) but the bundle does not carry it" % (want, f.get("url", "")))
+        elif got["sha256"] != f["sha256"]:
+            problems.append("%s: the bundle carries sha256 %s, the site says %s" % (want, got["sha256"], f["sha256"]))
+    debs = {x.get("name") for x in arts if x.get("kind") in ("deb", "rpm")}
+    for p in json.loads(a.packages or "[]"):
+        if p not in debs:
+            problems.append("package %s is needed on the site but the bundle does not carry it" % p)
+    problems += verify_all(a.bundle, by_digest(manifest))
+    if problems:
+        raise Refused(problems)
+    total = sum(x["size"] for x in arts)
+    out({"changed": False, "release": mid[:16], "manifest_sha256": mid, "artifacts": len(arts), "bytes": total})
+
+
+def store_has(store, digest, size):
+    try:
+        return os.stat(os.path.join(store, BLOBS, digest)).st_size == size
+    except OSError:
+        return False
+
+
+def cmd_missing(a):
+    manifest, mid = load_manifest(a.manifest)
+    missing = sorted(d for d, (size, _) in by_digest(manifest).items() if not store_has(a.store, d, size))
+    out({"changed": False, "release": mid[:16], "missing": missing})
+
+
+def cmd_pack(a):
+    tmp = a.out + ".partial"
+    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as t:
+        for d in a.digests:
+            if not HEX64.match(d):
+                raise Refused(["%r is not a sha256 digest" % d])
+            t.add(os.path.join(a.bundle, BLOBS, d), arcname=blob_name(d), recursive=False)
+    os.replace(tmp, a.out)
+    out({"changed": True, "blobs": len(a.digests), "bytes": os.path.getsize(a.out)})
+
+
+def cmd_ingest(a):
+    """Unpacks blobs into the store's incoming folder, verifies each one against
+    its name and the manifest, and only then moves them all into the store."""
+    manifest, _ = load_manifest(a.manifest)
+    digests = by_digest(manifest)
+    blobs = os.path.join(a.store, BLOBS)
+    os.makedirs(blobs, exist_ok=True)
+    incoming = tempfile.mkdtemp(prefix=".incoming-", dir=a.store)
+    problems, done = [], []
+    try:
+        with tarfile.open(a.tar, "r:") as t:
+            for member in t:
+                m = re.match(r"^blobs/sha256/([0-9a-f]{64})$", member.name)
+                if not m or not member.isreg():
+                    problems.append("%s: unexpected entry in the transfer" % member.name)
+                    continue
+                d = m.group(1)
+                if d not in digests:
+                    problems.append("%s is not in the manifest" % blob_name(d))
+                    continue
+                size, paths = digests[d]
+                dest = os.path.join(incoming, d)
+                h = hashlib.sha256()
+                n = 0
+                src = t.extractfile(member)
+                with open(dest, "wb") as f:
+                    while True:
+                        b = src.read(CHUNK)
+                        if not b:
+                            break
+                        h.update(b)
+                        n += len(b)
+                        f.write(b)
+                if n != size or h.hexdigest() != d:
+                    problems.append("%s: its blob %s arrived with %d bytes and sha256 %s; the manifest says %d bytes, sha256 %s"
+                                    % (describe(paths), blob_name(d), n, h.hexdigest(), size, d))
+                    continue
+                done.append(d)
+        if problems:
+            raise Refused(problems)
+        for d in done:
+            os.chmod(os.path.join(incoming, d), 0o644)
+            os.replace(os.path.join(incoming, d), os.path.join(blobs, d))
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+    out({"changed": bool(done), "ingested": len(done)})
+
+
+def repositories(manifest):
+    """(repository, {arch: [artifact]}) for each APT repository of the manifest."""
+    result = []
+    for r in manifest.get("repositories") or []:
+        if r.get("kind") != "apt":
+            continue
+        prefix = "%s/%s/" % (r["path"], r["pool"].strip("/"))
+        debs = [x for x in manifest["artifacts"]
+                if x.get("kind") == "deb" and x.get("release") == r.get("release") and x["path"].startswith(prefix)]
+        per_arch = {arch: [x for x in debs if x.get("arch") in (arch, "all")] for arch in r.get("architectures") or []}
+        result.append((r, per_arch))
+    return result
+
+
+def control_fields(deb):
+    p = subprocess.run(["dpkg-deb", "--field", deb], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        raise Refused(["%s: dpkg-deb cannot read it: %s" % (deb, p.stderr.decode(errors="replace").strip())])
+    return p.stdout.decode("utf-8", errors="replace").rstrip("\n")
+
+
+def cmd_bootstrap_index(a):
+    """A flat repository of every .deb of the bundle, for the admin host's very
+    first installs (apt-utils and gnupg are not there yet to build the signed
+    one). Its integrity comes from the sha256 check of every blob; it is used
+    with [trusted=yes] on the admin host only, then removed."""
+    manifest, _ = load_manifest(a.manifest)
+    tmp = a.dir + ".partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    entries = []
+    seen = set()
+    for x in sorted(manifest["artifacts"], key=lambda x: x["path"]):
+        if x.get("kind") != "deb":
+            continue
+        name = x["path"].rsplit("/", 1)[-1]
+        if name in seen:
+            continue
+        seen.add(name)
+        blob = os.path.join(a.store, BLOBS, x["sha256"])
+        os.link(blob, os.path.join(tmp, name))
+        entries.append("%s\nFilename: ./%s\nSize: %d\nSHA256: %s\n" % (control_fields(blob), name, x["size"], x["sha256"]))
+    with open(os.path.join(tmp, "Packages"), "w") as f:
+        f.write("\n".join(entries))
+    shutil.rmtree(a.dir, ignore_errors=True)
+    os.replace(tmp, a.dir)
+    out({"changed": True, "packages": len(entries)})
+
+
+def gpg(home, *args, **kw):
+    env = dict(os.environ, GNUPGHOME=home, LC_ALL="C")
+    return subprocess.run(["gpg", "--batch", "--no-tty", "--quiet"] + list(args), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=kw.get("check", True))
+
+
+def secret_fingerprint(home):
+    p = gpg(home, "--with-colons", "--list-secret-keys", check=False)
+    for line in p.stdout.decode().splitlines():
+        if line.startswith("fpr:"):
+            return line.split(":")[9]
+    return None
+
+
+def write_if_changed(path, data, mode=0o644):
+    try:
+        with open(path, "rb") as f:
+            if f.read() == data:
+                return False
+    except OSError:
+        pass
+    tmp = path + ".partial"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+    return True
+
+
+def cmd_signing_key(a):
+    """Creates the site's archive signing key on first run (no passphrase: the
+    admin signs unattended; the key never leaves GNUPGHOME, 0700), and exports
+    its public half."""
+    os.makedirs(a.home, mode=0o700, exist_ok=True)
+    os.chmod(a.home, 0o700)
+    changed = False
+    fpr = secret_fingerprint(a.home)
+    if fpr is None:
+        gpg(a.home, "--pinentry-mode", "loopback", "--passphrase", "", "--quick-generate-key", a.name, "rsa4096", "sign", "never")
+        fpr = secret_fingerprint(a.home)
+        changed = True
+    binary = gpg(a.home, "--export", fpr).stdout
+    armored = gpg(a.home, "--armor", "--export", fpr).stdout
+    changed |= write_if_changed(a.keyring, binary)
+    changed |= write_if_changed(a.armored, armored)
+    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=dict(os.environ, GNUPGHOME=a.home),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out({"changed": changed, "fingerprint": fpr})
+
+
+def run(cmd, cwd=None, stdout=None):
+    p = subprocess.run(cmd, cwd=cwd, stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        raise RuntimeError("%s failed: %s" % (" ".join(cmd), p.stderr.decode(errors="replace").strip()))
+    return p
+
+
+def cmd_build(a):
+    """Builds the release of this manifest once: every artifact hard-linked from
+    the store at its path, an APT repository per manifest repository indexed
+    by apt-ftparchive and signed with the site key, the public key beside it.
+    Built in a hidden folder and renamed when complete."""
+    manifest, mid = load_manifest(a.manifest)
+    rid = mid[:16]
+    final = os.path.join(a.releases, rid)
+    if os.path.isfile(os.path.join(final, ".airgap-release.json")):
+        out({"changed": False, "release": rid, "path": final})
+        return
+    os.makedirs(a.releases, exist_ok=True)
+    os.makedirs(a.cache, exist_ok=True)
+    tmp = os.path.join(a.releases, "." + rid + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    fpr = secret_fingerprint(a.home)
+    if fpr is None:
+        raise RuntimeError("no signing key in %s" % a.home)
+    try:
+        problems = []
+        for x in manifest["artifacts"]:
+            blob = os.path.join(a.store, BLOBS, x["sha256"])
+            if not store_has(a.store, x["sha256"], x["size"]):
+                problems.append("%s: its blob %s is not in the store" % (x["path"], blob_name(x["sha256"])))
+                continue
+            dest = os.path.join(tmp, x["path"])
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            os.link(blob, dest)
+        if problems:
+            raise Refused(problems)
+        suites = []
+        for repo, per_arch in repositories(manifest):
+            root = os.path.join(tmp, repo["path"])
+            suite = repo["suite"]
+            lists = tempfile.mkdtemp(prefix=".lists-", dir=tmp)
+            conf = ['Dir { ArchiveDir "%s"; CacheDir "%s"; };' % (root, a.cache),
+                    'Default { Packages::Compress ". gzip xz"; Contents::Compress ""; };']
+            for arch, debs in sorted(per_arch.items()):
+                rel = "dists/%s/main/binary-%s" % (suite, arch)
+                os.makedirs(os.path.join(root, rel), exist_ok=True)
+                listfile = os.path.join(lists, arch)
+                with open(listfile, "w") as f:
+                    for x in sorted(debs, key=lambda x: x["path"]):
+                        f.write(x["path"][len(repo["path"]) + 1:] + "\n")
+                conf.append('BinDirectory "%s" { Packages "%s/Packages"; FileList "%s"; Contents ""; };' % (rel, rel, listfile))
+            conffile = os.path.join(lists, "generate.conf")
+            with open(conffile, "w") as f:
+                f.write("\n".join(conf) + "\n")
+            run(["apt-ftparchive", "-q=2", "generate", conffile])
+            shutil.rmtree(lists)
+            dist = os.path.join(root, "dists", suite)
+            opts = []
+            for k, v in (("Origin", "airgap"), ("Label", "airgap %s" % manifest.get("site", "")), ("Suite", suite),
+                         ("Codename", suite), ("Components", "main"),
+                         ("Architectures", " ".join(sorted(per_arch))),
+                         ("Description", "airgap site %s, bundle %s" % (manifest.get("site", ""), rid))):
+                opts += ["-o", "APT::FTPArchive::Release::%s=%s" % (k, v)]
+            release = run(["apt-ftparchive"] + opts + ["release", "."], cwd=dist).stdout
+            with open(os.path.join(dist, "Release"), "wb") as f:
+                f.write(release)
+            gpg(a.home, "--local-user", fpr, "--digest-algo", "SHA512", "--clearsign",
+                "--output", os.path.join(dist, "InRelease"), os.path.join(dist, "Release"))
+            gpg(a.home, "--local-user", fpr, "--digest-algo", "SHA512", "--armor", "--detach-sign",
+                "--output", os.path.join(dist, "Release.gpg"), os.path.join(dist, "Release"))
+            suites.append("%s/%s" % (repo["path"], suite))
+        for src, name in ((a.keyring, "airgap-archive-keyring.gpg"), (a.armored, "airgap-archive-keyring.asc")):
+            shutil.copyfile(src, os.path.join(tmp, name))
+        for dirpath, dirnames, filenames in os.walk(tmp):
+            for d in dirnames:
+                os.chmod(os.path.join(dirpath, d), 0o755)
+        with open(os.path.join(tmp, ".airgap-release.json"), "w") as f:
+            json.dump({"release": rid, "manifest_sha256": mid, "site": manifest.get("site"), "signed_by": fpr,
+                       "suites": suites}, f, sort_keys=True)
+        os.chmod(tmp, 0o755)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=dict(os.environ, GNUPGHOME=a.home),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out({"changed": True, "release": rid, "path": final, "suites": suites})
+
+
+def cmd_prune(a):
+    """Keeps the current release and the KEEP-1 newest others; removes blobs no
+    kept release's manifest refers to."""
+    keep = max(1, a.keep)
+    releases = []
+    for name in os.listdir(a.releases):
+        meta = os.path.join(a.releases, name, ".airgap-release.json")
+        if os.path.isfile(meta):
+            releases.append((os.path.getmtime(meta), name))
+        elif name.startswith(".") and name.endswith(".partial"):
+            shutil.rmtree(os.path.join(a.releases, name), ignore_errors=True)
+    releases.sort(reverse=True)
+    kept = [a.current] + [n for _, n in releases if n != a.current][:keep - 1]
+    removed = [n for _, n in releases if n not in kept]
+    for n in removed:
+        shutil.rmtree(os.path.join(a.releases, n))
+    manifests = os.path.join(a.store, "manifests")
+    wanted = set()
+    for name in os.listdir(manifests):
+        if not name.endswith(".json"):
+            continue
+        if name[:16] not in kept:
+            os.unlink(os.path.join(manifests, name))
+            continue
+        m, _ = load_manifest(os.path.join(manifests, name))
+        wanted.update(x["sha256"] for x in m["artifacts"])
+    blobs = os.path.join(a.store, BLOBS)
+    gone = [d for d in os.listdir(blobs) if d not in wanted]
+    for d in gone:
+        os.unlink(os.path.join(blobs, d))
+    out({"changed": bool(removed or gone), "removed_releases": removed, "removed_blobs": len(gone)})
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog="airgap_bundle.py", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd")
+    s = sub.add_parser("check"); s.add_argument("bundle"); s.add_argument("--site"); s.add_argument("--files"); s.add_argument("--packages")
+    s = sub.add_parser("missing"); s.add_argument("manifest"); s.add_argument("store")
+    s = sub.add_parser("pack"); s.add_argument("bundle"); s.add_argument("out"); s.add_argument("digests", nargs="*")
+    s = sub.add_parser("ingest"); s.add_argument("tar"); s.add_argument("manifest"); s.add_argument("store")
+    s = sub.add_parser("bootstrap-index"); s.add_argument("manifest"); s.add_argument("store"); s.add_argument("dir")
+    s = sub.add_parser("signing-key"); s.add_argument("home"); s.add_argument("name"); s.add_argument("keyring"); s.add_argument("armored")
+    s = sub.add_parser("build")
+    for n in ("manifest", "store", "releases", "home", "cache", "keyring", "armored"):
+        s.add_argument(n)
+    s = sub.add_parser("prune"); s.add_argument("releases"); s.add_argument("store"); s.add_argument("keep", type=int); s.add_argument("current")
+    a = p.parse_args(argv)
+    if not a.cmd:
+        p.print_usage(sys.stderr)
+        return 2
+    os.umask(0o022)
+    try:
+        globals()["cmd_" + a.cmd.replace("-", "_")](a)
+    except Refused as e:
+        for line in e.problems[:50]:
+            sys.stderr.write(line + "\n")
+        if len(e.problems) > 50:
+            sys.stderr.write("... and %d more\n" % (len(e.problems) - 50))
+        return 1
+    except (RuntimeError, OSError) as e:
+        sys.stderr.write("%s\n" % e)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
