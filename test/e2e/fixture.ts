@@ -1,0 +1,252 @@
+/**
+ * The end-to-end fixture: the lab (test/lab/lab.sh), a bundle made by
+ * `airgap bundle` from Debian's mirror, `examples/lab.ts` compiled, and the
+ * compiled `site.yml` run once over SSH. `labRun()` does it once per mocha
+ * process, whatever number of test files call it; checks then ask real
+ * clients on the lab's hosts (`lab.ssh`).
+ *
+ * Environment:
+ *   AIRGAP_E2E_DIR   work folder (bundle, compiled project, logs); default
+ *                    /var/tmp/airgap-e2e. The bundle's store is kept between
+ *                    runs (`airgap bundle` skips what it already holds).
+ *   AIRGAP_E2E_KEEP  1: leave the lab up after the tests (to look around).
+ *   AIRGAP_E2E       1: run the lab tests whatever mocha was asked; 0: never.
+ *                    Unset: they run only when mocha is given `--grep @lab`
+ *                    (`npm run test:e2e`), so that `mocha some.test.js`, which
+ *                    .mocharc's spec turns into "every test file", does not
+ *                    bring the lab up under someone else's feet.
+ */
+import { spawn } from "node:child_process";
+import { createWriteStream, existsSync, mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { CLI, ROOT } from "../helpers.js";
+
+export const SITE = path.join(ROOT, "examples/lab.ts");
+export const LAB_SH = path.join(ROOT, "test/lab/lab.sh");
+/** Local mirror of the site's plain files, laid out as `<host>/<path>`. */
+export const FILES_MIRROR = path.join(ROOT, "test/e2e/mirror");
+export const WORK = process.env.AIRGAP_E2E_DIR ?? "/var/tmp/airgap-e2e";
+export const BUNDLE = path.join(WORK, "bundle");
+export const PROJECT = path.join(WORK, "project");
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs a command without a shell; output kept (and appended to `log` when given). */
+export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; log?: string; input?: string } = {}): Promise<Result> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    const log = opts.log ? createWriteStream(opts.log, { flags: "a" }) : undefined;
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (b: Buffer) => {
+      stdout += b.toString();
+      log?.write(b);
+    });
+    child.stderr.on("data", (b: Buffer) => {
+      stderr += b.toString();
+      log?.write(b);
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      log?.end();
+      resolve({ code: code ?? -1, stdout, stderr, ms: Date.now() - started });
+    });
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+function seconds(ms: number): string {
+  return ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${((ms % 60_000) / 1000).toFixed(1).padStart(4, "0")}s` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** Phase timings, printed as they end and listed at the end of the run. */
+export const phases: { name: string; ms: number }[] = [];
+export function phase(name: string, ms: number): void {
+  phases.push({ name, ms });
+  console.log(`      e2e phase: ${name.padEnd(34)} ${seconds(ms).padStart(9)}`);
+}
+
+/** The lab's env file (`export NAME='value'` lines), as a map. */
+export function readEnvFile(file: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const m = /^export ([A-Za-z_][A-Za-z0-9_]*)='(.*)'$/.exec(line);
+    if (m) env[m[1]] = m[2].replace(/'\\''/g, "'");
+  }
+  return env;
+}
+
+/** One host's line of a PLAY RECAP. */
+export interface Recap {
+  ok: number;
+  changed: number;
+  unreachable: number;
+  failed: number;
+  skipped: number;
+  rescued: number;
+  ignored: number;
+}
+
+/** The PLAY RECAP of an ansible-playbook output, per host. */
+export function parseRecap(output: string): Map<string, Recap> {
+  const at = output.lastIndexOf("PLAY RECAP");
+  const recap = new Map<string, Recap>();
+  if (at < 0) return recap;
+  for (const line of output.slice(at).split("\n").slice(1)) {
+    const m = /^(\S+)\s+:\s+(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const counts = Object.fromEntries([...m[2].matchAll(/(\w+)=(\d+)/g)].map((x) => [x[1], Number(x[2])]));
+    recap.set(m[1], counts as unknown as Recap);
+  }
+  return recap;
+}
+
+export function formatRecap(recap: Map<string, Recap>): string {
+  return [...recap].map(([h, r]) => `${h}: ok=${r.ok} changed=${r.changed} failed=${r.failed} unreachable=${r.unreachable}`).join("; ");
+}
+
+export interface PlaybookRun extends Result {
+  recap: Map<string, Recap>;
+  log: string;
+}
+
+export class Lab {
+  readonly env: Record<string, string>;
+  readonly hosts: string[];
+
+  constructor(envFile: string) {
+    this.env = readEnvFile(envFile);
+    this.hosts = (this.env.AIRGAP_LAB_HOSTS ?? "").split(/\s+/).filter(Boolean);
+  }
+
+  address(host: string): string {
+    const a = this.env[`AIRGAP_LAB_ADDR_${host}`];
+    if (!a) throw new Error(`the lab has no host ${host}`);
+    return a;
+  }
+
+  /** Runs a command on a lab host as root over SSH (key and known_hosts of the lab). */
+  ssh(host: string, command: string, input?: string): Promise<Result> {
+    const args = [...this.env.AIRGAP_LAB_SSH_ARGS.split(/\s+/).filter(Boolean), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", `root@${this.address(host)}`, command];
+    return run("ssh", args, { input });
+  }
+
+  /** Like `ssh`, but fails unless the command exits 0; returns its stdout. */
+  async sh(host: string, command: string): Promise<string> {
+    const r = await this.ssh(host, command);
+    if (r.code !== 0) throw new Error(`${host}: \`${command}\` exited ${r.code}\n${r.stdout}${r.stderr}`);
+    return r.stdout;
+  }
+
+  /** ansible-playbook in the compiled project, connecting with the lab's key and known_hosts. */
+  async playbook(name: string, playbook: string, extra: string[] = []): Promise<PlaybookRun> {
+    const log = path.join(WORK, `${name}.log`);
+    const env = {
+      ...process.env,
+      ...Object.fromEntries(Object.entries(this.env).filter(([k]) => k.startsWith("ANSIBLE_"))),
+      ANSIBLE_NOCOLOR: "1",
+      ANSIBLE_FORCE_COLOR: "0",
+      ANSIBLE_RETRY_FILES_ENABLED: "0",
+    };
+    const r = await run("ansible-playbook", [playbook, "-e", `airgap_repo_server_bundle=${BUNDLE}`, ...extra], { cwd: PROJECT, env, log });
+    return { ...r, recap: parseRecap(r.stdout), log };
+  }
+}
+
+export interface LabRunResult {
+  lab: Lab;
+  /** The first run of the compiled site.yml. */
+  first: PlaybookRun;
+  /** The bundle's manifest. */
+  manifest: { site: string; artifacts: { kind: string; name: string; path: string; sha256: string; size: number }[] };
+}
+
+/** Whether this mocha process was asked for the lab tests (see AIRGAP_E2E above). */
+export function labRequested(argv: string[] = process.argv, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.AIRGAP_E2E === "1") return true;
+  if (env.AIRGAP_E2E === "0") return false;
+  const invert = argv.includes("--invert") || argv.includes("-i");
+  const grep = argv.flatMap((a, i) => (a === "--grep" || a === "-g" ? [argv[i + 1] ?? ""] : a.startsWith("--grep=") ? [a.slice(7)] : []));
+  return !invert && grep.some((g) => g.includes("@lab"));
+}
+
+/**
+ * For a `before` hook: skips the suite unless the lab tests were asked for,
+ * else sets everything up (once) and returns it.
+ *
+ *   before(async function () { site = await labBefore(this); });
+ */
+export async function labBefore(ctx: Mocha.Context): Promise<LabRunResult> {
+  ctx.timeout(SETUP_TIMEOUT);
+  if (!labRequested()) ctx.skip();
+  return labRun();
+}
+
+let once: Promise<LabRunResult> | undefined;
+
+/**
+ * Lab up, bundle, compile, first run of site.yml: once per process. Rejects
+ * (with the tail of the output) when any step fails, the first run included.
+ */
+export function labRun(): Promise<LabRunResult> {
+  once ??= setUp();
+  return once;
+}
+
+/** Milliseconds for a `before` hook that calls labRun(). */
+export const SETUP_TIMEOUT = 15 * 60_000;
+
+function tail(text: string, lines = 40): string {
+  return text.split("\n").slice(-lines).join("\n");
+}
+
+async function step(name: string, cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<Result> {
+  const r = await run(cmd, args, { ...opts, log: path.join(WORK, "setup.log") });
+  phase(name, r.ms);
+  if (r.code !== 0) throw new Error(`${name} failed (exit ${r.code}):\n${tail(r.stdout + r.stderr)}`);
+  return r;
+}
+
+async function setUp(): Promise<LabRunResult> {
+  if (process.getuid?.() !== 0) throw new Error("the lab needs root (namespaces, mounts, nspawn)");
+  mkdirSync(WORK, { recursive: true });
+  await step("lab up", LAB_SH, ["up"]);
+  const envFile = path.join(process.env.AIRGAP_LAB_DIR ?? "/var/lib/airgap-lab", "lab.env");
+  if (!existsSync(envFile)) throw new Error(`lab.sh up wrote no ${envFile}`);
+  const lab = new Lab(envFile);
+  // The lab's hosts come from an older point release than the mirror's
+  // newest packages: carry the minimal system's packages too, so upgrades
+  // their dependencies need are in the bundle.
+  await step("airgap bundle (Debian mirror)", process.execPath, [CLI, "bundle", SITE, "-o", BUNDLE, "--files-from", FILES_MIRROR, "--include-base"]);
+  const manifest = JSON.parse(readFileSync(path.join(BUNDLE, "manifest.json"), "utf8")) as LabRunResult["manifest"];
+  await step("airgap compile", process.execPath, [CLI, "compile", SITE, "-o", PROJECT]);
+  const first = await lab.playbook("run-1", "site.yml");
+  phase("first run (site.yml)", first.ms);
+  console.log(`      e2e recap, first run: ${formatRecap(first.recap)}`);
+  if (first.code !== 0) throw new Error(`the first run of site.yml failed (exit ${first.code}, log ${first.log}):\n${tail(first.stdout + first.stderr, 60)}`);
+  return { lab, first, manifest };
+}
+
+/** Brings the lab down (unless AIRGAP_E2E_KEEP=1) and lists the phases. */
+export async function labDown(): Promise<void> {
+  if (!once) return;
+  if (process.env.AIRGAP_E2E_KEEP !== "1") {
+    const r = await run(LAB_SH, ["down"]);
+    phase("lab down", r.ms);
+  }
+  const total = phases.reduce((n, p) => n + p.ms, 0);
+  console.log(`      e2e phases: ${phases.map((p) => `${p.name} ${seconds(p.ms)}`).join(", ")}; total ${seconds(total)}`);
+}
+
+// A root hook (this module is imported by mocha test files only): after the
+// last test of the process, whichever file set the lab up.
+after(async function () {
+  this.timeout(2 * 60_000);
+  await labDown();
+});

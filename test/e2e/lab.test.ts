@@ -1,0 +1,200 @@
+/**
+ * @lab end to end: the compiled playbooks against the lab, proven with real
+ * clients on its hosts. In order: the first run (fixture), the lab has no
+ * way out, the site's package repository and files_repo, the CA, a tampered
+ * bundle refused, then a second full run that changes nothing.
+ *
+ * Another service's checks go in a file of their own (e.g. test/e2e/dns.test.ts):
+ *
+ *   import { labBefore, type LabRunResult } from "./fixture.js";
+ *   describe("@lab dns", () => {
+ *     let site: LabRunResult;
+ *     before(async function () { site = await labBefore(this); });
+ *     it("node1 resolves repo.lab.airgap.internal", async () => { await site.lab.sh("node1", "dig +short repo.lab.airgap.internal"); });
+ *   });
+ *
+ * labBefore() skips unless the lab tests were asked for (`--grep @lab`, or
+ * AIRGAP_E2E=1), and sets everything up once per mocha process, whichever
+ * file asks first; the lab goes down after the last test of the process.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { BUNDLE, formatRecap, labBefore, phase, run, WORK, type LabRunResult, type PlaybookRun } from "./fixture.js";
+
+const DOMAIN = "lab.airgap.internal";
+const REPO = `https://repo.${DOMAIN}`;
+const NODES = ["node1", "node2"];
+const SITE_HOSTS = ["admin", ...NODES];
+/** In Debian, not in the lab's bundle. */
+const NOT_BUNDLED = "sl";
+
+describe("@lab site: the compiled playbooks against the lab", function () {
+  let site: LabRunResult;
+
+  before(async function () {
+    site = await labBefore(this);
+  });
+
+  describe("first run", () => {
+    it("succeeds on every host", () => {
+      assert.deepEqual([...site.first.recap.keys()].sort(), SITE_HOSTS, formatRecap(site.first.recap));
+      for (const [host, r] of site.first.recap) {
+        assert.equal(r.failed + r.unreachable, 0, `${host}: ${formatRecap(site.first.recap)}`);
+      }
+    });
+  });
+
+  describe("the lab has no way out", () => {
+    for (const host of [...SITE_HOSTS, "outsider"]) {
+      it(`${host}: no default route, only lab subnets`, async () => {
+        const routes = await site.lab.sh(host, "ip -4 route show");
+        assert.doesNotMatch(routes, /^default/m, routes);
+        for (const line of routes.trim().split("\n")) assert.match(line, /^10\.21[34]\.0\.0\/24 /, routes);
+      });
+    }
+  });
+
+  describe("package repository (repos)", () => {
+    it("nodes have the site repository as their only package source, the originals kept aside", async () => {
+      for (const node of NODES) {
+        const sources = await site.lab.sh(node, "grep -rhv '^#' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | grep -v '^$' || true");
+        assert.match(sources, new RegExp(`^URIs: ${REPO}/debian$`, "m"), sources);
+        assert.doesNotMatch(sources, /deb\.debian\.org|trusted=yes/i, sources);
+        assert.match(sources, /^Signed-By: \/etc\/apt\/keyrings\/airgap-archive-keyring\.gpg$/m);
+        const kept = await site.lab.sh(node, "cat /etc/apt/airgap-original-sources/sources.list");
+        assert.match(kept, /^deb http/m, "the original sources.list is kept aside");
+      }
+    });
+
+    it("apt-get update succeeds against the admin only, with a signed index", async () => {
+      for (const node of NODES) {
+        const r = await site.lab.ssh(node, "apt-get update");
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        const fetched = r.stdout.split("\n").filter((l) => /^(Get|Hit|Ign|Err):/.test(l));
+        assert.ok(fetched.length > 0, r.stdout);
+        for (const l of fetched) assert.match(l, new RegExp(`^(Get|Hit):\\d+ ${REPO}/debian bookworm`), l);
+        assert.doesNotMatch(r.stdout + r.stderr, /^(W|E):/m, r.stdout + r.stderr);
+      }
+    });
+
+    it("apt-get install of a bundled package succeeds, from the site repository", async () => {
+      const r = await site.lab.ssh("node1", "DEBIAN_FRONTEND=noninteractive apt-get install -y curl");
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const policy = await site.lab.sh("node1", "apt-cache policy curl");
+      assert.match(policy, new RegExp(`${REPO}/debian bookworm/main amd64 Packages`), policy);
+      await site.lab.sh("node1", "curl --version");
+    });
+
+    it(`apt-get install of a package not in the bundle (${NOT_BUNDLED}) fails with apt's own error`, async () => {
+      assert.ok(!site.manifest.artifacts.some((a) => a.name === NOT_BUNDLED), `${NOT_BUNDLED} must not be in the bundle`);
+      const r = await site.lab.ssh("node2", `DEBIAN_FRONTEND=noninteractive apt-get install -y ${NOT_BUNDLED}`);
+      assert.equal(r.code, 100, r.stdout + r.stderr);
+      assert.match(r.stderr, new RegExp(`^E: Unable to locate package ${NOT_BUNDLED}$`, "m"), r.stderr);
+    });
+
+    it("a bundled file comes from files_repo over verified TLS, its sha256 the manifest's", async () => {
+      const file = site.manifest.artifacts.find((a) => a.kind === "file");
+      assert.ok(file, "the lab's bundle carries a plain file");
+      // The URL Kubespray's files_repo points at; curl verifies against the system trust store.
+      const kubespray = readFileSync(path.join(WORK, "project/inventory/group_vars/all/kubespray-offline.yml"), "utf8");
+      assert.match(kubespray, new RegExp(`^files_repo: "?${REPO}/files"?$`, "m"), kubespray);
+      const out = await site.lab.sh("node1", `curl -fsS ${REPO}/${file.path} | sha256sum`);
+      assert.equal(out.split(" ")[0], file.sha256);
+    });
+
+    it("serves the site's networks only: a host outside them gets 403", async () => {
+      // outsider (10.214.0.20) trusts no site CA and has no site DNS: by address, unverified.
+      const py = `import ssl, urllib.request, urllib.error
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+try:
+    print(urllib.request.urlopen("https://${site.lab.address("admin")}/airgap-archive-keyring.gpg", context=ctx, timeout=5).status)
+except urllib.error.HTTPError as e:
+    print(e.code)`;
+      const outside = await site.lab.ssh("outsider", "python3 -", py);
+      assert.equal(outside.stdout.trim(), "403", outside.stdout + outside.stderr);
+      const inside = await site.lab.sh("node2", `python3 -c 'import urllib.request; print(urllib.request.urlopen("${REPO}/airgap-archive-keyring.gpg").status)'`);
+      assert.equal(inside.trim(), "200");
+    });
+
+    it("keeps keys off the web and private", async () => {
+      const modes = await site.lab.sh("admin", "stat -c '%a %U %n' /var/lib/airgap/repo-gnupg /etc/airgap/ca/private /etc/airgap/ca/private/ca.key /etc/airgap/pki/private/repo.key");
+      assert.deepEqual(modes.trim().split("\n").map((l) => l.split(" ").slice(0, 2).join(" ")), ["700 root", "700 root", "600 root", "600 root"], modes);
+      const hidden = await site.lab.sh("node1", `curl -s -o /dev/null -w '%{http_code}' ${REPO}/.airgap-release.json`);
+      assert.equal(hidden, "404");
+      const served = await site.lab.sh("admin", "find -L /srv/airgap/www -type f ! -name '*.deb' -printf '%P\\n' | sort");
+      assert.doesNotMatch(served, /private|gnupg|\.key$|secring|pubring\.kbx/, served);
+    });
+  });
+
+  describe("site CA", () => {
+    it("every site host trusts it: TLS to the repository verifies with the system store", async () => {
+      for (const host of SITE_HOSTS) {
+        await site.lab.sh(host, `test -s /usr/local/share/ca-certificates/airgap-lab.crt && grep -q "$(sed -n 2p /usr/local/share/ca-certificates/airgap-lab.crt)" /etc/ssl/certs/ca-certificates.crt`);
+      }
+      const cert = await site.lab.sh("node1", `curl -sS -o /dev/null -w '%{ssl_verify_result} %{http_code}' ${REPO}/`);
+      assert.equal(cert, "0 200");
+    });
+
+    it("the repository's certificate names the service and the host, by name and address", async () => {
+      const text = await site.lab.sh("admin", "openssl x509 -noout -ext subjectAltName -in /etc/airgap/pki/repo.crt");
+      for (const san of [`DNS:repo.${DOMAIN}`, `DNS:admin.${DOMAIN}`, `IP Address:${site.lab.address("admin")}`]) assert.ok(text.includes(san), `${san} in ${text}`);
+    });
+  });
+
+  describe("a tampered bundle", () => {
+    let refused: PlaybookRun;
+    let before: string;
+    const tampered = path.join(WORK, "tampered");
+
+    it("is refused by the admin playbook, naming the file, nothing served changed", async function () {
+      this.timeout(5 * 60_000);
+      const deb = site.manifest.artifacts.find((a) => a.kind === "deb" && a.name === "curl")!;
+      // A copy of the bundle (hard links), with one byte changed in one .deb blob.
+      const started = Date.now();
+      for (const [cmd, args] of [
+        ["rm", ["-rf", tampered]],
+        ["cp", ["-al", BUNDLE, tampered]],
+        ["cp", ["--remove-destination", path.join(BUNDLE, "blobs/sha256", deb.sha256), path.join(tampered, "blobs/sha256", deb.sha256)]],
+      ] as const) {
+        const r = await run(cmd, [...args]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const blob = path.join(tampered, "blobs/sha256", deb.sha256);
+      const flip = await run("python3", ["-c", `import sys; f=open(sys.argv[1],'r+b'); f.seek(1000); b=f.read(1); f.seek(1000); f.write(bytes([b[0]^1]))`, blob]);
+      assert.equal(flip.code, 0, flip.stderr);
+      assert.notEqual(createHash("sha256").update(readFileSync(blob)).digest("hex"), deb.sha256);
+      const state = "readlink /srv/airgap/www; find -L /srv/airgap/www -type f -printf '%P %s %T@\\n' | sort | sha256sum; ls /srv/airgap/releases /srv/airgap/store/manifests";
+      before = await site.lab.sh("admin", state);
+      refused = await site.lab.playbook("run-tampered", "playbooks/admin.yml", ["-e", `airgap_repo_server_bundle=${tampered}`]);
+      phase("tampered bundle run (admin.yml)", Date.now() - started);
+      console.log(`      e2e recap, tampered bundle: ${formatRecap(refused.recap)}`);
+      assert.notEqual(refused.code, 0, "the playbook must fail");
+      assert.match(refused.stdout, new RegExp(`is refused.*${deb.path.replace(/[.+]/g, "\\$&")}: its blob blobs/sha256/${deb.sha256} has sha256 [0-9a-f]{64}, the manifest says ${deb.sha256}`));
+      assert.equal(refused.recap.get("admin")?.changed, 0, formatRecap(refused.recap));
+      assert.equal(await site.lab.sh("admin", state), before, "what the admin serves is unchanged");
+    });
+
+    it("nodes still install from the repository as before", async () => {
+      const r = await site.lab.ssh("node2", "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --reinstall curl");
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    });
+  });
+
+  describe("second run", () => {
+    let second: PlaybookRun;
+
+    it("succeeds and changes nothing on any host (changed=0)", async function () {
+      this.timeout(10 * 60_000);
+      second = await site.lab.playbook("run-2", "site.yml");
+      phase("second run (site.yml)", second.ms);
+      console.log(`      e2e recap, second run: ${formatRecap(second.recap)}`);
+      assert.equal(second.code, 0, `log: ${second.log}\n${second.stdout.split("\n").slice(-40).join("\n")}`);
+      assert.deepEqual([...second.recap.keys()].sort(), SITE_HOSTS);
+      const changed = second.stdout.split("\n").filter((l) => /^changed: /.test(l) || /^TASK \[/.test(l));
+      const culprits = changed.filter((l, i) => /^TASK/.test(l) && /^changed/.test(changed[i + 1] ?? ""));
+      for (const [host, r] of second.recap) assert.equal(r.changed, 0, `${host} changed=${r.changed}: ${culprits.join(" | ")}`);
+    });
+  });
+});
