@@ -3,8 +3,12 @@ import path from "node:path";
 import type { Emission, Play } from "../components/component.js";
 import { GENERATED, toYaml } from "./yaml.js";
 
-/** The order roles run in: packages first (everything else installs from them), then the rest. */
-const ROLE_ORDER = ["repo_server", "ca", "chrony", "bind", "registry", "pypi_server", "resolver", "ca_trust", "repo_client", "pip_client"];
+/**
+ * The order roles run in. The repo server comes first on the admin (everything
+ * installs from it); on every host, names and the CA before package sources,
+ * package sources before anything that installs a package.
+ */
+const ROLE_ORDER = ["repo_server", "ca", "bind", "registry", "pypi_server", "resolver", "ca_trust", "repo_client", "chrony", "pip_client"];
 
 function order(p: Play): number {
   const i = ROLE_ORDER.indexOf(p.role);
