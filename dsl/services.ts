@@ -186,11 +186,47 @@ export type ContainerRuntime = "containerd" | "crio";
 /** Network plugins Kubespray can install. */
 export type NetworkPlugin = "calico" | "cilium" | "flannel" | "kube-ovn" | "kube-router";
 
+/** Where Kubespray runs etcd: as a service from the etcd binaries (`host`), or as static pods set up by kubeadm. */
+export type EtcdDeployment = "host" | "kubeadm";
+
+/**
+ * Optional parts of the cluster Kubespray installs; each turns on its Kubespray
+ * setting (`helm` → `helm_enabled: true`) and adds its files and images to the bundle.
+ */
+export type KubesprayAddon =
+  | "helm"
+  | "metrics-server"
+  | "local-path-provisioner"
+  | "local-volume-provisioner"
+  | "cert-manager"
+  | "metallb"
+  | "argocd"
+  | "gateway-api"
+  | "prometheus-operator-crds"
+  | "registry"
+  | "kube-vip"
+  | "multus"
+  | "csi-snapshot-controller"
+  | "cinder-csi"
+  | "aws-ebs-csi"
+  | "ingress-alb"
+  | "hubble"
+  | "calico-typha"
+  | "calico-apiserver"
+  | "node-feature-discovery"
+  | "netchecker"
+  | "gvisor"
+  | "kata-containers"
+  | "crun"
+  | "youki"
+  | "ingress-nginx"
+  | "dashboard";
+
 /** The Kubernetes deployment, done by Kubespray against the same inventory. */
 export interface KubesprayConfig {
-  /** Kubespray release, for example `"2.28.1"`. */
+  /** Kubespray release, for example `"2.30.0"`; airgap ships the lists of the releases it knows. */
   version: string;
-  /** Kubernetes version, for example `"1.32.8"`. */
+  /** Kubernetes version, for example `"1.32.8"`; one the Kubespray release supports. */
   kubernetes: string;
   /**
    * Container runtime.
@@ -202,6 +238,22 @@ export interface KubesprayConfig {
    * @default "calico"
    */
   networkPlugin?: NetworkPlugin;
+  /**
+   * How etcd runs.
+   * @default "host"
+   */
+  etcdDeployment?: EtcdDeployment;
+  /**
+   * Optional parts to install (their Kubespray settings are turned on).
+   * @default []
+   */
+  addons?: KubesprayAddon[];
+  /**
+   * Carry every file and image this Kubespray release knows for the Kubernetes
+   * version, enabled or not (for changing the cluster's settings later without a new bundle).
+   * @default false (exactly what the cluster needs)
+   */
+  everything?: boolean;
   /**
    * A local Kubespray checkout (relative to the site file) to take artifact lists from.
    * @default undefined (the shipped catalogue)

@@ -1,21 +1,84 @@
-/** The Kubernetes deployment: Kubespray's cluster shape and its offline settings. */
-import type { KubesprayConfig, Services } from "../../dsl/index.js";
-import type { Context } from "../model/context.js";
-import { checkNoLiteralSecrets, type CoreModel } from "../model/site.js";
-import type { Component } from "./component.js";
+/**
+ * The Kubernetes deployment: Kubespray's cluster shape, the exact list of
+ * files and images it needs (from the release's catalogue), and its offline
+ * settings. This component writes every Kubespray variable of the offline vars
+ * file but those other components own: `files_repo`, `github_url`,
+ * `dl_k8s_io_url`, `storage_googleapis_url`, `get_helm_url`, `debian_repo`,
+ * `ubuntu_repo`, `yum_repo` (repos.ts), `registry_host` (registry.ts),
+ * `ntp_enabled` (ntp.ts), `upstream_dns_servers`, `resolvconf_mode` (dns.ts).
+ * It checks the whole file: nothing Kubespray fetches may come from outside.
+ */
+import type { Arch, KubesprayAddon, KubesprayConfig, Services } from "../../dsl/index.js";
+import type { Positions } from "../load/evaluate.js";
+import { Context } from "../model/context.js";
+import { checkNoLiteralSecrets, resolveSecret, type CoreModel } from "../model/site.js";
+import { computeList, type KubesprayArtifacts } from "../kubespray/artifacts.js";
+import { truthy } from "../kubespray/condition.js";
+import { loadCatalogue, shippedReleases, type Catalogue } from "../kubespray/catalogue.js";
+import { findLeaks, offlineVars, outsideVariables, resolveRefs, type Leak } from "../kubespray/offline.js";
+import { Emission, secretExpression, type Component } from "./component.js";
+import { components } from "./index.js";
 
 export interface KubesprayModel {
   version: string;
   kubernetes: string;
   containerRuntime: "containerd" | "crio";
   networkPlugin: string;
+  etcdDeployment: "host" | "kubeadm";
+  addons: KubesprayAddon[];
+  everything: boolean;
   checkout?: string;
   extraVars: Record<string, unknown>;
+  /** The release's catalogue. */
+  catalogue: Catalogue;
+  /** Kubespray's inventory groups → architectures of their hosts. */
+  groups: Record<string, Arch[]>;
+  /** Kubespray settings the site decides (what enables each download). */
+  settings: Record<string, unknown>;
+  /** What the cluster needs (everything the release knows with `everything`). */
+  artifacts: KubesprayArtifacts;
+  /** The Kubespray variables this component writes, the site's extraVars last. */
+  vars: Record<string, unknown>;
 }
 
 const VERSION = /^\d+\.\d+\.\d+$/;
 const RUNTIMES = ["containerd", "crio"];
 const PLUGINS = ["calico", "cilium", "flannel", "kube-ovn", "kube-router"];
+const ETCD = ["host", "kubeadm"];
+
+/** Each add-on's Kubespray setting. */
+export const ADDONS: Record<KubesprayAddon, string> = {
+  helm: "helm_enabled",
+  "metrics-server": "metrics_server_enabled",
+  "local-path-provisioner": "local_path_provisioner_enabled",
+  "local-volume-provisioner": "local_volume_provisioner_enabled",
+  "cert-manager": "cert_manager_enabled",
+  metallb: "metallb_enabled",
+  argocd: "argocd_enabled",
+  "gateway-api": "gateway_api_enabled",
+  "prometheus-operator-crds": "prometheus_operator_crds_enabled",
+  registry: "registry_enabled",
+  "kube-vip": "kube_vip_enabled",
+  multus: "kube_network_plugin_multus",
+  "csi-snapshot-controller": "csi_snapshot_controller_enabled",
+  "cinder-csi": "cinder_csi_enabled",
+  "aws-ebs-csi": "aws_ebs_csi_enabled",
+  "ingress-alb": "ingress_alb_enabled",
+  hubble: "cilium_enable_hubble",
+  "calico-typha": "typha_enabled",
+  "calico-apiserver": "calico_apiserver_enabled",
+  "node-feature-discovery": "node_feature_discovery_enabled",
+  netchecker: "deploy_netchecker",
+  gvisor: "gvisor_enabled",
+  "kata-containers": "kata_containers_enabled",
+  crun: "crun_enabled",
+  youki: "youki_enabled",
+  "ingress-nginx": "ingress_nginx_enabled",
+  dashboard: "dashboard_enabled",
+};
+
+/** Kubespray's group for each host role. */
+const GROUP_OF = { "control-plane": "kube_control_plane", worker: "kube_node", etcd: "etcd" } as const;
 
 /** The cluster's shape, checked whenever the site has Kubernetes hosts or a Kubespray service. */
 function checkCluster(ctx: Context, core: CoreModel, services: Services): void {
@@ -35,28 +98,170 @@ function checkCluster(ctx: Context, core: CoreModel, services: Services): void {
   }
 }
 
+/** Architectures of the hosts of each Kubespray group. */
+export function groupArches(core: CoreModel): Record<string, Arch[]> {
+  const out: Record<string, Arch[]> = { kube_control_plane: [], kube_node: [], etcd: [] };
+  for (const h of core.hosts) {
+    for (const role of h.roles) {
+      if (role === "admin") continue;
+      const g = GROUP_OF[role];
+      if (!out[g].includes(h.arch)) out[g].push(h.arch);
+    }
+  }
+  for (const g of Object.keys(out)) out[g].sort();
+  return out;
+}
+
+/** Lists a few values, then "…". */
+function some(list: string[], n = 8): string {
+  return list.length <= n ? list.join(", ") : `${list.slice(0, n).join(", ")}, … (${list.length} in all)`;
+}
+
+/** The registry's pull account with its password as a Jinja2 expression (no braces), or undefined. */
+function pullAccount(ctx: Context, services: Services): { name: string; password: string } | undefined {
+  const u = (services.registry?.users ?? []).find((x) => x.access === "pull");
+  if (!u) return undefined;
+  // The registry component reports a bad reference; here it is only read.
+  const quiet = new Context(ctx.siteFile, { of: () => undefined } as unknown as Positions);
+  const secret = resolveSecret(quiet, u, "password");
+  if (!secret) return undefined;
+  return { name: u.name, password: secretExpression(secret).replace(/^\{\{\s*/, "").replace(/\s*\}\}$/, "") };
+}
+
+/**
+ * The Kubespray variables the site's other components write, as they write
+ * them: each is resolved (errors discarded; its own resolve reports them) and
+ * emitted into a scratch emission.
+ */
+function othersKubesprayVars(ctx: Context, core: CoreModel, services: Services): { vars: Record<string, unknown>; clean: boolean } {
+  const quiet = new Context(ctx.siteFile, { of: () => undefined } as unknown as Positions);
+  const scratch = new Emission();
+  for (const c of components) {
+    if (c.key === "kubespray") continue;
+    const m = c.resolve(quiet, core, services);
+    if (m !== undefined) c.emit(m, core, scratch);
+  }
+  return { vars: scratch.kubespray, clean: quiet.errors.length === 0 };
+}
+
+function leakMessage(l: Leak): string {
+  return l.kind === "variable" ? `${l.what} sends Kubespray outside the site: ${l.from}` : `Kubespray would fetch ${l.what} from ${l.from}`;
+}
+
 export const kubespray: Component<KubesprayModel> = {
   key: "kubespray",
   resolve(ctx: Context, core: CoreModel, services: Services) {
     checkCluster(ctx, core, services);
     const s: KubesprayConfig | undefined = services.kubespray;
     if (!s) return undefined;
-    if (!VERSION.test(s.version ?? "")) ctx.error("AG092", `"${s.version}" is not a Kubespray release number`, s, "version", 'for example "2.28.1"');
-    if (!VERSION.test(s.kubernetes ?? "")) ctx.error("AG092", `"${s.kubernetes}" is not a Kubernetes version`, s, "kubernetes", 'for example "1.32.8" (no leading v)');
+    let ok = true;
+    const fail = (...a: Parameters<Context["error"]>) => {
+      ok = false;
+      ctx.error(...a);
+    };
+    if (!VERSION.test(s.version ?? "")) fail("AG092", `"${s.version}" is not a Kubespray release number`, s, "version", 'for example "2.30.0"');
+    if (!VERSION.test(s.kubernetes ?? "")) fail("AG092", `"${s.kubernetes}" is not a Kubernetes version`, s, "kubernetes", 'for example "1.32.8" (no leading v)');
     const containerRuntime = s.containerRuntime ?? "containerd";
-    if (!RUNTIMES.includes(containerRuntime)) ctx.error("AG093", `unknown container runtime "${containerRuntime}"`, s, "containerRuntime", `one of: ${RUNTIMES.join(", ")}`);
+    if (!RUNTIMES.includes(containerRuntime)) fail("AG093", `unknown container runtime "${containerRuntime}"`, s, "containerRuntime", `one of: ${RUNTIMES.join(", ")}`);
     const networkPlugin = s.networkPlugin ?? "calico";
-    if (!PLUGINS.includes(networkPlugin)) ctx.error("AG093", `unknown network plugin "${networkPlugin}"`, s, "networkPlugin", `one of: ${PLUGINS.join(", ")}`);
+    if (!PLUGINS.includes(networkPlugin)) fail("AG093", `unknown network plugin "${networkPlugin}"`, s, "networkPlugin", `one of: ${PLUGINS.join(", ")}`);
+    const etcdDeployment = s.etcdDeployment ?? "host";
+    if (!ETCD.includes(etcdDeployment)) fail("AG093", `unknown etcd deployment "${etcdDeployment}"`, s, "etcdDeployment", `one of: ${ETCD.join(", ")}`);
     checkNoLiteralSecrets(ctx, s.extraVars);
-    return { version: s.version, kubernetes: s.kubernetes, containerRuntime, networkPlugin, checkout: s.checkout, extraVars: s.extraVars ?? {} };
+    if (!ok) return undefined;
+
+    // The release and the Kubernetes version must be ones airgap has the lists of.
+    const catalogue = loadCatalogue(s.version);
+    if (!catalogue) {
+      ctx.error("AG094", `airgap has no artifact list for Kubespray ${s.version}`, s, "version",
+        `airgap knows Kubespray ${shippedReleases().join(", ")}; for another release, regenerate its catalogue from a checkout (docs/kubespray.md)`);
+      return undefined;
+    }
+    if (!catalogue.kubernetes.supported.includes(s.kubernetes)) {
+      ctx.error("AG095", `Kubespray ${s.version} does not support Kubernetes ${s.kubernetes}`, s, "kubernetes",
+        `Kubespray ${s.version} supports ${some(catalogue.kubernetes.supported, 30)}`);
+      return undefined;
+    }
+    const addons = s.addons ?? [];
+    const settings: Record<string, unknown> = {
+      kube_version: s.kubernetes,
+      container_manager: containerRuntime,
+      kube_network_plugin: networkPlugin,
+      etcd_deployment_type: etcdDeployment,
+    };
+    addons.forEach((a, i) => {
+      const v = ADDONS[a];
+      if (!v) ctx.error("AG096", `unknown add-on "${a}"`, addons, i, `one of: ${Object.keys(ADDONS).join(", ")}`);
+      else if (!(v in catalogue.settings) && !catalogue.variables.includes(v)) {
+        ctx.error("AG096", `Kubespray ${s.version} has no add-on "${a}" (no setting ${v})`, addons, i);
+      } else settings[v] = true;
+    });
+    for (const [k, v] of Object.entries(s.extraVars ?? {})) settings[k] = v;
+
+    // The list.
+    const groups = groupArches(core);
+    const { artifacts, problems } = computeList({ catalogue, kubernetes: s.kubernetes, settings, groups, everything: s.everything ?? false });
+    for (const p of problems) ctx.error("AG097", p, s, "kubernetes");
+
+    // The offline vars, then the proof that with them nothing comes from outside.
+    const k8s = core.hosts.filter((h) => h.roles.some((r) => r !== "admin"));
+    const { vars: others, clean } = othersKubesprayVars(ctx, core, services);
+    const vars = {
+      ...offlineVars({
+        catalogue,
+        site: core.name,
+        filesRepo: resolveRefs(others.files_repo, others),
+        registryHost: resolveRefs(others.registry_host, others),
+        families: [...new Set(k8s.map((h) => h.os.family))].sort(),
+        pull: pullAccount(ctx, services),
+        containerRuntime,
+        cilium: networkPlugin === "cilium" || (s.everything ?? false) || truthy(settings.cilium_deploy_additionally),
+        artifacts,
+      }),
+      ...settings,
+    };
+    const all = { ...others, ...vars };
+    // A site with errors gets those fixed first: what leaks then may be their consequence.
+    const checkLeaks = clean && ctx.errors.length === 0;
+    const inside = (host: string) => host === core.domain || host.endsWith(`.${core.domain}`) || core.hosts.some((h) => h.address === host);
+    const listed = checkLeaks ? findLeaks(artifacts, all, catalogue) : [];
+    const seen = new Set(listed.map((l) => l.variable));
+    const leaks = checkLeaks ? [...listed, ...outsideVariables(s.extraVars ?? {}, all, inside).filter((l) => !seen.has(l.variable))] : [];
+    for (const l of leaks) {
+      const at = l.kind === "variable" || (s.extraVars && l.variable in s.extraVars) ? { owner: s.extraVars, key: l.variable } : { owner: s, key: "version" };
+      ctx.error("AG098", leakMessage(l), at.owner, at.key, `${l.variable}: ${l.fix}`);
+    }
+    return {
+      version: s.version,
+      kubernetes: s.kubernetes,
+      containerRuntime,
+      networkPlugin,
+      etcdDeployment,
+      addons,
+      everything: s.everything ?? false,
+      checkout: s.checkout,
+      extraVars: s.extraVars ?? {},
+      catalogue,
+      groups,
+      settings,
+      artifacts,
+      vars,
+    } as KubesprayModel;
   },
   emit(m, _core, out) {
-    Object.assign(out.kubespray, {
-      kube_version: m.kubernetes,
-      container_manager: m.containerRuntime,
-      kube_network_plugin: m.networkPlugin,
-      ...m.extraVars,
-    });
+    Object.assign(out.kubespray, m.vars);
     out.addVars("all", { airgap_kubespray_version: m.version });
+    const files = m.artifacts.files.length;
+    const images = m.artifacts.images.length;
+    out.runbook.push({
+      title: "Kubernetes (Kubespray)",
+      lines: [
+        `Kubespray ${m.version} installs Kubernetes ${m.kubernetes} (${m.networkPlugin}, ${m.containerRuntime}, etcd on ${m.etcdDeployment === "host" ? "the hosts" : "kubeadm static pods"}${m.addons.length ? `, add-ons: ${m.addons.join(", ")}` : ""}).`,
+        `It fetches ${files} files from files_repo and ${images} images from the site registry, nothing else: \`airgap check\` proves it against the bundle's manifest.`,
+        ...(m.vars.containerd_registries_mirrors || m.vars.crio_registry_auth
+          ? ["Nodes pull with the registry's pull account: its password must be readable (environment variable or vault) when Kubespray's `cluster.yml` runs."]
+          : []),
+      ],
+    });
   },
 };

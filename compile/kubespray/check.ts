@@ -1,0 +1,132 @@
+/**
+ * `airgap check site.ts`: every URL and image Kubespray will use for the site
+ * is served by the site (the compile already refuses a leak), is in the
+ * bundle's manifest when one is given, and, with a Kubespray checkout, the
+ * checkout's own rendering of its downloads agrees.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parse } from "yaml";
+import type { Site } from "../../dsl/index.js";
+import { components } from "../components/index.js";
+import type { KubesprayModel } from "../components/kubespray.js";
+import type { Diagnostic } from "../diagnostics.js";
+import { loadSite } from "../load/index.js";
+import { Context } from "../model/context.js";
+import type { CoreModel } from "../model/site.js";
+import { resolveSite, synth } from "../synth.js";
+import type { KubesprayArtifacts } from "./artifacts.js";
+import { normalizeRepo } from "./catalogue.js";
+import { missingFromManifest, resolveRefs, type ManifestLike, type Missing } from "./offline.js";
+import { renderLive, type LiveHost } from "./render.js";
+import { truthy } from "./condition.js";
+
+export interface LiveReport {
+  /** Hosts rendered. */
+  hosts: number;
+  /** URLs and images the checkout would fetch from outside the site. */
+  leaks: string[];
+  /** What the checkout fetches that airgap's list lacks, and the reverse. */
+  notListed: string[];
+  notFetched: string[];
+}
+
+export interface CheckResult {
+  errors: Diagnostic[];
+  siteName?: string;
+  kubespray?: KubesprayModel;
+  /** The compiled project (for the live check). */
+  files: Map<string, string>;
+  missing: Missing[];
+  live?: LiveReport;
+}
+
+/** The site's resolved models, for a site that compiles. */
+async function resolveValid(siteFile: string): Promise<{ core: CoreModel; models: unknown[] }> {
+  const loaded = await loadSite(siteFile);
+  const ev = loaded.fast?.evaluated ?? loaded.located().evaluated;
+  if (!ev) throw new Error(`${siteFile} did not evaluate`);
+  return resolveSite(new Context(siteFile, ev.positions), ev.value as Site);
+}
+
+/** What Kubespray would fetch, per its own rendering for each host of the compiled inventory. */
+export function liveFetches(hosts: LiveHost[]): { files: Map<string, string>; images: Map<string, string> } {
+  const files = new Map<string, string>();
+  const images = new Map<string, string>();
+  for (const h of hosts) {
+    const inCluster = h.groups.includes("k8s_cluster") || h.groups.includes("kube_control_plane") || h.groups.includes("kube_node");
+    for (const [name, d] of Object.entries(h.downloads)) {
+      if (!truthy(d.enabled)) continue;
+      const groups = (d.groups ?? []) as string[];
+      if (!groups.some((g) => h.groups.includes(g))) continue;
+      if (truthy(d.container)) images.set(`${normalizeRepo(String(d.repo))}:${d.tag}`, name);
+      else if (truthy(d.file ?? false) && typeof d.url === "string") files.set(d.url, name);
+    }
+    if (inCluster) for (const ref of h.kubeadm) images.set(ref, "kubeadm");
+  }
+  return { files, images };
+}
+
+/** Compares the checkout's rendering with airgap's list and the site's services. */
+export function compareLive(hosts: LiveHost[], list: KubesprayArtifacts, vars: Record<string, unknown>): LiveReport {
+  const filesRepo = resolveRefs(vars.files_repo, vars);
+  const registry = resolveRefs(vars.registry_host, vars);
+  const live = liveFetches(hosts);
+  const leaks: string[] = [];
+  for (const [url, name] of live.files) if (!filesRepo || !url.startsWith(`${filesRepo}/`)) leaks.push(`file ${name}: ${url}`);
+  for (const [ref, name] of live.images) if (!registry || !ref.startsWith(`${registry}/`)) leaks.push(`image ${name}: ${ref}`);
+  // airgap's list, as the site serves it (additions of airgap's own are not in Kubespray's downloads).
+  const ours = new Map<string, string>();
+  for (const f of list.files) if (f.origin !== "airgap" && filesRepo) ours.set(`${filesRepo}/${f.path.slice("files/".length)}`, f.name);
+  for (const i of list.images) if (i.origin !== "airgap" && registry) ours.set(`${registry}/${i.target}`, i.name);
+  const theirs = new Map<string, string>([...live.files, ...live.images]);
+  const notListed = [...theirs].filter(([k]) => !ours.has(k)).map(([k, n]) => `${n}: ${k}`).sort();
+  const notFetched = [...ours].filter(([k]) => !theirs.has(k)).map(([k, n]) => `${n}: ${k}`).sort();
+  return { hosts: hosts.length, leaks: leaks.sort(), notListed, notFetched };
+}
+
+/** Writes the compiled inventory into a scratch folder and renders Kubespray's downloads from it. */
+export function renderCompiled(checkout: string, files: Map<string, string>): LiveHost[] {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "airgap-check-"));
+  try {
+    for (const [f, content] of files) {
+      if (!f.startsWith("inventory/")) continue;
+      mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+      writeFileSync(path.join(dir, f), content);
+    }
+    return renderLive(checkout, path.join(dir, "inventory/hosts.yml"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface CheckOptions {
+  /** A bundle manifest (`DIR/manifest.json`). */
+  manifest?: string;
+  /** A Kubespray checkout to render the downloads with (default: the site's `kubespray.checkout`). */
+  kubespray?: string;
+}
+
+export async function checkSite(siteFile: string, o: CheckOptions = {}): Promise<CheckResult> {
+  const file = path.resolve(siteFile);
+  const r = await synth(file);
+  if (r.errors.length > 0) return { errors: r.errors, siteName: r.siteName, files: r.files, missing: [] };
+  const { models } = await resolveValid(file);
+  const kubespray = models[components.findIndex((c) => c.key === "kubespray")] as KubesprayModel | undefined;
+  const result: CheckResult = { errors: [], siteName: r.siteName, kubespray, files: r.files, missing: [] };
+  if (!kubespray) return result;
+  if (o.manifest) {
+    const m = JSON.parse(readFileSync(o.manifest, "utf8")) as ManifestLike;
+    if (!m || !Array.isArray(m.artifacts)) throw new Error(`${o.manifest}: not a bundle manifest (no artifacts list)`);
+    result.missing = missingFromManifest(kubespray.artifacts, m);
+  }
+  const checkout = o.kubespray ?? (kubespray.checkout ? path.resolve(path.dirname(file), kubespray.checkout) : undefined);
+  if (checkout) {
+    const vars = { ...kubespray.vars };
+    const offline = r.files.get("inventory/group_vars/all/kubespray-offline.yml");
+    if (offline) Object.assign(vars, parse(offline, { version: "1.1" }) as Record<string, unknown>);
+    result.live = compareLive(renderCompiled(checkout, r.files), kubespray.artifacts, vars);
+  }
+  return result;
+}
