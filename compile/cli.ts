@@ -7,6 +7,7 @@ import yargs from "yargs";
 import { MIRROR_NAMES } from "./bundle/apt.js";
 import { bundle, parseMirrorOptions } from "./bundle/command.js";
 import { formatDiagnostics } from "./diagnostics.js";
+import { checkSite } from "./kubespray/check.js";
 import { synth } from "./synth.js";
 import { dslTypes } from "./load/typecheck.js";
 import { writeProject } from "./write.js";
@@ -40,6 +41,60 @@ async function compile(site: string, outOption: string | undefined, write: boole
     `wrote ${result.files.size} files to ${dir}/ in ${ms} ms: ${report.added.length} added, ${report.changed.length} changed, ` +
       `${report.removed.length} removed, ${report.unchanged.length} unchanged\n${lines.join("\n")}${lines.length ? "\n" : ""}`,
   );
+  return 0;
+}
+
+/** `airgap check`: nothing Kubespray fetches for the site comes from outside it, or is missing from the bundle. */
+async function check(site: string, manifest: string | undefined, kubespray: string | undefined): Promise<number> {
+  for (const [what, f] of [["site file", site], ["manifest", manifest], ["Kubespray checkout", kubespray]] as const) {
+    if (f !== undefined && !existsSync(f)) {
+      process.stderr.write(`${chalk.red("error")}: no such ${what}: ${f}\n`);
+      return 1;
+    }
+  }
+  let r: Awaited<ReturnType<typeof checkSite>>;
+  try {
+    r = await checkSite(site, { manifest, kubespray });
+  } catch (err) {
+    process.stderr.write(`${chalk.red("error")}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (r.errors.length > 0) {
+    process.stderr.write(formatDiagnostics(r.errors));
+    return 1;
+  }
+  const k = r.kubespray;
+  if (!k) {
+    process.stdout.write(`${chalk.green("ok")} ${site}: site "${r.siteName}" deploys no Kubernetes; nothing to check\n`);
+    return 0;
+  }
+  const n = `${k.artifacts.files.length} files and ${k.artifacts.images.length} images`;
+  const errors: string[] = [];
+  if (r.missing.length > 0) {
+    errors.push(`${chalk.red("error")}: ${r.missing.length} of the ${n} Kubespray needs ${r.missing.length === 1 ? "is" : "are"} not in the bundle (${manifest}):`);
+    for (const m of r.missing) errors.push(`  ${m.kind} ${m.what}: ${m.why}\n    Kubespray variable: ${m.variable}\n    to add: ${m.fix}`);
+  }
+  if (r.live) {
+    if (r.live.leaks.length > 0) {
+      errors.push(`${chalk.red("error")}: rendered by the Kubespray checkout, ${r.live.leaks.length} downloads come from outside the site:`);
+      for (const l of r.live.leaks) errors.push(`  ${l}`);
+    }
+    if (r.live.notListed.length > 0) {
+      errors.push(`${chalk.red("error")}: the Kubespray checkout fetches ${r.live.notListed.length} things airgap's list for Kubespray ${k.version} lacks (regenerate the catalogue from this checkout):`);
+      for (const l of r.live.notListed) errors.push(`  ${l}`);
+    }
+  }
+  if (errors.length > 0) {
+    process.stderr.write(`${errors.join("\n")}\n`);
+    return 1;
+  }
+  const proofs = [
+    "every one served by the site (files_repo and the site registry)",
+    ...(manifest ? [`every one in the bundle (${manifest})`] : []),
+    ...(r.live ? [`the checkout's own rendering agrees (${r.live.hosts} hosts)`] : []),
+  ];
+  const notes = r.live?.notFetched.length ? `\n${chalk.yellow("note")}: listed but not fetched by the checkout: ${r.live.notFetched.join(", ")}` : "";
+  process.stdout.write(`${chalk.green("ok")} ${site}: Kubespray ${k.version}, Kubernetes ${k.kubernetes}: ${n}; ${proofs.join("; ")}${notes}\n`);
   return 0;
 }
 
@@ -95,6 +150,18 @@ export async function main(argv: string[]): Promise<number> {
       (y) => y.positional("site", { type: "string", demandOption: true, describe: "the site file (site.ts)" }),
       async (a) => {
         code = await compile(a.site, undefined, false);
+      },
+    )
+    .command(
+      "check <site>",
+      "Prove that nothing Kubespray fetches for the site comes from outside it (and, with --manifest, that the bundle holds all of it)",
+      (y) =>
+        y
+          .positional("site", { type: "string", demandOption: true, describe: "the site file (site.ts)" })
+          .option("manifest", { alias: "m", type: "string", describe: "a bundle's manifest.json to check against" })
+          .option("kubespray", { type: "string", describe: "a Kubespray checkout: render its downloads with the compiled inventory [default: the site's kubespray.checkout]" }),
+      async (a) => {
+        code = await check(a.site, a.manifest, a.kubespray);
       },
     )
     .command(
