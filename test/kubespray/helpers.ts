@@ -1,0 +1,62 @@
+/** Shared by the Kubespray tests: example sites pinned to a release, compiled in memory. */
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { loadCatalogue } from "../../compile/kubespray/catalogue.js";
+import type { KubesprayArtifacts } from "../../compile/kubespray/index.js";
+import { checkSite, type CheckResult } from "../../compile/kubespray/check.js";
+import { EXAMPLES } from "../helpers.js";
+
+/** The examples that deploy Kubernetes. */
+export const KUBESPRAY_EXAMPLES = readdirSync(EXAMPLES)
+  .filter((f) => f.endsWith(".ts") && /kubespray:\s*\{/.test(readFileSync(path.join(EXAMPLES, f), "utf8")))
+  .sort();
+
+/** Replaces the first `key: "…"` after `kubespray:`. */
+function setKey(text: string, key: string, value: string): string {
+  const at = text.indexOf("kubespray:");
+  const rest = text.slice(at).replace(new RegExp(`${key}:\\s*"[^"]*"`), `${key}: "${value}"`);
+  return text.slice(0, at) + rest;
+}
+
+/** Adds settings to the kubespray block (as written after `kubespray: {`). */
+function addSettings(text: string, settings: string): string {
+  return text.replace(/kubespray:\s*\{/, (m) => `${m} ${settings},`);
+}
+
+/** The example's Kubernetes version when the release supports it, else the release's default. */
+export function kubernetesFor(example: string, release: string): string {
+  const text = readFileSync(path.join(EXAMPLES, example), "utf8");
+  const own = /kubespray:\s*\{[\s\S]*?kubernetes:\s*"([^"]+)"/.exec(text)?.[1] ?? "";
+  const c = loadCatalogue(release)!;
+  return c.kubernetes.supported.includes(own) ? own : c.kubernetes.default;
+}
+
+/** Writes the example, pinned to a release (and optional extra settings), into a scratch folder. */
+export function pinnedSite(example: string, release: string, extra?: string, kubernetes?: string): string {
+  let text = readFileSync(path.join(EXAMPLES, example), "utf8");
+  text = setKey(text, "version", release);
+  text = setKey(text, "kubernetes", kubernetes ?? kubernetesFor(example, release));
+  if (extra) text = addSettings(text, extra);
+  const dir = mkdtempSync(path.join(os.tmpdir(), "airgap-ks-test-"));
+  const file = path.join(dir, example);
+  writeFileSync(file, text);
+  return file;
+}
+
+export async function check(file: string): Promise<CheckResult> {
+  return checkSite(file);
+}
+
+/** A manifest as `airgap bundle` writes it (docs/bundle.md), holding the list. */
+export function manifestOf(site: string, a: KubesprayArtifacts) {
+  return {
+    format: 1,
+    site,
+    repositories: [],
+    artifacts: [
+      ...a.files.map((f) => ({ kind: "file", name: path.posix.basename(f.path), source: f.url, path: f.path, size: 1, sha256: f.sha256 ?? "0".repeat(64) })),
+      ...a.images.map((i) => ({ kind: "image", name: i.source, source: i.source, path: `oci/${i.target}`, size: 1, sha256: "1".repeat(64) })),
+    ],
+  };
+}
