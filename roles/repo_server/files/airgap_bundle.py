@@ -35,7 +35,7 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 BLOBS = os.path.join("blobs", "sha256")
 CHUNK = 1 << 20
 # Names the admin writes into a release itself; no artifact may take them.
-RESERVED = ("airgap-archive-keyring.gpg", "airgap-archive-keyring.asc", ".airgap-release.json")
+RESERVED = ("airgap-archive-keyring.gpg", "airgap-archive-keyring.asc", ".airgap-release.json", ".airgap-manifest.json")
 
 
 class Refused(Exception):
@@ -441,6 +441,7 @@ def cmd_build(a):
         for dirpath, dirnames, filenames in os.walk(tmp):
             for d in dirnames:
                 os.chmod(os.path.join(dirpath, d), 0o755)
+        shutil.copyfile(a.manifest, os.path.join(tmp, ".airgap-manifest.json"))
         with open(os.path.join(tmp, ".airgap-release.json"), "w") as f:
             json.dump({"release": rid, "manifest_sha256": mid, "site": manifest.get("site"), "signed_by": fpr,
                        "suites": suites}, f, sort_keys=True)
@@ -470,18 +471,20 @@ def cmd_prune(a):
     releases.sort(reverse=True)
     kept = [a.current] + [n for _, n in releases if n != a.current][:keep - 1]
     removed = [n for _, n in releases if n not in kept]
+    # Blobs stay while a kept release's manifest (kept inside the release) lists them.
+    wanted = set()
+    for n in kept:
+        mpath = os.path.join(a.releases, n, ".airgap-manifest.json")
+        if not os.path.isfile(mpath):
+            raise Refused(["release %s has no manifest; nothing was pruned" % n])
+        m, _ = load_manifest(mpath)
+        wanted.update(x["sha256"] for x in m["artifacts"])
     for n in removed:
         shutil.rmtree(os.path.join(a.releases, n))
     manifests = os.path.join(a.store, "manifests")
-    wanted = set()
     for name in os.listdir(manifests):
-        if not name.endswith(".json"):
-            continue
-        if name[:16] not in kept:
+        if name.endswith(".json") and name[:16] not in kept:
             os.unlink(os.path.join(manifests, name))
-            continue
-        m, _ = load_manifest(os.path.join(manifests, name))
-        wanted.update(x["sha256"] for x in m["artifacts"])
     blobs = os.path.join(a.store, BLOBS)
     gone = [d for d in os.listdir(blobs) if d not in wanted]
     for d in gone:
