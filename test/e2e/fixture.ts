@@ -107,6 +107,22 @@ export function parseRecap(output: string): Map<string, Recap> {
   return recap;
 }
 
+/** Seconds per role, from the summary of the ansible.posix.profile_roles callback (empty without it). */
+export function roleTimes(output: string): [string, number][] {
+  const at = output.lastIndexOf("PLAY RECAP");
+  const times: [string, number][] = [];
+  let inside = false;
+  for (const line of output.slice(Math.max(at, 0)).split("\n")) {
+    if (/^=+\s*$/.test(line)) inside = true;
+    else if (/^~+\s*$/.test(line)) break;
+    else if (inside) {
+      const m = /^(\S+) -+ ([\d.]+)s$/.exec(line.trim());
+      if (m) times.push([m[1], Number(m[2])]);
+    }
+  }
+  return times;
+}
+
 export function formatRecap(recap: Map<string, Recap>): string {
   return [...recap].map(([h, r]) => `${h}: ok=${r.ok} changed=${r.changed} failed=${r.failed} unreachable=${r.unreachable}`).join("; ");
 }
@@ -153,8 +169,12 @@ export class Lab {
       ANSIBLE_NOCOLOR: "1",
       ANSIBLE_FORCE_COLOR: "0",
       ANSIBLE_RETRY_FILES_ENABLED: "0",
+      // Time per role at the end of the output (Debian's ansible package ships ansible.posix).
+      ANSIBLE_CALLBACKS_ENABLED: "ansible.posix.profile_roles",
     };
     const r = await run("ansible-playbook", [playbook, "-e", `airgap_repo_server_bundle=${BUNDLE}`, ...extra], { cwd: PROJECT, env, log });
+    const times = roleTimes(r.stdout);
+    if (times.length > 0) console.log(`      e2e roles, ${name}: ${times.map(([role, sec]) => `${role} ${sec.toFixed(1)}s`).join(", ")}`);
     return { ...r, recap: parseRecap(r.stdout), log };
   }
 }
@@ -246,7 +266,9 @@ export async function labDown(): Promise<void> {
 
 // A root hook (this module is imported by mocha test files only): after the
 // last test of the process, whichever file set the lab up.
-after(async function () {
-  this.timeout(2 * 60_000);
-  await labDown();
-});
+if (typeof after === "function") {
+  after(async function () {
+    this.timeout(2 * 60_000);
+    await labDown();
+  });
+}
