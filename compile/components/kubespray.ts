@@ -8,6 +8,7 @@
  * `ntp_enabled` (ntp.ts), `upstream_dns_servers`, `resolvconf_mode` (dns.ts).
  * It checks the whole file: nothing Kubespray fetches may come from outside.
  */
+import path from "node:path";
 import type { Arch, KubesprayAddon, KubesprayConfig, Services } from "../../dsl/index.js";
 import type { Positions } from "../load/evaluate.js";
 import { Context } from "../model/context.js";
@@ -16,6 +17,7 @@ import { computeList, type KubesprayArtifacts } from "../kubespray/artifacts.js"
 import { truthy } from "../kubespray/condition.js";
 import { loadCatalogue, shippedReleases, type Catalogue } from "../kubespray/catalogue.js";
 import { findLeaks, offlineVars, outsideVariables, resolveRefs, type Leak } from "../kubespray/offline.js";
+import { readDefaults, renderCatalogue, supportedKubernetes } from "../kubespray/render.js";
 import { Emission, secretExpression, type Component } from "./component.js";
 import { components } from "./index.js";
 
@@ -144,6 +146,45 @@ function othersKubesprayVars(ctx: Context, core: CoreModel, services: Services):
   return { vars: scratch.kubespray, clean: quiet.errors.length === 0 };
 }
 
+const rendered = new Map<string, Catalogue>();
+
+/**
+ * The catalogue of the site's Kubespray checkout, rendered for the site's
+ * Kubernetes version (Ansible runs once per checkout, commit and version in a
+ * process). Reports a missing checkout, another release, or a failed rendering.
+ */
+function checkoutCatalogue(ctx: Context, s: KubesprayConfig): Catalogue | undefined {
+  const dir = path.resolve(path.dirname(ctx.siteFile), s.checkout!);
+  let raw: ReturnType<typeof readDefaults>;
+  try {
+    raw = readDefaults(dir);
+  } catch (err) {
+    ctx.error("AG094", `the Kubespray checkout cannot be read: ${(err as Error).message}`, s, "checkout");
+    return undefined;
+  }
+  if (raw.release !== s.version) {
+    ctx.error("AG094", `the Kubespray checkout ${s.checkout} is release ${raw.release}, not ${s.version}`, s, "version", `write version: "${raw.release}"`);
+    return undefined;
+  }
+  const key = `${dir}\0${raw.commit ?? ""}\0${s.kubernetes}`;
+  const hit = rendered.get(key);
+  if (hit) return hit;
+  try {
+    const c = renderCatalogue(dir, { kubernetes: [s.kubernetes] });
+    rendered.set(key, c);
+    return c;
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (/is not supported by Kubespray/.test(msg)) {
+      ctx.error("AG095", `Kubespray ${s.version} (${s.checkout}) does not support Kubernetes ${s.kubernetes}`, s, "kubernetes",
+        `Kubespray ${s.version} supports ${some(supportedKubernetes(raw).amd64, 30)}`);
+    } else {
+      ctx.error("AG094", `rendering the lists of the Kubespray checkout ${s.checkout} failed: ${msg}`, s, "checkout");
+    }
+    return undefined;
+  }
+}
+
 function leakMessage(l: Leak): string {
   return l.kind === "variable" ? `${l.what} sends Kubespray outside the site: ${l.from}` : `Kubespray would fetch ${l.what} from ${l.from}`;
 }
@@ -170,8 +211,16 @@ export const kubespray: Component<KubesprayModel> = {
     checkNoLiteralSecrets(ctx, s.extraVars);
     if (!ok) return undefined;
 
-    // The release and the Kubernetes version must be ones airgap has the lists of.
-    const catalogue = loadCatalogue(s.version);
+    // The release and the Kubernetes version must be ones airgap has the lists of
+    // (from the site's own Kubespray checkout when it names one).
+    let catalogue: Catalogue | undefined;
+    if (s.checkout !== undefined) {
+      const live = checkoutCatalogue(ctx, s);
+      if (!live) return undefined;
+      catalogue = live;
+    } else {
+      catalogue = loadCatalogue(s.version);
+    }
     if (!catalogue) {
       ctx.error("AG094", `airgap has no artifact list for Kubespray ${s.version}`, s, "version",
         `airgap knows Kubespray ${shippedReleases().join(", ")}; for another release, regenerate its catalogue from a checkout (docs/kubespray.md)`);

@@ -284,7 +284,7 @@ function normChecksum(v: unknown): string | null {
 }
 
 /** Supported Kubernetes versions per architecture: kubelet, kubeadm and kubectl all pinned. */
-function supportedKubernetes(raw: RawDefaults): Record<string, string[]> {
+export function supportedKubernetes(raw: RawDefaults): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const a of ARCHES) {
     const sets = ["kubelet_checksums", "kubeadm_checksums", "kubectl_checksums"].map(

@@ -106,6 +106,15 @@ describe("with a Kubespray checkout (KUBESPRAY_DIR)", function () {
     });
   }
 
+  it("a site that names the checkout takes its lists from it: the same as the shipped catalogue's", async function () {
+    const release = readDefaults(dir!).release;
+    if (!loadCatalogue(release)) this.skip();
+    const shipped = (await check(pinnedSite("site.ts", release))).kubespray!.artifacts;
+    const live = await check(pinnedSite("site.ts", release, `checkout: ${JSON.stringify(path.resolve(dir!))}`));
+    assert.deepEqual(live.errors.map((e) => e.message), []);
+    assert.deepEqual(live.kubespray!.artifacts, shipped);
+  });
+
   it("the shipped catalogue is what regenerating from the checkout gives", function () {
     const release = readDefaults(dir!).release;
     const shipped = loadCatalogue(release);
