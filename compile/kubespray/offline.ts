@@ -237,7 +237,7 @@ export function outsideVariables(extra: Record<string, unknown>, vars: Record<st
 
 /** What `check` reads from a bundle manifest: artifacts with their kind, path, name, source, sha256. */
 export interface ManifestLike {
-  artifacts: { kind: string; path?: string; name?: string; source?: string; sha256?: string }[];
+  artifacts: { kind: string; path?: string; name?: string; tag?: string; source?: string; sha256?: string }[];
 }
 
 export interface Missing {
@@ -257,7 +257,8 @@ export function missingFromManifest(list: KubesprayArtifacts, m: ManifestLike): 
   const images = new Set<string>();
   for (const a of m.artifacts ?? []) {
     if (a.kind === "file" && a.path) files.set(a.path, a);
-    if (a.kind === "image") for (const k of [a.source, a.name, a.path]) if (k) images.add(k);
+    // An image: `name` its repository and `tag` (docs/bundle.md), `source` `docker://<reference>`.
+    if (a.kind === "image") for (const k of [a.source, a.name, a.path, a.name && a.tag ? `${a.name}:${a.tag}` : undefined]) if (k) images.add(k);
   }
   for (const f of list.files) {
     const got = files.get(f.path);

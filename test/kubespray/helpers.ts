@@ -56,7 +56,10 @@ export function manifestOf(site: string, a: KubesprayArtifacts) {
     repositories: [],
     artifacts: [
       ...a.files.map((f) => ({ kind: "file", name: path.posix.basename(f.path), source: f.url, path: f.path, size: 1, sha256: f.sha256 ?? "0".repeat(64) })),
-      ...a.images.map((i) => ({ kind: "image", name: i.source, source: i.source, path: `oci/${i.target}`, size: 1, sha256: "1".repeat(64) })),
+      ...a.images.map((i) => ({
+        kind: "image", name: i.source.slice(0, -(i.tag.length + 1)), tag: i.tag, source: `docker://${i.source}`,
+        path: `oci/refs/${i.source}`, size: 1, sha256: "1".repeat(64),
+      })),
     ],
   };
 }
