@@ -11,10 +11,11 @@
  *                    runs (`airgap bundle` skips what it already holds).
  *   AIRGAP_E2E_KEEP  1: leave the lab up after the tests (to look around).
  *   AIRGAP_E2E       1: run the lab tests whatever mocha was asked; 0: never.
- *                    Unset: they run only when mocha is given `--grep @lab`
- *                    (`npm run test:e2e`), so that `mocha some.test.js`, which
- *                    .mocharc's spec turns into "every test file", does not
- *                    bring the lab up under someone else's feet.
+ *                    Unset: they run with the whole suite (`npm test`) or
+ *                    `--grep @lab` (`npm run test:e2e`), but not when mocha is
+ *                    given test files none of which is an e2e one: .mocharc's
+ *                    spec adds every test file to `mocha some.test.js`, and
+ *                    that must not bring the lab up under someone's feet.
  */
 import { spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -191,9 +192,9 @@ export interface LabRunResult {
 export function labRequested(argv: string[] = process.argv, env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.AIRGAP_E2E === "1") return true;
   if (env.AIRGAP_E2E === "0") return false;
-  const invert = argv.includes("--invert") || argv.includes("-i");
-  const grep = argv.flatMap((a, i) => (a === "--grep" || a === "-g" ? [argv[i + 1] ?? ""] : a.startsWith("--grep=") ? [a.slice(7)] : []));
-  return !invert && grep.some((g) => g.includes("@lab"));
+  const args = argv.slice(2);
+  const files = args.flatMap((a) => (a.startsWith("--spec=") ? [a.slice(7)] : a.startsWith("-") ? [] : [a])).filter((a) => /\.[cm]?[jt]s$/.test(a));
+  return files.length === 0 || files.some((f) => f.split(/[\\/]/).includes("e2e"));
 }
 
 /**

@@ -13,9 +13,10 @@
  *     it("node1 resolves repo.lab.airgap.internal", async () => { await site.lab.sh("node1", "dig +short repo.lab.airgap.internal"); });
  *   });
  *
- * labBefore() skips unless the lab tests were asked for (`--grep @lab`, or
- * AIRGAP_E2E=1), and sets everything up once per mocha process, whichever
- * file asks first; the lab goes down after the last test of the process.
+ * labBefore() skips when mocha was given only other test files (see
+ * AIRGAP_E2E in fixture.ts), and sets everything up once per mocha process,
+ * whichever file asks first; the lab goes down after the last test of the
+ * process.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
