@@ -102,7 +102,8 @@ export const repos: Component<ReposModel> = {
         `nginx on ${m.host.name} serves the bundle's OS packages and files at ${base}/ to ${m.allow.join(", ")}` +
           (m.tls ? ", over HTTPS with a certificate from the site CA." : "."),
         "Give the bundle made by `airgap bundle` at run time, as a path on this controller: " +
-          "`ansible-playbook site.yml -e airgap_repo_server_bundle=/path/to/bundle`. Every blob is checked against the manifest " +
+          "`ansible-playbook site.yml -e airgap_repo_server_bundle=/path/to/bundle` (needed on the first run and for a new bundle; " +
+          "without it the admin keeps serving what it has). Every blob is checked against the manifest " +
           "before anything is used; a bundle that does not match is refused and what is served stays as it was.",
         `The APT repository is signed with a site key created on ${m.host.name} on the first run (private key in /var/lib/airgap/repo-gnupg, 0700).`,
         "Every other host's package sources point there only (the originals are kept in /etc/apt/airgap-original-sources).",

@@ -161,8 +161,8 @@ export class Lab {
     return r.stdout;
   }
 
-  /** ansible-playbook in the compiled project, connecting with the lab's key and known_hosts. */
-  async playbook(name: string, playbook: string, extra: string[] = []): Promise<PlaybookRun> {
+  /** ansible-playbook in the compiled project, connecting with the lab's key and known_hosts; the bundle passed unless null. */
+  async playbook(name: string, playbook: string, extra: string[] = [], bundle: string | null = BUNDLE): Promise<PlaybookRun> {
     const log = path.join(WORK, `${name}.log`);
     const env = {
       ...process.env,
@@ -173,7 +173,8 @@ export class Lab {
       // Time per role at the end of the output (Debian's ansible package ships ansible.posix).
       ANSIBLE_CALLBACKS_ENABLED: "ansible.posix.profile_roles",
     };
-    const r = await run("ansible-playbook", [playbook, "-e", `airgap_repo_server_bundle=${BUNDLE}`, ...extra], { cwd: PROJECT, env, log });
+    const args = [playbook, ...(bundle ? ["-e", `airgap_repo_server_bundle=${bundle}`] : []), ...extra];
+    const r = await run("ansible-playbook", args, { cwd: PROJECT, env, log });
     const times = roleTimes(r.stdout);
     if (times.length > 0) console.log(`      e2e roles, ${name}: ${times.map(([role, sec]) => `${role} ${sec.toFixed(1)}s`).join(", ")}`);
     return { ...r, recap: parseRecap(r.stdout), log };

@@ -2,7 +2,8 @@
  * @lab end to end: the compiled playbooks against the lab, proven with real
  * clients on its hosts. In order: the first run (fixture), the lab has no
  * way out, the site's package repository and files_repo, the CA, a tampered
- * bundle refused, then a second full run that changes nothing.
+ * bundle refused, then a second full run that changes nothing, and a run
+ * without the bundle that keeps serving.
  *
  * Another service's checks go in a file of their own (e.g. test/e2e/dns.test.ts):
  *
@@ -196,6 +197,17 @@ except urllib.error.HTTPError as e:
       const changed = second.stdout.split("\n").filter((l) => /^changed: /.test(l) || /^TASK \[/.test(l));
       const culprits = changed.filter((l, i) => /^TASK/.test(l) && /^changed/.test(changed[i + 1] ?? ""));
       for (const [host, r] of second.recap) assert.equal(r.changed, 0, `${host} changed=${r.changed}: ${culprits.join(" | ")}`);
+    });
+
+    it("without the bundle, the admin keeps serving what it has (changed=0)", async function () {
+      this.timeout(5 * 60_000);
+      const bare = await site.lab.playbook("run-no-bundle", "playbooks/admin.yml", [], null);
+      phase("run without the bundle (admin.yml)", bare.ms);
+      console.log(`      e2e recap, without the bundle: ${formatRecap(bare.recap)}`);
+      assert.equal(bare.code, 0, `log: ${bare.log}\n${bare.stdout.split("\n").slice(-30).join("\n")}`);
+      assert.equal(bare.recap.get("admin")?.changed, 0, formatRecap(bare.recap));
+      const out = await site.lab.sh("node1", `curl -fsS ${REPO}/debian/dists/bookworm/InRelease | head -1`);
+      assert.match(out, /BEGIN PGP SIGNED MESSAGE/);
     });
   });
 });
