@@ -1,6 +1,11 @@
-/** The site's container registry: distribution, TLS from the site CA, htpasswd accounts. */
+/**
+ * The site's container registry: distribution on the loopback behind nginx,
+ * which terminates TLS (certificate from the site CA), authenticates the
+ * htpasswd accounts and lets only push accounts write. The admin playbook
+ * seeds it from the bundle's OCI layout (roles/registry, docs/registry.md).
+ */
 import type { RegistryService, Services } from "../../dsl/index.js";
-import type { Context } from "../model/context.js";
+import { compareText, type Context } from "../model/context.js";
 import { resolveSecret, type CoreModel, type HostModel, type SecretModel } from "../model/site.js";
 import { allowedNetworks, claimPort, placeOn } from "./placement.js";
 import { secretExpression, type Component } from "./component.js";
@@ -11,17 +16,109 @@ export interface RegistryUserModel {
   password: SecretModel;
 }
 
-export interface RegistryModel {
-  host: HostModel;
-  port: number;
-  storage: string;
-  users: RegistryUserModel[];
-  images: string[];
-  allow: string[];
+/** An image carried into the site and pushed into its registry. */
+export interface RegistryImageModel {
+  /** Upstream reference, registry host included: `registry.k8s.io/pause:3.10` (with `@sha256:…` when pinned). */
+  source: string;
+  /** Upstream registry host (`registry.k8s.io`, `docker.io`, `127.0.0.1:5000`). */
+  host: string;
+  /** Repository path on that registry (`pause`, `library/nginx`). */
+  path: string;
+  tag: string;
+  /** `sha256:…` when the site pins the upstream content. */
+  digest?: string;
+  /** `path:tag`: its name in the site registry (the upstream host dropped, as Kubespray's `*_image_repo` expect). */
+  target: string;
 }
 
-/** `host[:port]/path[:tag][@sha256:…]`, the form skopeo takes after `docker://`. */
-export const IMAGE_REF = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$/;
+export interface RegistryModel {
+  host: HostModel;
+  /** The port nginx serves the registry on, over TLS, on the host's site address. */
+  port: number;
+  /** The loopback port distribution itself listens on, behind nginx. */
+  backendPort: number;
+  storage: string;
+  users: RegistryUserModel[];
+  images: RegistryImageModel[];
+  allow: string[];
+  /** `registry.<domain>` first, then the host's own name: the certificate's DNS names. */
+  names: string[];
+  /** Whether the repository server runs on the same host (they share one content-addressed store). */
+  sharesStoreWithRepos: boolean;
+}
+
+/** An image reference parsed: `[host[:port]/]path[:tag][@sha256:…]`. */
+export interface ImageRef {
+  host: string;
+  path: string;
+  tag?: string;
+  digest?: string;
+}
+
+const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/;
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * Parses an image reference as Docker and Kubespray read it: the first
+ * component is a registry host only when it has a dot or a port or is
+ * `localhost`; otherwise the image is on `docker.io` (`library/` for one
+ * component). Undefined when malformed.
+ */
+export function parseImageRef(ref: string): ImageRef | undefined {
+  if (typeof ref !== "string" || ref.length > 512) return undefined;
+  let rest = ref;
+  let digest: string | undefined;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    if (!DIGEST.test(digest)) return undefined;
+  }
+  let tag: string | undefined;
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/")) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    if (!TAG.test(tag)) return undefined;
+  }
+  const parts = rest.split("/");
+  const first = parts[0];
+  const hasHost = parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost");
+  const host = hasHost ? first : "docker.io";
+  const pathParts = hasHost ? parts.slice(1) : parts.length === 1 ? ["library", ...parts] : parts;
+  if (!HOST.test(host) || pathParts.length === 0 || !pathParts.every((p) => PATH_COMPONENT.test(p))) return undefined;
+  return { host, path: pathParts.join("/"), ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+}
+
+/** The model of one listed image, or why it cannot be carried. */
+export function imageModel(ref: string): RegistryImageModel | { problem: string; hint: string } {
+  const r = parseImageRef(ref);
+  if (!r) return { problem: `"${ref}" is not an image reference`, hint: 'write "registry.example.org/path/name:tag"' };
+  if (r.tag === undefined) {
+    return {
+      problem: `"${ref}" has no tag`,
+      hint: "images are pushed into the site registry under their tag (a copied image gets another digest): write the tag, e.g. name:1.2.3, or name:1.2.3@sha256:… to pin the content too",
+    };
+  }
+  const name = `${r.host}/${r.path}`;
+  return {
+    source: `${name}:${r.tag}${r.digest ? `@${r.digest}` : ""}`,
+    host: r.host,
+    path: r.path,
+    tag: r.tag,
+    ...(r.digest ? { digest: r.digest } : {}),
+    target: `${r.path}:${r.tag}`,
+  };
+}
+
+/** The first loopback port from 5001 that no service of the host uses. */
+function backendPort(ctx: Context, host: HostModel, port: number): number {
+  let p = 5001;
+  while (p === port || ctx.ports.has(`${host.name}:${p}/tcp`)) p++;
+  return p;
+}
 
 export const registry: Component<RegistryModel> = {
   key: "registry",
@@ -31,6 +128,8 @@ export const registry: Component<RegistryModel> = {
     const [host] = placeOn(ctx, core, "registry", s);
     const port = s.port ?? 5000;
     if (host) claimPort(ctx, host, port, "tcp", "registry", s, s.port !== undefined ? "port" : "on");
+    const backend = host ? backendPort(ctx, host, port) : 5001;
+    if (host) ctx.ports.set(`${host.name}:${backend}/tcp`, "registry (its loopback backend)");
     const storage = s.storage ?? "/var/lib/docker-registry";
     if (!storage.startsWith("/")) ctx.error("AG085", `storage "${storage}" is not an absolute path`, s, "storage");
     const users: RegistryUserModel[] = [];
@@ -48,25 +147,66 @@ export const registry: Component<RegistryModel> = {
           `add { name: "...", password: fromEnv("..."), access: "${access}" }`);
       }
     }
-    const images = s.images ?? [];
-    images.forEach((ref, i) => {
-      if (!IMAGE_REF.test(ref)) ctx.error("AG083", `"${ref}" is not an image reference`, images, i, 'write "registry.example.org/path/name:tag"');
+    const list = s.images ?? [];
+    const images: RegistryImageModel[] = [];
+    const byTarget = new Map<string, string>();
+    list.forEach((ref, i) => {
+      const m = imageModel(ref);
+      if ("problem" in m) return ctx.error("AG083", m.problem, list, i, m.hint);
+      const prior = byTarget.get(m.target);
+      if (prior === m.source) return ctx.error("AG083", `"${ref}" is listed twice`, list, i);
+      if (prior) {
+        return ctx.error("AG083", `"${ref}" and "${prior}" would both be ${m.target} in the site registry`, list, i,
+          "the site registry keeps the upstream path and tag, without the upstream host: carry one of them");
+      }
+      byTarget.set(m.target, m.source);
+      images.push(m);
     });
-    return host ? { host, port, storage, users, images, allow: allowedNetworks(ctx, core, s) } : undefined;
+    images.sort((a, b) => compareText(a.source, b.source));
+    if (!host) return undefined;
+    return {
+      host,
+      port,
+      backendPort: backend,
+      storage,
+      users,
+      images,
+      allow: allowedNetworks(ctx, core, s),
+      names: [`registry.${core.domain}`, host.fqdn],
+      sharesStoreWithRepos: services.repos?.on === host.name,
+    };
   },
   emit(m, core, out) {
-    const name = `registry.${core.domain}`;
+    const registryHost = `${m.names[0]}:${m.port}`;
     out.serviceNames.set("registry", m.host.address);
     out.secrets.push(...m.users.map((u) => u.password));
     out.addGroup("airgap_registry_servers", [m.host.name]);
     out.addVars("airgap_registry_servers", {
       airgap_registry_port: m.port,
+      airgap_registry_address: m.host.address,
+      airgap_registry_backend_port: m.backendPort,
       airgap_registry_storage: m.storage,
       airgap_registry_allow: m.allow,
-      airgap_registry_names: [name, m.host.fqdn],
+      airgap_registry_names: m.names,
       airgap_registry_users: m.users.map((u) => ({ name: u.name, access: u.access, password: secretExpression(u.password) })),
+      airgap_registry_images: m.images.map((i) => ({ source: i.source, target: i.target })),
+      airgap_registry_prune_store: !m.sharesStoreWithRepos,
     });
-    out.addVars("all", { airgap_registry_host: `${name}:${m.port}` });
-    Object.assign(out.kubespray, { registry_host: `${name}:${m.port}` });
+    out.addVars("all", { airgap_registry_host: registryHost });
+    // Kubespray's own name for the site registry; its *_image_repo and
+    // containerd_registries_mirrors (kubespray.ts) refer to it.
+    Object.assign(out.kubespray, { registry_host: registryHost });
+    out.plays.push({ playbook: "admin", name: "Container registry", hosts: "airgap_registry_servers", role: "registry" });
+    const push = m.users.filter((u) => u.access === "push").map((u) => u.name);
+    const pull = m.users.filter((u) => u.access === "pull").map((u) => u.name);
+    out.runbook.push({
+      title: "Container registry",
+      lines: [
+        `https://${registryHost} (also ${m.host.fqdn}:${m.port} and ${m.host.address}:${m.port}) on ${m.host.name}: TLS with a certificate from the site CA, open to ${m.allow.join(", ")} only.`,
+        `Accounts: ${push.join(", ")} may push and pull; ${pull.join(", ")} may only pull (nginx refuses their writes). Storage: ${m.storage}.`,
+        `The admin playbook pushes the bundle's images into it under their upstream path and tag (${m.images.length} listed by the site, plus Kubespray's), skipping those it already holds.`,
+        `Garbage collection (after deleting manifests): ansible-playbook playbooks/admin.yml --limit ${m.host.name} -e airgap_registry_gc=true`,
+      ],
+    });
   },
 };
