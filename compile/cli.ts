@@ -174,7 +174,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .command(
       "bundle <site>",
-      "Work out, fetch and verify what the site needs carried in (OS packages, files) into a bundle folder",
+      "Work out, fetch and verify what the site needs carried in (OS packages, files, images) into a bundle folder",
       (y) =>
         y
           .positional("site", { type: "string", demandOption: true, describe: "the site file (site.ts)" })
@@ -184,7 +184,9 @@ export async function main(argv: string[]): Promise<number> {
           .option("mirror", { type: "string", array: true, describe: `package mirror, NAME=URL (${MIRROR_NAMES.join(", ")})` })
           .option("cache", { type: "string", describe: "apt indexes kept between runs [default: ~/.cache/airgap]" })
           .option("include-base", { type: "boolean", default: false, describe: "also carry the minimal system's own packages" })
-          .option("jobs", { alias: "j", type: "number", default: 4, describe: "parallel downloads" }),
+          .option("jobs", { alias: "j", type: "number", default: 4, describe: "parallel downloads and image copies" })
+          .option("cert-dir", { type: "string", describe: "CA certificates (*.crt) of the upstream registries images are copied from (skopeo --src-cert-dir)" })
+          .option("authfile", { type: "string", describe: "credentials for the upstream registries, containers-auth.json (skopeo --src-authfile)" }),
       async (a) => {
         const mirrors = parseMirrorOptions(a.mirror ?? []);
         if (typeof mirrors === "string") {
@@ -194,7 +196,7 @@ export async function main(argv: string[]): Promise<number> {
         }
         code = await bundle({
           site: a.site, out: a.out, dryRun: a.dryRun, filesFrom: a.filesFrom, mirrors,
-          cache: a.cache, includeBase: a.includeBase, jobs: a.jobs,
+          cache: a.cache, includeBase: a.includeBase, jobs: a.jobs, certDir: a.certDir, authFile: a.authfile,
         });
       },
     )

@@ -29,6 +29,7 @@ import {
   type Repository,
 } from "./manifest.js";
 import { packagesByHost, packageTargets, type PackageTarget, type SiteModels } from "./packages.js";
+import { copyImages, ImageError, imageRequests, imageSummary, type ImageRequest, type ImageResult } from "./images.js";
 import { formatBytes, formatDuration, formatRate, Progress, type ProgressStream } from "./progress.js";
 import { Store } from "./store.js";
 
@@ -46,8 +47,12 @@ export interface BundleOptions {
   cache?: string;
   /** Also carry the minimal system's own packages (for hosts installed from older media). */
   includeBase?: boolean;
-  /** Parallel downloads. @default 4 */
+  /** Parallel downloads (and image copies). @default 4 */
   jobs?: number;
+  /** CA certificates (`*.crt`) of upstream registries, for skopeo's --src-cert-dir. */
+  certDir?: string;
+  /** Credentials for upstream registries (containers-auth.json), for skopeo's --src-authfile. */
+  authFile?: string;
   stdout?: ProgressStream;
   stderr?: ProgressStream;
   env?: NodeJS.ProcessEnv;
@@ -66,6 +71,8 @@ export interface Plan {
   site: string;
   repositories: Repository[];
   artifacts: Planned[];
+  /** Container images, copied with skopeo into the store (their digests are known once copied). */
+  images: ImageRequest[];
 }
 
 /** `--mirror NAME=URL` options, or the usage error they make. */
@@ -170,6 +177,7 @@ async function resolveApt(t: PackageTarget, cache: string, mirrors: Mirrors, inc
 /** Works out every artifact of the bundle; resolves packages with apt (network). */
 export async function planBundle(core: CoreModel, models: SiteModels, o: BundleOptions, log: Log): Promise<Plan> {
   const env = o.env ?? process.env;
+  const images = imageRequests(core, models);
   const targets = packageTargets(packagesByHost(core, models));
   const rpm = targets.filter((t) => t.release.family === "RedHat");
   if (rpm.length > 0) {
@@ -194,7 +202,7 @@ export async function planBundle(core: CoreModel, models: SiteModels, o: BundleO
     if (prior && prior.sha256 !== f.sha256) throw new AptError(`two files want the path ${f.path}: ${prior.source} and ${f.source} with different sha256`);
     artifacts.set(f.path, f);
   }
-  return { site: core.name, repositories: [...repos.values()], artifacts: [...artifacts.values()] };
+  return { site: core.name, repositories: [...repos.values()], artifacts: [...artifacts.values()], images };
 }
 
 function byKind(list: Planned[]): Map<ArtifactKind, Planned[]> {
@@ -232,12 +240,17 @@ async function dryRun(plan: Plan, store: Store | undefined, out: ProgressStream)
     grandFetch += fetchBytes;
     grandTotal += totalBytes;
   }
+  if (plan.images.length) rows.push(["image", String(plan.images.length), String(plan.images.length), "known once copied", "-"]);
   rows.push(["total", String(plan.artifacts.length), String(lines.length), formatBytes(grandFetch), formatBytes(grandTotal)]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const table = rows.map((r) => "  " + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  "));
   out.write(
     `dry run for site "${plan.site}", nothing written${store ? ` (compared with ${store.dir})` : ""}\n` +
       (lines.length ? `would fetch:\n${lines.join("\n")}\n` : "would fetch nothing: the store holds every artifact\n") +
+      (plan.images.length
+        ? `would copy ${plan.images.length} images (skopeo; layers the store holds are not fetched again):\n` +
+          plan.images.map((i) => `  image ${i.source} (${i.arches.join(", ")}) as ${i.target}\n`).join("")
+        : "") +
       `${table.join("\n")}\n`,
   );
 }
@@ -352,7 +365,7 @@ export async function bundle(o: BundleOptions): Promise<number> {
   try {
     plan = await planBundle(core, modelsByKey(models), o, log);
   } catch (err) {
-    if (!(err instanceof AptError)) throw err;
+    if (!(err instanceof AptError) && !(err instanceof ImageError)) throw err;
     log.error(err.message, err.hint);
     return 1;
   }
@@ -371,8 +384,13 @@ export async function bundle(o: BundleOptions): Promise<number> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   let fetchedResult: FetchResult;
+  let imageResult: ImageResult | undefined;
   try {
     fetchedResult = await fetchAll(store, plan.artifacts, { jobs: o.jobs, stderr });
+    if (plan.images.length > 0) {
+      imageResult = await copyImages(store, plan.images, { jobs: o.jobs, certDir: o.certDir, authFile: o.authFile, stderr, env: o.env });
+      fetchedResult.failures.push(...imageResult.failures);
+    }
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -382,17 +400,23 @@ export async function bundle(o: BundleOptions): Promise<number> {
   if (failures.length > 0) {
     for (const f of failures) log.error(`could not fetch ${f.artifact}\n  from ${f.url}\n  ${f.reason}`);
     stderr.write(
-      `${failures.length} of ${plan.artifacts.length} artifacts failed; the manifest was not written. ` +
+      `${failures.length} of ${plan.artifacts.length + plan.images.length} artifacts failed; the manifest was not written. ` +
         `Verified downloads stay in the store: run again to resume.\n`,
     );
     return 1;
   }
-  const artifacts: Artifact[] = plan.artifacts.map(({ fetchUrl: _, ...a }) => ({ ...a, size: sizes.get(a.path)! }));
+  const artifacts: Artifact[] = [
+    ...plan.artifacts.map(({ fetchUrl: _, ...a }) => ({ ...a, size: sizes.get(a.path)! })),
+    ...(imageResult?.artifacts ?? []),
+  ];
   const text = serializeManifest(buildManifest(plan.site, plan.repositories, artifacts));
   const written = await writeManifest(o.out!, text);
   const unreferenced = await store.unreferenced(new Set(artifacts.map((a) => a.sha256)));
   const total = artifacts.reduce((n, a) => n + a.size, 0);
-  const counts = [...byKind(plan.artifacts)].map(([k, l]) => `${l.length} ${k}`).join(", ");
+  const counts = ARTIFACT_KINDS.map((k) => [k, artifacts.filter((a) => a.kind === k).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(", ");
   const ms = Date.now() - started;
   const fetchLine =
     fetched === 0
@@ -401,6 +425,7 @@ export async function bundle(o: BundleOptions): Promise<number> {
   stdout.write(
     `bundle ${o.out}: ${artifacts.length} artifacts (${counts}), ${formatBytes(total)}; ${fetchLine}; ` +
       `manifest ${written} (${MANIFEST_FILE}); ${formatDuration(ms)}\n` +
+      (imageResult ? `images: ${imageSummary(imageResult)}\n` : "") +
       (unreferenced > 0 ? `${unreferenced} blob${unreferenced === 1 ? "" : "s"} in the store ${unreferenced === 1 ? "is" : "are"} no longer in the manifest (kept; a later "airgap prune" removes them)\n` : ""),
   );
   return 0;

@@ -14,9 +14,9 @@ export const MANIFEST_FILE = "manifest.json";
 export const SIGNATURE_FILE = "manifest.json.sig";
 
 /**
- * Artifact kinds of the whole product. `deb` and `file` are produced today;
- * `rpm`, `image`, `image-blob` and `wheel` are reserved with the layout given
- * in docs/bundle.md.
+ * Artifact kinds of the whole product. `deb` and `file` are produced today,
+ * `image` and `image-blob` too (compile/bundle/images.ts); `rpm` and `wheel`
+ * are reserved with the layout given in docs/bundle.md.
  */
 export const ARTIFACT_KINDS = ["deb", "rpm", "file", "image", "image-blob", "wheel"] as const;
 export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
@@ -31,6 +31,8 @@ export interface Artifact {
   arch?: string;
   /** OS release the package belongs to, for `deb` and `rpm`. */
   release?: OsRelease;
+  /** The image's tag, for `image` (its `name` is the repository, `registry.k8s.io/pause`; its `sha256` the manifest's digest). */
+  tag?: string;
   /** Where it came from upstream. */
   source: string;
   /**
@@ -85,6 +87,7 @@ function orderedArtifact(a: Artifact): Artifact {
     ...(a.version !== undefined ? { version: a.version } : {}),
     ...(a.arch !== undefined ? { arch: a.arch } : {}),
     ...(a.release !== undefined ? { release: a.release } : {}),
+    ...(a.tag !== undefined ? { tag: a.tag } : {}),
     source: a.source,
     path: a.path,
     size: a.size,
@@ -170,6 +173,7 @@ export function checkManifest(raw: unknown): string[] {
     if (!ARTIFACT_KINDS.includes(a.kind)) problems.push(`${at}: unknown kind ${JSON.stringify(a.kind)}`);
     if (typeof a.name !== "string" || a.name === "") problems.push(`${at}: name is missing`);
     if (typeof a.source !== "string" || a.source === "") problems.push(`${at}: source is missing`);
+    if (a.kind === "image" && (typeof a.tag !== "string" || a.tag === "")) problems.push(`${at}: an image needs its tag`);
     if (typeof a.path !== "string" || !isSafeRelativePath(a.path)) problems.push(`${at}: path must be relative, without "..", "." or empty segments`);
     else if (paths.has(a.path)) problems.push(`${at}: path listed twice`);
     else paths.add(a.path);

@@ -79,10 +79,10 @@ export const PACKAGE_TABLE: PackageRow[] = [
   },
   {
     component: "registry", on: "servers",
-    deb: ["docker-registry", "apache2-utils"],
-    // RHEL 9 ships no distribution registry package: to be carried as a plain file.
-    rpm: ["httpd-tools"],
-    why: "distribution serves images; htpasswd -B writes its bcrypt accounts",
+    deb: ["docker-registry", "apache2-utils", "nginx", "skopeo", "python3-yaml"],
+    // RHEL 9 ships no distribution registry package: its binary is to be carried as a plain file (docs/registry.md).
+    rpm: ["httpd-tools", "nginx", "skopeo", "python3-pyyaml"],
+    why: "distribution stores images behind nginx (TLS, accounts, pull-only enforcement); htpasswd -B writes the bcrypt accounts; skopeo pushes the bundle's images; python3-yaml checks the registry's configuration",
   },
   {
     component: "pypi", on: "servers",

@@ -11,7 +11,8 @@ import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises
 import path from "node:path";
 
 export const BLOB_DIR = "blobs/sha256";
-const PARTIAL_DIR = ".partial";
+/** Where content is written before it is verified and renamed into the store (same file system). */
+export const PARTIAL_DIR = ".partial";
 
 export interface Expected {
   sha256: string;
