@@ -1,0 +1,541 @@
+#!/usr/bin/env python3
+"""airgap registry tool: accounts, configuration check, and seeding the site
+registry from the bundle's images.
+
+The bundle (made by `airgap bundle`) lists its images as `image` entries
+(name, tag, sha256 = the manifest's digest) and every blob they use as
+`image-blob` entries; blobs live in a content-addressed store,
+blobs/sha256/<hex>, which is also the blobs folder of an OCI image layout.
+Commands print one JSON object on stdout ({"changed": ...}); problems go to
+stderr, one per line; exit 1 = refused or failed, 2 = usage. Secrets come on
+stdin, never on the command line.
+
+  check BUNDLE --site NAME --images JSON        (controller) the bundle holds every image
+  missing MANIFEST STORE                         image blobs the store lacks
+  pack BUNDLE OUT.tar HEX...                     (controller)
+  ingest TAR MANIFEST STORE                      verify each blob, then move it into the store
+  layout MANIFEST STORE LAYOUT --images JSON     OCI layout over the store, one ref per image
+  push MANIFEST LAYOUT REGISTRY CA_DIR --images JSON [--jobs N]   stdin {"user","password"}
+  prune MANIFEST STORE                           remove blobs the manifest does not list
+  htpasswd FILE COST GROUP                       stdin [{"name","password"}]; bcrypt via htpasswd -B
+  check-config FILE                              the registry's config.yml, before it goes live
+
+Python 3.6 or later; standard library only, except check-config (PyYAML);
+htpasswd needs apache2-utils (or httpd-tools), push needs skopeo.
+"""
+import argparse
+import base64
+import concurrent.futures
+import glob
+import grp
+import hashlib
+import json
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+BLOBS = os.path.join("blobs", "sha256")
+CHUNK = 1 << 20
+IMAGE_KINDS = ("image", "image-blob")
+REF_NAME = "org.opencontainers.image.ref.name"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+ACCEPT = ", ".join([
+    OCI_MANIFEST, OCI_INDEX,
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+])
+
+
+class Refused(Exception):
+    def __init__(self, problems):
+        Exception.__init__(self, "\n".join(problems))
+        self.problems = problems
+
+
+def out(obj):
+    sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(CHUNK)
+            if not b:
+                break
+            h.update(b)
+            size += len(b)
+    return h.hexdigest(), size
+
+
+def safe_relative(p):
+    if not isinstance(p, str) or not p or p.startswith("/") or "\\" in p or "\0" in p:
+        return False
+    return all(seg not in ("", ".", "..") for seg in p.split("/"))
+
+
+def load_manifest(path):
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        m = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError) as e:
+        raise Refused(["manifest %s cannot be read: %s" % (path, e)])
+    if not isinstance(m, dict) or m.get("format") != 1 or not isinstance(m.get("artifacts"), list):
+        raise Refused(["manifest %s is not a format 1 airgap manifest" % path])
+    problems = []
+    for i, a in enumerate(m["artifacts"]):
+        if not isinstance(a, dict):
+            problems.append("artifacts[%d] is not an object" % i)
+            continue
+        if a.get("kind") not in IMAGE_KINDS:
+            continue
+        if not safe_relative(a.get("path")) or not HEX64.match(str(a.get("sha256", ""))) or not isinstance(a.get("size"), int):
+            problems.append("artifacts[%d] (%s): path, sha256 or size malformed" % (i, a.get("path")))
+        if a.get("kind") == "image" and not (isinstance(a.get("name"), str) and isinstance(a.get("tag"), str)):
+            problems.append("artifacts[%d] (%s): an image needs its name and tag" % (i, a.get("path")))
+    if problems:
+        raise Refused(problems)
+    return m, hashlib.sha256(raw).hexdigest()
+
+
+def image_entries(manifest):
+    """source (without docker://) -> image entry"""
+    d = {}
+    for a in manifest["artifacts"]:
+        if a.get("kind") == "image":
+            src = a.get("source", "")
+            d[src[len("docker://"):] if src.startswith("docker://") else src] = a
+    return d
+
+
+def image_digests(manifest):
+    """sha256 -> size, for every image and image-blob entry"""
+    return {a["sha256"]: a["size"] for a in manifest["artifacts"] if a.get("kind") in IMAGE_KINDS}
+
+
+def store_has(store, digest, size):
+    try:
+        return os.stat(os.path.join(store, BLOBS, digest)).st_size == size
+    except OSError:
+        return False
+
+
+def ref_name(entry):
+    return "%s:%s" % (entry["name"], entry["tag"])
+
+
+def wanted(manifest, images):
+    """The manifest's entries of the listed images, or the problems."""
+    entries = image_entries(manifest)
+    problems, found = [], []
+    for i in images:
+        e = entries.get(i["source"])
+        if e is None:
+            problems.append("image %s: the site lists it (pushed as %s) but the bundle does not carry it; run airgap bundle again"
+                            % (i["source"], i["target"]))
+        else:
+            found.append((i, e))
+    return found, problems
+
+
+# ------------------------------------------------------------------ bundle side
+
+def cmd_check(a):
+    manifest, mid = load_manifest(os.path.join(a.bundle, "manifest.json"))
+    problems = []
+    if a.site and manifest.get("site") != a.site:
+        problems.append("the bundle was made for site %r, this is site %r" % (manifest.get("site"), a.site))
+    found, missing = wanted(manifest, json.loads(a.images))
+    problems += missing
+    for d, size in sorted(image_digests(manifest).items()):
+        if not store_has(a.bundle, d, size):
+            problems.append("blob %s (%d bytes) of the bundle's images is missing or has another size" % (d, size))
+    if problems:
+        raise Refused(problems)
+    out({"changed": False, "release": mid[:16], "images": len(found)})
+
+
+def cmd_missing(a):
+    manifest, _ = load_manifest(a.manifest)
+    missing = sorted(d for d, size in image_digests(manifest).items() if not store_has(a.store, d, size))
+    out({"changed": False, "missing": missing})
+
+
+def cmd_pack(a):
+    tmp = a.out + ".partial"
+    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as t:
+        for d in a.digests:
+            if not HEX64.match(d):
+                raise Refused(["%r is not a sha256 digest" % d])
+            t.add(os.path.join(a.bundle, BLOBS, d), arcname="blobs/sha256/" + d, recursive=False)
+    os.replace(tmp, a.out)
+    out({"changed": True, "blobs": len(a.digests), "bytes": os.path.getsize(a.out)})
+
+
+def cmd_ingest(a):
+    """Each blob is hashed on arrival and must be one of the manifest's image
+    blobs; only when all are right do they move into the store."""
+    manifest, _ = load_manifest(a.manifest)
+    digests = image_digests(manifest)
+    blobs = os.path.join(a.store, BLOBS)
+    os.makedirs(blobs, exist_ok=True)
+    incoming = tempfile.mkdtemp(prefix=".incoming-", dir=a.store)
+    problems, done = [], []
+    try:
+        with tarfile.open(a.tar, "r:") as t:
+            for member in t:
+                m = re.match(r"^blobs/sha256/([0-9a-f]{64})$", member.name)
+                if not m or not member.isreg():
+                    problems.append("%s: unexpected entry in the transfer" % member.name)
+                    continue
+                d = m.group(1)
+                if d not in digests:
+                    problems.append("blob %s is not an image blob of the manifest" % d)
+                    continue
+                h, n = hashlib.sha256(), 0
+                src = t.extractfile(member)
+                with open(os.path.join(incoming, d), "wb") as f:
+                    while True:
+                        b = src.read(CHUNK)
+                        if not b:
+                            break
+                        h.update(b)
+                        n += len(b)
+                        f.write(b)
+                if n != digests[d] or h.hexdigest() != d:
+                    problems.append("blob %s arrived with %d bytes and sha256 %s; the manifest says %d bytes" % (d, n, h.hexdigest(), digests[d]))
+                    continue
+                done.append(d)
+        if problems:
+            raise Refused(problems)
+        for d in done:
+            os.chmod(os.path.join(incoming, d), 0o644)
+            os.replace(os.path.join(incoming, d), os.path.join(blobs, d))
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+    out({"changed": bool(done), "ingested": len(done)})
+
+
+def read_json_blob(store, digest):
+    with open(os.path.join(store, BLOBS, digest.split(":", 1)[1]), "rb") as f:
+        return json.loads(f.read().decode("utf-8"))
+
+
+def walk(store, digest, seen):
+    """Every blob a manifest or index uses (itself included) is in the store."""
+    hexd = digest.split(":", 1)[1]
+    if hexd in seen:
+        return []
+    seen.add(hexd)
+    missing = [] if os.path.isfile(os.path.join(store, BLOBS, hexd)) else [hexd]
+    if missing:
+        return missing
+    doc = read_json_blob(store, digest)
+    for m in doc.get("manifests") or []:
+        missing += walk(store, m["digest"], seen)
+    for b in ([doc["config"]] if doc.get("config") else []) + (doc.get("layers") or []):
+        h = b["digest"].split(":", 1)[1]
+        if h not in seen:
+            seen.add(h)
+            if not os.path.isfile(os.path.join(store, BLOBS, h)):
+                missing.append(h)
+    return missing
+
+
+def media_type(store, entry):
+    doc = read_json_blob(store, "sha256:" + entry["sha256"])
+    if doc.get("mediaType"):
+        return doc["mediaType"]
+    return OCI_INDEX if "manifests" in doc else OCI_MANIFEST
+
+
+def write_if_changed(path, data, mode=0o644):
+    try:
+        with open(path, "rb") as f:
+            if f.read() == data:
+                return False
+    except OSError:
+        pass
+    tmp = path + ".partial"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+    return True
+
+
+def cmd_layout(a):
+    """An OCI image layout whose blobs are the store: oci-layout, index.json
+    naming each listed image by its upstream name and tag, blobs -> STORE/blobs."""
+    manifest, _ = load_manifest(a.manifest)
+    found, problems = wanted(manifest, json.loads(a.images))
+    descriptors = []
+    for i, e in found:
+        missing = walk(a.store, "sha256:" + e["sha256"], set())
+        if missing:
+            problems.append("image %s: %d of its blobs are not in the store (%s)" % (i["source"], len(missing), ", ".join(missing[:3])))
+            continue
+        descriptors.append({"mediaType": media_type(a.store, e), "digest": "sha256:" + e["sha256"], "size": e["size"],
+                            "annotations": {REF_NAME: ref_name(e)}})
+    if problems:
+        raise Refused(problems)
+    os.makedirs(a.layout, exist_ok=True)
+    changed = False
+    link = os.path.join(a.layout, "blobs")
+    target = os.path.join(os.path.abspath(a.store), "blobs")
+    if not (os.path.islink(link) and os.readlink(link) == target):
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(target, link)
+        changed = True
+    changed |= write_if_changed(os.path.join(a.layout, "oci-layout"), b'{"imageLayoutVersion":"1.0.0"}')
+    descriptors.sort(key=lambda d: d["annotations"][REF_NAME])
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors}
+    changed |= write_if_changed(os.path.join(a.layout, "index.json"), (json.dumps(index, sort_keys=True) + "\n").encode())
+    out({"changed": changed, "images": len(descriptors)})
+
+
+def cmd_prune(a):
+    """For a store that holds the registry's images only (no repository server
+    on this host): removes blobs the current manifest does not list."""
+    manifest, _ = load_manifest(a.manifest)
+    keep = {x["sha256"] for x in manifest["artifacts"]}
+    blobs = os.path.join(a.store, BLOBS)
+    gone = [d for d in os.listdir(blobs) if HEX64.match(d) and d not in keep]
+    for d in gone:
+        os.unlink(os.path.join(blobs, d))
+    out({"changed": bool(gone), "removed_blobs": len(gone)})
+
+
+# ------------------------------------------------------------------ registry side
+
+def registry_digest(registry, ctx, auth, repo, tag):
+    """The digest the registry holds for repo:tag, or None."""
+    req = urllib.request.Request("https://%s/v2/%s/manifests/%s" % (registry, repo, tag), method="HEAD",
+                                 headers={"Accept": ACCEPT, "Authorization": auth})
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=60) as r:
+            return r.headers.get("Docker-Content-Digest")
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return None
+        raise RuntimeError("HEAD %s:%s on %s: HTTP %d %s" % (repo, tag, registry, e.code, e.reason))
+    except urllib.error.URLError as e:
+        raise RuntimeError("%s cannot be reached: %s" % (registry, e.reason))
+
+
+def cmd_push(a):
+    """Pushes each listed image the registry does not already hold with the
+    same digest, JOBS at a time, over TLS verified with the site CA; the
+    account comes from stdin into a private auth file, never onto a command
+    line. Each push keeps the bundle's digests (--preserve-digests) and is
+    checked afterwards."""
+    account = json.loads(sys.stdin.read())
+    user, password = account["user"], account["password"]
+    manifest, _ = load_manifest(a.manifest)
+    found, problems = wanted(manifest, json.loads(a.images))
+    if problems:
+        raise Refused(problems)
+    images = [{"ref": ref_name(e), "target": i["target"], "digest": "sha256:" + e["sha256"]} for i, e in found]
+    cas = sorted(glob.glob(os.path.join(a.ca_dir, "*.crt")))
+    if not cas:
+        raise Refused(["no CA certificate (*.crt) in %s" % a.ca_dir])
+    ctx = ssl.create_default_context(cafile=cas[0])
+    for extra in cas[1:]:
+        ctx.load_verify_locations(cafile=extra)
+    token = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+    auth = "Basic " + token
+    todo, present = [], []
+    for i in images:
+        repo, tag = i["target"].rsplit(":", 1)
+        if registry_digest(a.registry, ctx, auth, repo, tag) == i["digest"]:
+            present.append(i["target"])
+        else:
+            todo.append(i)
+    pushed, problems = [], []
+    if todo:
+        private = tempfile.mkdtemp(prefix="airgap-registry-push-")
+        try:
+            authfile = os.path.join(private, "auth.json")
+            fd = os.open(authfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump({"auths": {a.registry: {"auth": token}}}, f)
+
+            def push(i):
+                repo, tag = i["target"].rsplit(":", 1)
+                cmd = [a.skopeo, "copy", "--quiet", "--retry-times", "2", "--preserve-digests",
+                       "--multi-arch", "all", "--dest-cert-dir", a.ca_dir, "--dest-authfile", authfile,
+                       "oci:%s:%s" % (a.layout, i["ref"]), "docker://%s/%s" % (a.registry, i["target"])]
+                p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                if p.returncode != 0:
+                    lines = [x for x in p.stderr.decode(errors="replace").strip().splitlines() if x]
+                    return "push of %s as %s failed: %s" % (i["ref"], i["target"], lines[-1] if lines else "exit %d" % p.returncode)
+                got = registry_digest(a.registry, ctx, auth, repo, tag)
+                if got != i["digest"]:
+                    return "%s: after the push the registry holds %s, the bundle says %s" % (i["target"], got, i["digest"])
+                return None
+
+            with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+                for i, problem in zip(todo, pool.map(push, todo)):
+                    if problem:
+                        problems.append(problem)
+                    else:
+                        pushed.append(i["target"])
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+    if problems:
+        raise Refused(problems)
+    out({"changed": bool(pushed), "pushed": sorted(pushed), "present": len(present)})
+
+
+# ------------------------------------------------------------------ accounts and configuration
+
+def htpasswd_verify(tool, path, name, password):
+    p = subprocess.run([tool, "-v", "-i", path, name], input=password.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return p.returncode == 0
+
+
+def cmd_htpasswd(a):
+    """Writes FILE with exactly the given accounts (bcrypt, cost COST). An
+    account whose current hash still matches its password keeps it, so a
+    re-run changes nothing; the file is replaced atomically, mode 0640, group
+    GROUP (the web server's, which reads it)."""
+    users = json.loads(sys.stdin.read())
+    tool = a.tool
+    current = {}
+    if os.path.isfile(a.file):
+        with open(a.file) as f:
+            for line in f:
+                line = line.rstrip("\n")
+                if ":" in line:
+                    current[line.split(":", 1)[0]] = line
+    lines, problems = [], []
+    for u in users:
+        name, password = u["name"], u["password"]
+        if not re.match(r"^[a-z][a-z0-9_.-]{0,63}$", name):
+            problems.append("%r is not a valid account name" % name)
+            continue
+        if not password:
+            problems.append("account %s has an empty password (is its secret set where the site refers to it?)" % name)
+            continue
+        if name in current and current[name].split(":", 1)[1].startswith("$2") and htpasswd_verify(tool, a.file, name, password):
+            lines.append(current[name])
+            continue
+        p = subprocess.run([tool, "-n", "-i", "-B", "-C", str(a.cost), name], input=password.encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            problems.append("htpasswd failed for %s: %s" % (name, p.stderr.decode(errors="replace").strip()))
+            continue
+        lines.append(p.stdout.decode().strip().splitlines()[0])
+    if problems:
+        raise Refused(problems)
+    data = ("\n".join(lines) + "\n").encode()
+    changed = write_if_changed(a.file, data, 0o640)
+    gid = grp.getgrnam(a.group).gr_gid
+    st = os.stat(a.file)
+    if st.st_uid != os.geteuid() or st.st_gid != gid:
+        os.chown(a.file, os.geteuid(), gid)
+        changed = True
+    if st.st_mode & 0o777 != 0o640:
+        os.chmod(a.file, 0o640)
+        changed = True
+    out({"changed": changed, "users": [u["name"] for u in users]})
+
+
+# Top-level keys distribution 2.8 reads.
+CONFIG_KEYS = {"version", "log", "loglevel", "storage", "auth", "middleware", "reporting", "http", "notifications",
+               "redis", "health", "proxy", "compatibility", "validation", "policy"}
+
+
+def config_problems(c):
+    problems = []
+    if not isinstance(c, dict):
+        return ["the configuration is not a mapping"]
+    unknown = sorted(set(c) - CONFIG_KEYS)
+    if unknown:
+        problems.append("unknown top-level keys: %s" % ", ".join(unknown))
+    if str(c.get("version")) != "0.1":
+        problems.append("version must be 0.1")
+    storage = c.get("storage")
+    fs = storage.get("filesystem") if isinstance(storage, dict) else None
+    if not isinstance(fs, dict) or not str(fs.get("rootdirectory", "")).startswith("/"):
+        problems.append("storage.filesystem.rootdirectory must be an absolute path")
+    drivers = [k for k in (storage or {}) if k not in ("cache", "delete", "maintenance", "redirect", "tag")]
+    if drivers != ["filesystem"]:
+        problems.append("exactly one storage driver, filesystem (found: %s)" % ", ".join(drivers))
+    http = c.get("http")
+    addr = http.get("addr") if isinstance(http, dict) else None
+    m = re.match(r"^(127\.0\.0\.1|\[::1\]|localhost):(\d+)$", str(addr or ""))
+    if not m or not 0 < int(m.group(2)) < 65536:
+        problems.append("http.addr must be a loopback address with a port (nginx in front does TLS and access): %r" % (addr,))
+    if isinstance(http, dict) and http.get("tls"):
+        problems.append("http.tls: TLS is nginx's, the registry behind it speaks plain HTTP on the loopback")
+    if c.get("auth") is not None:
+        problems.append("auth: accounts are checked by nginx in front (pull-only accounts are enforced there)")
+    if c.get("proxy") is not None:
+        problems.append("proxy: a pull-through cache would reach outside the site")
+    return problems
+
+
+def cmd_check_config(a):
+    try:
+        import yaml
+    except ImportError:
+        raise Refused(["PyYAML is needed to check the configuration (python3-yaml)"])
+    try:
+        with open(a.file) as f:
+            c = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        raise Refused(["%s is not readable YAML: %s" % (a.file, e)])
+    problems = config_problems(c)
+    if problems:
+        raise Refused(["%s: %s" % (a.file, p) for p in problems])
+    out({"changed": False})
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog="airgap_registry.py", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd")
+    s = sub.add_parser("check"); s.add_argument("bundle"); s.add_argument("--site", default=""); s.add_argument("--images", default="[]")
+    s = sub.add_parser("missing"); s.add_argument("manifest"); s.add_argument("store")
+    s = sub.add_parser("pack"); s.add_argument("bundle"); s.add_argument("out"); s.add_argument("digests", nargs="*")
+    s = sub.add_parser("ingest"); s.add_argument("tar"); s.add_argument("manifest"); s.add_argument("store")
+    s = sub.add_parser("layout"); s.add_argument("manifest"); s.add_argument("store"); s.add_argument("layout"); s.add_argument("--images", default="[]")
+    s = sub.add_parser("push"); s.add_argument("manifest"); s.add_argument("layout"); s.add_argument("registry"); s.add_argument("ca_dir")
+    s.add_argument("--images", default="[]"); s.add_argument("--jobs", type=int, default=4); s.add_argument("--skopeo", default="skopeo")
+    s = sub.add_parser("prune"); s.add_argument("manifest"); s.add_argument("store")
+    s = sub.add_parser("htpasswd"); s.add_argument("file"); s.add_argument("cost", type=int); s.add_argument("group")
+    s.add_argument("--tool", default="htpasswd")
+    s = sub.add_parser("check-config"); s.add_argument("file")
+    a = p.parse_args(argv)
+    if not a.cmd:
+        p.print_usage(sys.stderr)
+        return 2
+    os.umask(0o022)
+    try:
+        globals()["cmd_" + a.cmd.replace("-", "_")](a)
+    except Refused as e:
+        for line in e.problems[:50]:
+            sys.stderr.write(line + "\n")
+        if len(e.problems) > 50:
+            sys.stderr.write("... and %d more\n" % (len(e.problems) - 50))
+        return 1
+    except (RuntimeError, OSError, ValueError, KeyError) as e:
+        sys.stderr.write("%s\n" % e)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
