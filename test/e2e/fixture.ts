@@ -124,6 +124,19 @@ export function roleTimes(output: string): [string, number][] {
   return times;
 }
 
+/** A task's status for a host in an ansible-playbook output ("ok", "changed", "skipping", "failed", …), or undefined. */
+export function taskStatus(output: string, task: string, host: string): string | undefined {
+  const lines = output.split("\n");
+  const at = lines.findIndex((l) => l.startsWith(`TASK [${task}]`));
+  if (at < 0) return undefined;
+  for (const line of lines.slice(at + 1)) {
+    if (/^(TASK|RUNNING HANDLER|PLAY) \[/.test(line)) return undefined;
+    const m = /^(\w+): \[([^\]]+)\]/.exec(line);
+    if (m && m[2].split(" -> ")[0] === host) return m[1];
+  }
+  return undefined;
+}
+
 export function formatRecap(recap: Map<string, Recap>): string {
   return [...recap].map(([h, r]) => `${h}: ok=${r.ok} changed=${r.changed} failed=${r.failed} unreachable=${r.unreachable}`).join("; ");
 }

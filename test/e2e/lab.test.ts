@@ -2,8 +2,9 @@
  * @lab end to end: the compiled playbooks against the lab, proven with real
  * clients on its hosts. In order: the first run (fixture), the lab has no
  * way out, the site's package repository and files_repo, the CA, a tampered
- * bundle refused, then a second full run that changes nothing, and a run
- * without the bundle that keeps serving.
+ * bundle refused, then a second full run that changes nothing, a run
+ * without the bundle that keeps serving, and a new bundle served by
+ * switching releases (and back).
  *
  * Another service's checks go in a file of their own (e.g. test/e2e/dns.test.ts):
  *
@@ -21,9 +22,9 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { BUNDLE, formatRecap, labBefore, phase, run, WORK, type LabRunResult, type PlaybookRun } from "./fixture.js";
+import { BUNDLE, formatRecap, labBefore, phase, run, taskStatus, WORK, type LabRunResult, type PlaybookRun } from "./fixture.js";
 
 const DOMAIN = "lab.airgap.internal";
 const REPO = `https://repo.${DOMAIN}`;
@@ -208,6 +209,53 @@ except urllib.error.HTTPError as e:
       assert.equal(bare.recap.get("admin")?.changed, 0, formatRecap(bare.recap));
       const out = await site.lab.sh("node1", `curl -fsS ${REPO}/debian/dists/bookworm/InRelease | head -1`);
       assert.match(out, /BEGIN PGP SIGNED MESSAGE/);
+    });
+  });
+
+  describe("a new bundle", () => {
+    const next = path.join(WORK, "bundle-next");
+    const extra = { path: "files/files.example.org/airgap/lab/next.txt", content: "a file only the next bundle carries\n" };
+    const sha = createHash("sha256").update(extra.content).digest("hex");
+    let first: string;
+
+    it("is served by switching to a new release; the nodes' package lists follow", async function () {
+      this.timeout(6 * 60_000);
+      const started = Date.now();
+      // The same bundle plus one file: another manifest, so another release.
+      for (const [cmd, args] of [["rm", ["-rf", next]], ["cp", ["-al", BUNDLE, next]]] as const) {
+        const r = await run(cmd, [...args]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      writeFileSync(path.join(next, "blobs/sha256", sha), extra.content);
+      const manifest = JSON.parse(readFileSync(path.join(BUNDLE, "manifest.json"), "utf8")) as { artifacts: object[] };
+      manifest.artifacts.push({ kind: "file", name: "next.txt", source: "https://files.example.org/airgap/lab/next.txt", path: extra.path, size: extra.content.length, sha256: sha });
+      rmSync(path.join(next, "manifest.json"));
+      writeFileSync(path.join(next, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+      first = (await site.lab.sh("admin", "readlink /srv/airgap/www")).trim();
+      const admin = await site.lab.playbook("run-next", "playbooks/admin.yml", [], next);
+      console.log(`      e2e recap, new bundle: ${formatRecap(admin.recap)}`);
+      assert.equal(admin.code, 0, `log: ${admin.log}`);
+      const now = (await site.lab.sh("admin", "readlink /srv/airgap/www")).trim();
+      assert.notEqual(now, first, "www points at a new release");
+      await site.lab.sh("admin", `test -f /srv/airgap/${first}/.airgap-release.json`);
+      const nodes = await site.lab.playbook("run-next-nodes", "playbooks/nodes.yml", ["--limit", "node1"], null);
+      assert.equal(nodes.code, 0, `log: ${nodes.log}`);
+      assert.equal(taskStatus(nodes.stdout, "repo_client : Refresh the package lists", "node1"), "changed", "node1 refreshes its lists");
+      const got = await site.lab.sh("node1", `curl -fsS ${REPO}/${extra.path} | sha256sum`);
+      assert.equal(got.split(" ")[0], sha);
+      const r = await site.lab.ssh("node1", "apt-get update");
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      phase("new bundle (admin.yml, nodes.yml on node1)", Date.now() - started);
+    });
+
+    it("the previous bundle again: back to the kept release, not rebuilt", async function () {
+      this.timeout(5 * 60_000);
+      const back = await site.lab.playbook("run-back", "playbooks/admin.yml");
+      phase("previous bundle again (admin.yml)", back.ms);
+      assert.equal(back.code, 0, `log: ${back.log}`);
+      assert.equal((await site.lab.sh("admin", "readlink /srv/airgap/www")).trim(), first);
+      assert.equal(taskStatus(back.stdout, "repo_server : Build and sign the release of this bundle", "admin"), "ok", "the kept release is reused");
+      assert.equal(taskStatus(back.stdout, "repo_server : Serve this release (atomic switch)", "admin"), "changed");
     });
   });
 });
