@@ -18,7 +18,7 @@
  *                    that must not bring the lab up under someone's feet.
  */
 import { spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { CLI, ROOT } from "../helpers.js";
 
@@ -177,6 +177,7 @@ export class Lab {
   /** ansible-playbook in the compiled project, connecting with the lab's key and known_hosts; the bundle passed unless null. */
   async playbook(name: string, playbook: string, extra: string[] = [], bundle: string | null = BUNDLE): Promise<PlaybookRun> {
     const log = path.join(WORK, `${name}.log`);
+    writeFileSync(log, "");
     const env = {
       ...process.env,
       ...Object.fromEntries(Object.entries(this.env).filter(([k]) => k.startsWith("ANSIBLE_"))),
@@ -251,6 +252,7 @@ async function step(name: string, cmd: string, args: string[], opts: { cwd?: str
 async function setUp(): Promise<LabRunResult> {
   if (process.getuid?.() !== 0) throw new Error("the lab needs root (namespaces, mounts, nspawn)");
   mkdirSync(WORK, { recursive: true });
+  writeFileSync(path.join(WORK, "setup.log"), "");
   await step("lab up", LAB_SH, ["up"]);
   const envFile = path.join(process.env.AIRGAP_LAB_DIR ?? "/var/lib/airgap-lab", "lab.env");
   if (!existsSync(envFile)) throw new Error(`lab.sh up wrote no ${envFile}`);
