@@ -44,14 +44,18 @@ export function must(cmd: string, args: string[], opts: { input?: string; env?: 
 /** The same, asynchronously (for timing several at once). */
 export function shAsync(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    child.stdout!.on("data", (b: Buffer) => (stdout += b.toString()));
+    child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(opts.input ?? "");
+    if (opts.input !== undefined) {
+      // A child that exits without reading its input is not an error here.
+      child.stdin!.on("error", () => undefined);
+      child.stdin!.end(opts.input);
+    }
   });
 }
 
@@ -365,7 +369,7 @@ export async function startSiteRegistry(dir: string, ca: Ca, o: { bcryptCost?: n
     airgap_registry_log_level: "warn",
   });
   must("python3", [TOOL, "check-config", rendered.config]);
-  must("python3", [TOOL, "htpasswd", path.join(etc, "htpasswd"), String(o.bcryptCost ?? 8), "www-data"], { input: JSON.stringify(users) });
+  must("python3", [TOOL, "htpasswd", path.join(etc, "htpasswd"), String(o.bcryptCost ?? 5), "www-data"], { input: JSON.stringify(users) });
   const registry = await startRegistry({ dir: path.join(dir, "backend"), port: backend, config: readFileSync(rendered.config, "utf8") });
   let nginx: Proc;
   try {

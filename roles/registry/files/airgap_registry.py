@@ -29,6 +29,7 @@ import concurrent.futures
 import glob
 import grp
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -38,8 +39,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
+import threading
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 BLOBS = os.path.join("blobs", "sha256")
@@ -320,19 +320,76 @@ def cmd_prune(a):
 
 # ------------------------------------------------------------------ registry side
 
+_local = threading.local()
+
+
 def registry_digest(registry, ctx, auth, repo, tag):
-    """The digest the registry holds for repo:tag, or None."""
-    req = urllib.request.Request("https://%s/v2/%s/manifests/%s" % (registry, repo, tag), method="HEAD",
-                                 headers={"Accept": ACCEPT, "Authorization": auth})
-    try:
-        with urllib.request.urlopen(req, context=ctx, timeout=60) as r:
-            return r.headers.get("Docker-Content-Digest")
-    except urllib.error.HTTPError as e:
-        if e.code == 404:
+    """The digest the registry holds for repo:tag, or None (one kept-alive
+    connection per thread)."""
+    for attempt in (0, 1):
+        conn = getattr(_local, "conn", None)
+        if conn is None:
+            host, _, port = registry.rpartition(":")
+            conn = _local.conn = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=60)
+        try:
+            conn.request("HEAD", "/v2/%s/manifests/%s" % (repo, tag), headers={"Accept": ACCEPT, "Authorization": auth})
+            r = conn.getresponse()
+            r.read()
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            _local.conn = None
+            if attempt == 1:
+                raise RuntimeError("%s cannot be reached: %s" % (registry, e))
+            continue
+        if r.status == 404:
             return None
-        raise RuntimeError("HEAD %s:%s on %s: HTTP %d %s" % (repo, tag, registry, e.code, e.reason))
-    except urllib.error.URLError as e:
-        raise RuntimeError("%s cannot be reached: %s" % (registry, e.reason))
+        if r.status != 200:
+            raise RuntimeError("HEAD %s:%s on %s: HTTP %d %s" % (repo, tag, registry, r.status, r.reason))
+        return r.getheader("Docker-Content-Digest")
+    return None
+
+
+def blob_sizes(layout, digest, acc):
+    """digest -> size of every blob an image uses (itself included), from the layout."""
+    hexd = digest.split(":", 1)[1]
+    path = os.path.join(layout, BLOBS, hexd)
+    if hexd in acc:
+        return acc
+    acc[hexd] = os.path.getsize(path)
+    with open(path, "rb") as f:
+        doc = json.loads(f.read().decode("utf-8"))
+    for m in doc.get("manifests") or []:
+        blob_sizes(layout, m["digest"], acc)
+    for b in ([doc["config"]] if doc.get("config") else []) + (doc.get("layers") or []):
+        acc[b["digest"].split(":", 1)[1]] = b.get("size", 0)
+    return acc
+
+
+def waves(layout, images):
+    """Orders the pushes so that a layer several images share is uploaded
+    once: each wave runs in parallel, and no two images of a wave bring the
+    same shared layer the registry does not have yet; later images find it
+    there and mount it (cross-repository) instead of uploading it again."""
+    blobs = {i["target"]: blob_sizes(layout, i["digest"], {}) for i in images}
+    count = {}
+    for b in blobs.values():
+        for h in b:
+            count[h] = count.get(h, 0) + 1
+    shared = {t: {h for h in b if count[h] > 1} for t, b in blobs.items()}
+    remaining, covered, out = list(images), set(), []
+    while remaining:
+        def weight(i):
+            return -sum(blobs[i["target"]][h] for h in shared[i["target"]] - covered), i["target"]
+        wave, claimed = [], set()
+        for i in sorted(remaining, key=weight):
+            new = shared[i["target"]] - covered
+            if not new & claimed:
+                wave.append(i)
+                claimed |= new
+        out.append(wave)
+        covered |= claimed
+        remaining = [i for i in remaining if i not in wave]
+    return out
 
 
 def cmd_push(a):
@@ -340,7 +397,7 @@ def cmd_push(a):
     same digest, JOBS at a time, over TLS verified with the site CA; the
     account comes from stdin into a private auth file, never onto a command
     line. Each push keeps the bundle's digests (--preserve-digests) and is
-    checked afterwards."""
+    checked afterwards. Images sharing layers go in waves (see waves())."""
     account = json.loads(sys.stdin.read())
     user, password = account["user"], account["password"]
     manifest, _ = load_manifest(a.manifest)
@@ -387,11 +444,12 @@ def cmd_push(a):
                 return None
 
             with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
-                for i, problem in zip(todo, pool.map(push, todo)):
-                    if problem:
-                        problems.append(problem)
-                    else:
-                        pushed.append(i["target"])
+                for wave in waves(a.layout, todo):
+                    for i, problem in zip(wave, pool.map(push, wave)):
+                        if problem:
+                            problems.append(problem)
+                        else:
+                            pushed.append(i["target"])
         finally:
             shutil.rmtree(private, ignore_errors=True)
     if problems:
