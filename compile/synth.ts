@@ -12,7 +12,7 @@ import { emitAnsibleCfg, emitRoles, emitRunbook } from "./emit/files.js";
 import { emitInventory } from "./emit/inventory.js";
 import { emitPlaybooks, usedRoles } from "./emit/playbooks.js";
 import { loadSite, type Checker } from "./load/index.js";
-import { Context } from "./model/context.js";
+import { compareText, Context } from "./model/context.js";
 import { resolveCore, type CoreModel } from "./model/site.js";
 
 export interface SynthOptions {
@@ -54,7 +54,7 @@ export function emitProject(core: CoreModel, models: unknown[], outDir: string):
     ["README.md", emitRunbook(core, out, kubespray, outDir)],
     ...emitRoles(usedRoles(out)),
   ]);
-  return new Map([...files].sort(([a], [b]) => a.localeCompare(b)));
+  return new Map([...files].sort(([a], [b]) => compareText(a, b)));
 }
 
 export async function synth(siteFile: string, options: SynthOptions = {}): Promise<Synthesized> {
