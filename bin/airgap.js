@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-import { main } from "../dist/compile/cli.js";
+// The type check runs in its own process: start it before loading the rest.
+import { prestart } from "../dist/compile/load/prestart.js";
 
+prestart(process.argv.slice(2));
+const { main } = await import("../dist/compile/cli.js");
 process.exitCode = await main(process.argv.slice(2));

@@ -5,9 +5,7 @@ import { fileURLToPath } from "node:url";
 import chalk from "chalk";
 import yargs from "yargs";
 import { MIRROR_NAMES } from "./bundle/apt.js";
-import { bundle, parseMirrorOptions } from "./bundle/command.js";
 import { formatDiagnostics } from "./diagnostics.js";
-import { checkSite } from "./kubespray/check.js";
 import { synth } from "./synth.js";
 import { dslTypes } from "./load/typecheck.js";
 import { writeProject } from "./write.js";
@@ -52,6 +50,8 @@ async function check(site: string, manifest: string | undefined, kubespray: stri
       return 1;
     }
   }
+  // Loaded on demand: the commands a user runs most should not pay for the others.
+  const { checkSite } = await import("./kubespray/check.js");
   let r: Awaited<ReturnType<typeof checkSite>>;
   try {
     r = await checkSite(site, { manifest, kubespray });
@@ -188,6 +188,7 @@ export async function main(argv: string[]): Promise<number> {
           .option("cert-dir", { type: "string", describe: "CA certificates (*.crt) of the upstream registries images are copied from (skopeo --src-cert-dir)" })
           .option("authfile", { type: "string", describe: "credentials for the upstream registries, containers-auth.json (skopeo --src-authfile)" }),
       async (a) => {
+        const { bundle, parseMirrorOptions } = await import("./bundle/command.js");
         const mirrors = parseMirrorOptions(a.mirror ?? []);
         if (typeof mirrors === "string") {
           usageError = true;

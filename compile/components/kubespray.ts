@@ -19,7 +19,12 @@ import { loadCatalogue, shippedReleases, type Catalogue } from "../kubespray/cat
 import { findLeaks, offlineVars, outsideVariables, resolveRefs, type Leak } from "../kubespray/offline.js";
 import { readDefaults, renderCatalogue, supportedKubernetes } from "../kubespray/render.js";
 import { Emission, secretExpression, type Component } from "./component.js";
-import { components } from "./index.js";
+import { ca } from "./ca.js";
+import { dns } from "./dns.js";
+import { ntp } from "./ntp.js";
+import { pypi } from "./pypi.js";
+import { registry } from "./registry.js";
+import { repos } from "./repos.js";
 
 export interface KubesprayModel {
   version: string;
@@ -138,8 +143,9 @@ function pullAccount(ctx: Context, services: Services): { name: string; password
 function othersKubesprayVars(ctx: Context, core: CoreModel, services: Services): { vars: Record<string, unknown>; clean: boolean } {
   const quiet = new Context(ctx.siteFile, { of: () => undefined } as unknown as Positions);
   const scratch = new Emission();
-  for (const c of components) {
-    if (c.key === "kubespray") continue;
+  // Listed here, not taken from ./index.js, which imports this module.
+  const others = [repos, ca, ntp, registry, pypi, dns] as Component<unknown>[];
+  for (const c of others) {
     const m = c.resolve(quiet, core, services);
     if (m !== undefined) c.emit(m, core, scratch);
   }

@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Diagnostic } from "../diagnostics.js";
 import { evaluateSite, EvaluationError, type Evaluated } from "./evaluate.js";
+import { takePrestarted } from "./prestart.js";
 import { defaultChecker, typecheck, type Checker } from "./typecheck.js";
 
 export { Positions } from "./evaluate.js";
@@ -36,9 +37,10 @@ function attempt(file: string, emitDir?: string): Evaluation {
 }
 
 export async function loadSite(file: string, checker: Checker = defaultChecker()): Promise<Loaded> {
-  const emitDir = checker === "native" ? mkdtempSync(path.join(os.tmpdir(), "airgap-js-")) : undefined;
+  const early = checker === "native" ? takePrestarted(file) : undefined;
+  const emitDir = early?.emitDir ?? (checker === "native" ? mkdtempSync(path.join(os.tmpdir(), "airgap-js-")) : undefined);
   try {
-    const typeErrors = await typecheck([file], checker, emitDir);
+    const typeErrors = await (early?.typeErrors ?? typecheck([file], checker, emitDir));
     const fast = emitDir ? attempt(file, emitDir) : undefined;
     return { typeErrors, fast, located: () => attempt(file) };
   } finally {
