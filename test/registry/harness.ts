@@ -140,7 +140,20 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
+/** Processes started here and not stopped yet: ended by their id if this process exits first (a crash). */
+const running = new Set<number>();
+process.on("exit", () => {
+  for (const pid of running) {
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {
+      /* gone */
+    }
+  }
+});
+
 async function stopPid(pid: number, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  running.delete(pid);
   try {
     process.kill(pid, signal);
   } catch {
@@ -188,6 +201,7 @@ export async function startRegistry(o: { dir: string; port: number; tls?: { crt:
   });
   const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
   const pid = child.pid!;
+  running.add(pid);
   try {
     await Promise.race([
       waitForPort(o.port),
@@ -319,6 +333,7 @@ export async function startNginx(dir: string, include: string, port: number): Pr
   must("nginx", ["-c", conf, "-p", dir]);
   await waitForPort(port);
   const pid = Number(readFileSync(pidFile, "utf8").trim());
+  running.add(pid);
   return { pid, stop: () => stopPid(pid, "SIGQUIT") };
 }
 
