@@ -179,6 +179,15 @@ export class Lab {
     return r.stdout;
   }
 
+  /**
+   * Installs packages on a host from the site's repository (the site's
+   * `repos.packages` are carried in the bundle, not installed: a check that
+   * needs a client such as dig installs it first).
+   */
+  async install(host: string, ...names: string[]): Promise<void> {
+    await this.sh(host, `DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${names.join(" ")}`);
+  }
+
   /** ansible-playbook in the compiled project, connecting with the lab's key and known_hosts; the bundle passed unless null. */
   async playbook(name: string, playbook: string, extra: string[] = [], bundle: string | null = BUNDLE): Promise<PlaybookRun> {
     const log = path.join(WORK, `${name}.log`);

@@ -11,8 +11,11 @@
  *   import { labBefore, type LabRunResult } from "./fixture.js";
  *   describe("@lab dns", () => {
  *     let site: LabRunResult;
- *     before(async function () { site = await labBefore(this); });
+ *     before(async function () { site = await labBefore(this); await site.lab.install("node1", "bind9-dnsutils"); });
  *     it("node1 resolves repo.lab.airgap.internal", async () => { await site.lab.sh("node1", "dig +short repo.lab.airgap.internal"); });
+ *
+ * The site's `repos.packages` (examples/lab.ts) are carried in the bundle,
+ * not installed: a check installs the client it needs (`lab.install`).
  *   });
  *
  * labBefore() skips when mocha was given only other test files (see
