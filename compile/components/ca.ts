@@ -31,7 +31,7 @@ function tlsHosts(services: Services): string[] {
 
 export const ca: Component<CaComponentModel> = {
   // Not a service of its own in the site file: the CA exists when a service serves TLS.
-  key: "ca" as keyof Services,
+  key: "ca",
   resolve(ctx: Context, core: CoreModel, services: Services) {
     const wanted = tlsHosts(services);
     if (wanted.length === 0) return undefined;
@@ -47,7 +47,7 @@ export const ca: Component<CaComponentModel> = {
         // Its absence is reported with the site's CA.
       }
       if (pem !== undefined && !PEM_CERTIFICATE.test(pem)) {
-        ctx.error("AG092", `the CA certificate ${core.ca.certificate} is not one PEM certificate`, core, "ca",
+        ctx.error("AG091", `the CA certificate ${core.ca.certificate} is not one PEM certificate`, core, "ca",
           "give the CA's certificate alone, in PEM form (-----BEGIN CERTIFICATE-----)");
       } else if (pem !== undefined) model.certificatePem = pem.trim() + "\n";
     }

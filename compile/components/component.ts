@@ -43,8 +43,8 @@ export class Emission {
 }
 
 export interface Component<M> {
-  /** The key under `services` in the site file. */
-  key: keyof Services;
+  /** The key under `services` in the site file, or the component's own name (`ca`). */
+  key: keyof Services | "ca";
   /** Validates and resolves the service; reports errors on `ctx`; undefined when absent or invalid. */
   resolve(ctx: Context, core: CoreModel, services: Services): M | undefined;
   /** Adds the service's groups, variables, plays and Kubespray settings. */
