@@ -127,13 +127,24 @@ export function debArtifact(os: HostModel["os"], d: DebPackage): Planned {
   };
 }
 
-/** The site's plain files (`repos.files`), placed under `files/` as Kubespray's files_repo lays them out. */
-export function fileArtifacts(models: SiteModels, filesFrom?: string): Planned[] {
-  return (models.repos?.files ?? []).map((f) => ({
+/**
+ * The plain files: the site's own (`repos.files`) and Kubespray's binaries,
+ * placed under `files/` as Kubespray's files_repo lays them out. A Kubespray
+ * file pinned by no SHA-256 (a SHA-512, or no pin at all) cannot be verified
+ * by the store: it is left out and said so, and `airgap check` names it.
+ */
+export function fileArtifacts(models: SiteModels, filesFrom?: string, log?: Log): Planned[] {
+  const site = (models.repos?.files ?? []).map((f) => ({ url: f.url, sha256: f.sha256, path: `files/${f.path}` }));
+  const kubespray = (models.kubespray?.artifacts.files ?? []).flatMap((f) => {
+    if (f.sha256) return [{ url: f.url, sha256: f.sha256, path: f.path }];
+    log?.info(`not bundled: ${f.url} (Kubespray pins ${f.checksum ? f.checksum.split(":")[0] : "no checksum"}, the store verifies SHA-256)`);
+    return [];
+  });
+  return [...site, ...kubespray].map((f) => ({
     kind: "file" as const,
     name: path.posix.basename(new URL(f.url).pathname),
     source: f.url,
-    path: `files/${f.path}`,
+    path: f.path,
     sha256: f.sha256,
     fetchUrl: filesFrom ? mirrorUrl(filesFrom, f.url) : f.url,
   }));
@@ -197,7 +208,7 @@ export async function planBundle(core: CoreModel, models: SiteModels, o: BundleO
     const prior = repos.get(`${repo.path}/${repo.pool}`);
     repos.set(`${repo.path}/${repo.pool}`, prior ? { ...prior, architectures: [...new Set([...prior.architectures, ...repo.architectures])] } : repo);
   }
-  for (const f of fileArtifacts(models, o.filesFrom)) {
+  for (const f of fileArtifacts(models, o.filesFrom, log)) {
     const prior = artifacts.get(f.path);
     if (prior && prior.sha256 !== f.sha256) throw new AptError(`two files want the path ${f.path}: ${prior.source} and ${f.source} with different sha256`);
     artifacts.set(f.path, f);

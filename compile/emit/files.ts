@@ -35,6 +35,7 @@ export function emitRunbook(core: CoreModel, out: Emission, kubespray: Kubespray
     envSecrets,
     vaultFiles,
     kubespray: kubespray ?? false,
+    bundle: out.plays.some((p) => p.role === "repo_server"),
     sections: out.runbook,
   });
 }
