@@ -1,6 +1,6 @@
 // The lab of the end-to-end tests (test/lab/lab.sh, docs/lab.md): one admin
 // host and two nodes on the bridge agbr0, with no route out.
-import { defineSite } from "airgap";
+import { defineSite, fromEnv } from "airgap";
 
 export default defineSite({
   name: "lab",
@@ -15,7 +15,7 @@ export default defineSite({
     repos: {
       on: "admin",
       // Clients the tests run on the nodes.
-      packages: ["curl", "bind9-dnsutils"],
+      packages: ["curl", "bind9-dnsutils", "skopeo"],
       // Never fetched from there: the test bundles it from a local mirror
       // (airgap bundle --files-from test/e2e/mirror).
       files: [
@@ -27,5 +27,19 @@ export default defineSite({
     },
     ntp: { on: "admin" },
     dns: { on: "admin" },
+    registry: {
+      on: "admin",
+      users: [
+        { name: "pusher", password: fromEnv("AIRGAP_LAB_REGISTRY_PUSH_PASSWORD"), access: "push" },
+        { name: "puller", password: fromEnv("AIRGAP_LAB_REGISTRY_PULL_PASSWORD"), access: "pull" },
+      ],
+      // Never public: while the test bundles, a throwaway registry serves
+      // them on the bastion's loopback (test/e2e/upstream.ts).
+      images: [
+        "127.0.0.1:5917/airgap-lab/app-one:1.0",
+        "127.0.0.1:5917/airgap-lab/app-two:1.0",
+        "127.0.0.1:5917/airgap-lab/app-three:1.0",
+      ],
+    },
   },
 });

@@ -18,9 +18,11 @@
  *                    that must not bring the lab up under someone's feet.
  */
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { CLI, ROOT } from "../helpers.js";
+import { startLabUpstream } from "./upstream.js";
 
 export const SITE = path.join(ROOT, "examples/lab.ts");
 export const LAB_SH = path.join(ROOT, "test/lab/lab.sh");
@@ -274,7 +276,18 @@ async function setUp(): Promise<LabRunResult> {
   // The lab's hosts come from an older point release than the mirror's
   // newest packages: carry the minimal system's packages too, so upgrades
   // their dependencies need are in the bundle.
-  await step("airgap bundle (Debian mirror)", process.execPath, [CLI, "bundle", SITE, "-o", BUNDLE, "--files-from", FILES_MIRROR, "--include-base"]);
+  // The registry's accounts (examples/lab.ts reads them from the environment).
+  process.env.AIRGAP_LAB_REGISTRY_PUSH_PASSWORD ??= randomBytes(18).toString("base64url");
+  process.env.AIRGAP_LAB_REGISTRY_PULL_PASSWORD ??= randomBytes(18).toString("base64url");
+  // The site's images come from a throwaway registry on this machine's
+  // loopback (test/e2e/upstream.ts), up only while the bundle is made.
+  const upstream = await startLabUpstream(path.join(WORK, "upstream"));
+  try {
+    await step("airgap bundle (Debian mirror, upstream images)", process.execPath,
+      [CLI, "bundle", SITE, "-o", BUNDLE, "--files-from", FILES_MIRROR, "--include-base", "--cert-dir", upstream.certDir]);
+  } finally {
+    await upstream.stop();
+  }
   const manifest = JSON.parse(readFileSync(path.join(BUNDLE, "manifest.json"), "utf8")) as LabRunResult["manifest"];
   await step("airgap compile", process.execPath, [CLI, "compile", SITE, "-o", PROJECT]);
   const first = await lab.playbook("run-1", "site.yml");
