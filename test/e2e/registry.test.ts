@@ -108,6 +108,13 @@ describe("@lab registry: seeded from the bundle, pull-only for the nodes", funct
     });
   });
 
+  it("image blobs are not on the package repository's web server (the registry's accounts guard them)", async () => {
+    const blob = site.manifest.artifacts.find((a) => a.kind === "image-blob");
+    assert.ok(blob, "the bundle has image blobs");
+    const code = await site.lab.sh("node1", `curl -s -o /dev/null -w '%{http_code}' https://repo.${DOMAIN}/${blob.path}`);
+    assert.equal(code.trim(), "404");
+  });
+
   it("refuses a host outside the site's networks (403 from nginx)", async () => {
     const py = `import ssl, urllib.request, urllib.error
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE

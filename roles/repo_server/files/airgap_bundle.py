@@ -46,6 +46,10 @@ class Refused(Exception):
         self.problems = problems
 
 
+
+# Artifact kinds the repository server places in its web tree.
+WEB_KINDS = ("deb", "rpm", "file")
+
 def out(obj):
     sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
 
@@ -392,6 +396,10 @@ def cmd_build(a):
     try:
         problems = []
         for x in manifest["artifacts"]:
+            # Only what this web server serves: images belong to the registry,
+            # behind its accounts, and must not be readable here.
+            if x.get("kind") not in WEB_KINDS:
+                continue
             blob = os.path.join(a.store, BLOBS, x["sha256"])
             if not store_has(a.store, x["sha256"], x["size"]):
                 problems.append("%s: its blob %s is not in the store" % (x["path"], blob_name(x["sha256"])))
