@@ -111,6 +111,7 @@ describe("@lab registry: seeded from the bundle, pull-only for the nodes", funct
   it("image blobs are not on the package repository's web server (the registry's accounts guard them)", async () => {
     const blob = site.manifest.artifacts.find((a) => a.kind === "image-blob");
     assert.ok(blob, "the bundle has image blobs");
+    await site.lab.install("node1", "curl");
     const code = await site.lab.sh("node1", `curl -s -o /dev/null -w '%{http_code}' https://repo.${DOMAIN}/${blob.path}`);
     assert.equal(code.trim(), "404");
   });
