@@ -308,6 +308,12 @@ export const kubespray: Component<KubesprayModel> = {
     out.addVars("all", { airgap_kubespray_version: m.version });
     const files = m.artifacts.files.length;
     const images = m.artifacts.images.length;
+    // The registry role pushes them from the bundle under the names Kubespray asks for.
+    if (out.groups.has("airgap_registry_servers")) {
+      out.addVars("airgap_registry_servers", {
+        airgap_registry_kubespray_images: m.artifacts.images.map((i) => ({ source: i.source, target: i.target })),
+      });
+    }
     out.runbook.push({
       title: "Kubernetes (Kubespray)",
       lines: [
