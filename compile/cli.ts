@@ -1,4 +1,4 @@
-/** The command line: `airgap compile|validate|init|bundle`. Exit 0 ok, 1 invalid site, 2 usage error. */
+/** The command line: `airgap compile|validate|check|init|bundle|keygen|export|import|prune`. Exit 0 ok, 1 invalid site, 2 usage error. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -127,6 +127,13 @@ function init(dir: string): number {
   return 0;
 }
 
+/** `--split SIZE` in bytes; undefined when not given, null when malformed. */
+async function splitOption(text: string | undefined): Promise<number | undefined | null> {
+  if (text === undefined) return undefined;
+  const { parseSize } = await import("./bundle/transfer.js");
+  return parseSize(text) ?? null;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   let usageError = false;
@@ -186,19 +193,85 @@ export async function main(argv: string[]): Promise<number> {
           .option("include-base", { type: "boolean", default: false, describe: "also carry the minimal system's own packages" })
           .option("jobs", { alias: "j", type: "number", default: 4, describe: "parallel downloads and image copies" })
           .option("cert-dir", { type: "string", describe: "CA certificates (*.crt) of the upstream registries images are copied from (skopeo --src-cert-dir)" })
-          .option("authfile", { type: "string", describe: "credentials for the upstream registries, containers-auth.json (skopeo --src-authfile)" }),
+          .option("authfile", { type: "string", describe: "credentials for the upstream registries, containers-auth.json (skopeo --src-authfile)" })
+          .option("key", { type: "string", describe: "private key (airgap keygen) signing the manifest: manifest.json.sig" })
+          .option("export", { type: "string", describe: "then write the transfer file FILE (as airgap export)" })
+          .option("since", { type: "string", describe: "with --export: carry only what this older manifest.json lacks (a delta)" })
+          .option("split", { type: "string", describe: "with --export: chunks of SIZE (700M, 4G; powers of 1024) and a signed chunk list" })
+          .option("json", { type: "boolean", default: false, describe: "--dry-run and --export summaries as JSON on stdout" }),
       async (a) => {
         const { bundle, parseMirrorOptions } = await import("./bundle/command.js");
         const mirrors = parseMirrorOptions(a.mirror ?? []);
-        if (typeof mirrors === "string") {
+        const split = await splitOption(a.split);
+        if (typeof mirrors === "string" || split === null) {
           usageError = true;
-          process.stderr.write(`${mirrors}\n\nRun "airgap bundle --help" for usage.\n`);
+          process.stderr.write(`${typeof mirrors === "string" ? mirrors : `--split ${a.split}: write a size such as 700M or 4G`}\n\nRun "airgap bundle --help" for usage.\n`);
           return;
         }
         code = await bundle({
           site: a.site, out: a.out, dryRun: a.dryRun, filesFrom: a.filesFrom, mirrors,
           cache: a.cache, includeBase: a.includeBase, jobs: a.jobs, certDir: a.certDir, authFile: a.authfile,
+          key: a.key, exportTo: a.export, since: a.since, split, json: a.json,
         });
+      },
+    )
+    .command(
+      "keygen <dir>",
+      "Make the ed25519 key pair that signs bundles: airgap-bundle.key (private, 0600) and airgap-bundle.pub",
+      (y) => y.positional("dir", { type: "string", demandOption: true, describe: "folder to write the two files into" }).option("json", { type: "boolean", default: false }),
+      async (a) => {
+        const { keygenCommand } = await import("./bundle/commands.js");
+        code = await keygenCommand(a.dir, { stdout: process.stdout, stderr: process.stderr, json: a.json });
+      },
+    )
+    .command(
+      "export <dir> <file>",
+      "Write a signed bundle folder as one transfer file (tar: manifest and signature first, then the blobs)",
+      (y) =>
+        y
+          .positional("dir", { type: "string", demandOption: true, describe: "the bundle folder" })
+          .positional("file", { type: "string", demandOption: true, describe: "the transfer file to write" })
+          .option("since", { type: "string", describe: "carry only what this older manifest.json lacks (a delta)" })
+          .option("split", { type: "string", describe: "chunks of SIZE (700M, 4G; powers of 1024) and a signed chunk list" })
+          .option("key", { type: "string", describe: "private key: checks the bundle's signature, signs the chunk list (needed with --split)" })
+          .option("json", { type: "boolean", default: false, describe: "summary as JSON on stdout, no progress" }),
+      async (a) => {
+        const split = await splitOption(a.split);
+        if (split === null) {
+          usageError = true;
+          process.stderr.write(`--split ${a.split}: write a size such as 700M or 4G\n\nRun "airgap export --help" for usage.\n`);
+          return;
+        }
+        const { exportCommand } = await import("./bundle/commands.js");
+        code = await exportCommand({ dir: a.dir, file: a.file, since: a.since, split, key: a.key }, { stdout: process.stdout, stderr: process.stderr, json: a.json });
+      },
+    )
+    .command(
+      "import <files..>",
+      "Verify a transfer file (signature, chunks, every blob) and only then move it into the store",
+      (y) =>
+        y
+          .positional("files", { type: "string", array: true, demandOption: true, describe: "the transfer file, or its chunk list (FILE.chunks.json) or chunks" })
+          .option("store", { type: "string", default: ".", describe: "the site's store (a bundle folder: manifest.json + blobs/)" })
+          .option("trust", { type: "string", demandOption: true, describe: "the site's trusted public key (airgap-bundle.pub)" })
+          .option("json", { type: "boolean", default: false, describe: "summary as JSON on stdout, no progress" }),
+      async (a) => {
+        const { importCommand } = await import("./bundle/commands.js");
+        code = await importCommand({ inputs: a.files, store: a.store, trust: a.trust }, { stdout: process.stdout, stderr: process.stderr, json: a.json });
+      },
+    )
+    .command(
+      "prune",
+      "Remove the blobs of a store (or bundle folder) that no kept manifest references",
+      (y) =>
+        y
+          .option("store", { type: "string", demandOption: true, describe: "the store or bundle folder" })
+          .option("keep", { type: "number", default: 2, describe: "manifests kept: the current one and the newest imported before it" })
+          .option("dry-run", { type: "boolean", default: false, describe: "say what would be removed; remove nothing" })
+          .option("json", { type: "boolean", default: false, describe: "summary as JSON on stdout" }),
+      async (a) => {
+        const { pruneCommand } = await import("./bundle/commands.js");
+        code = await pruneCommand({ store: a.store, keep: a.keep, dryRun: a.dryRun }, { stdout: process.stdout, stderr: process.stderr, json: a.json });
       },
     )
     .demandCommand(1, "name a command")

@@ -9,6 +9,7 @@
  */
 import { existsSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
+import type { KeyObject } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import chalk from "chalk";
@@ -24,6 +25,7 @@ import {
   compareStrings,
   MANIFEST_FILE,
   serializeManifest,
+  SIGNATURE_FILE,
   type Artifact,
   type ArtifactKind,
   type Repository,
@@ -32,6 +34,10 @@ import { packagesByHost, packageTargets, type PackageTarget, type SiteModels } f
 import { copyImages, ImageError, imageRequests, imageSummary, type ImageRequest, type ImageResult } from "./images.js";
 import { formatBytes, formatDuration, formatRate, Progress, type ProgressStream } from "./progress.js";
 import { Store } from "./store.js";
+import { readPrivateKey, signBytes, KeyError } from "./sign.js";
+import { exportBundle, TransferError } from "./transfer.js";
+import { reportExport } from "./commands.js";
+import { rm } from "node:fs/promises";
 
 export interface BundleOptions {
   site: string;
@@ -53,6 +59,16 @@ export interface BundleOptions {
   certDir?: string;
   /** Credentials for upstream registries (containers-auth.json), for skopeo's --src-authfile. */
   authFile?: string;
+  /** Private key (airgap keygen) signing the manifest: manifest.json.sig. */
+  key?: string;
+  /** Then write the transfer file (compile/bundle/transfer.ts). */
+  exportTo?: string;
+  /** With `exportTo`: carry only the blobs this older manifest does not list. */
+  since?: string;
+  /** With `exportTo`: chunks of this many bytes. */
+  split?: number;
+  /** Machine-readable summary (and dry run) on stdout, no progress. */
+  json?: boolean;
   stdout?: ProgressStream;
   stderr?: ProgressStream;
   env?: NodeJS.ProcessEnv;
@@ -225,8 +241,10 @@ function byKind(list: Planned[]): Map<ArtifactKind, Planned[]> {
   return m;
 }
 
-async function dryRun(plan: Plan, store: Store | undefined, out: ProgressStream): Promise<void> {
+async function dryRun(plan: Plan, store: Store | undefined, out: ProgressStream, json = false): Promise<void> {
   const lines: string[] = [];
+  const kinds: { kind: string; artifacts: number; toFetch: number; bytesToFetch: number; totalBytes: number; unknownSizes: number }[] = [];
+  const fetchList: { kind: string; path: string; url: string; size?: number }[] = [];
   const rows: string[][] = [["kind", "artifacts", "to fetch", "size to fetch", "total size"]];
   let grandFetch = 0;
   let grandTotal = 0;
@@ -244,15 +262,22 @@ async function dryRun(plan: Plan, store: Store | undefined, out: ProgressStream)
         fetch++;
         fetchBytes += size ?? 0;
         lines.push(`  ${artifactLabel(a)}  ${size === undefined ? "size unknown" : formatBytes(size)}  ${a.fetchUrl}`);
+        fetchList.push({ kind, path: a.path, url: a.fetchUrl, ...(size !== undefined ? { size } : {}) });
       }
     }
     const note = unknown ? ` (+${unknown} of unknown size)` : "";
     rows.push([kind, String(list.length), String(fetch), formatBytes(fetchBytes) + note, formatBytes(totalBytes)]);
+    kinds.push({ kind, artifacts: list.length, toFetch: fetch, bytesToFetch: fetchBytes, totalBytes, unknownSizes: unknown });
     grandFetch += fetchBytes;
     grandTotal += totalBytes;
   }
   if (plan.images.length) rows.push(["image", String(plan.images.length), String(plan.images.length), "known once copied", "-"]);
   rows.push(["total", String(plan.artifacts.length), String(lines.length), formatBytes(grandFetch), formatBytes(grandTotal)]);
+  if (json) {
+    const images = plan.images.map((i) => ({ source: i.source, target: i.target, arches: i.arches }));
+    out.write(JSON.stringify({ site: plan.site, dryRun: true, kinds, bytesToFetch: grandFetch, totalBytes: grandTotal, fetch: fetchList, images }) + "\n");
+    return;
+  }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const table = rows.map((r) => "  " + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  "));
   out.write(
@@ -365,6 +390,18 @@ export async function bundle(o: BundleOptions): Promise<number> {
     log.error(`no such folder: ${o.filesFrom} (--files-from)`);
     return 1;
   }
+  if ((o.since || o.split) && !o.exportTo) {
+    stderr.write(`--since and --split shape the transfer file: give it with --export FILE\n\nRun "airgap bundle --help" for usage.\n`);
+    return 2;
+  }
+  let key: KeyObject | undefined;
+  try {
+    key = o.key ? await readPrivateKey(o.key) : undefined;
+  } catch (err) {
+    if (!(err instanceof KeyError)) throw err;
+    log.error(err.message);
+    return 1;
+  }
   const started = Date.now();
   const result = await synth(o.site);
   if (result.errors.length > 0 || !result.resolved) {
@@ -381,7 +418,7 @@ export async function bundle(o: BundleOptions): Promise<number> {
     return 1;
   }
   if (o.dryRun) {
-    await dryRun(plan, o.out && existsSync(o.out) ? new Store(o.out) : undefined, stdout);
+    await dryRun(plan, o.out && existsSync(o.out) ? new Store(o.out) : undefined, stdout, o.json);
     return 0;
   }
   const store = new Store(o.out!);
@@ -422,6 +459,7 @@ export async function bundle(o: BundleOptions): Promise<number> {
   ];
   const text = serializeManifest(buildManifest(plan.site, plan.repositories, artifacts));
   const written = await writeManifest(o.out!, text);
+  const signed = await writeSignature(o.out!, text, key, written === "written");
   const unreferenced = await store.unreferenced(new Set(artifacts.map((a) => a.sha256)));
   const total = artifacts.reduce((n, a) => n + a.size, 0);
   const counts = ARTIFACT_KINDS.map((k) => [k, artifacts.filter((a) => a.kind === k).length] as const)
@@ -435,9 +473,35 @@ export async function bundle(o: BundleOptions): Promise<number> {
       : `fetched ${fetched} (${formatBytes(fetchedBytes)} in ${formatDuration(fetchMs)}, ${formatRate(fetchedBytes, fetchMs)}), ${present} already in the store`;
   stdout.write(
     `bundle ${o.out}: ${artifacts.length} artifacts (${counts}), ${formatBytes(total)}; ${fetchLine}; ` +
-      `manifest ${written} (${MANIFEST_FILE}); ${formatDuration(ms)}\n` +
+      `manifest ${written} (${MANIFEST_FILE}), ${signed}; ${formatDuration(ms)}\n` +
       (imageResult ? `images: ${imageSummary(imageResult)}\n` : "") +
-      (unreferenced > 0 ? `${unreferenced} blob${unreferenced === 1 ? "" : "s"} in the store ${unreferenced === 1 ? "is" : "are"} no longer in the manifest (kept; a later "airgap prune" removes them)\n` : ""),
+      (unreferenced > 0 ? `${unreferenced} blob${unreferenced === 1 ? "" : "s"} in the store ${unreferenced === 1 ? "is" : "are"} no longer in the manifest (kept; "airgap prune --store ${o.out}" removes them)\n` : ""),
   );
+  if (!existsSync(path.join(o.out!, SIGNATURE_FILE))) log.info(`${chalk.yellow("warning")}: the bundle is unsigned; airgap import and the admin play refuse it (sign with --key, made by airgap keygen)`);
+  if (o.exportTo) {
+    try {
+      const r = await exportBundle({ dir: o.out!, file: o.exportTo, since: o.since, split: o.split, key });
+      reportExport(r, { stdout, stderr, json: o.json });
+    } catch (err) {
+      if (!(err instanceof TransferError)) throw err;
+      log.error(`export to ${o.exportTo}: ${err.problems.join("; ")}`);
+      return 1;
+    }
+  }
   return 0;
+}
+
+/** Signs the manifest's bytes (deterministic: ed25519); without a key, a signature of older bytes is removed. */
+async function writeSignature(dir: string, text: string, key: KeyObject | undefined, changed: boolean): Promise<string> {
+  const file = path.join(dir, SIGNATURE_FILE);
+  if (!key) {
+    if (changed) await rm(file, { force: true });
+    return existsSync(file) ? `signature kept (${SIGNATURE_FILE})` : "unsigned";
+  }
+  const sig = signBytes(Buffer.from(text), key);
+  const before = await readFile(file).catch(() => undefined);
+  if (before && before.equals(sig)) return `signature unchanged (${SIGNATURE_FILE})`;
+  await writeFile(`${file}.${process.pid}.tmp`, sig);
+  await rename(`${file}.${process.pid}.tmp`, file);
+  return `signed (${SIGNATURE_FILE})`;
 }

@@ -10,7 +10,7 @@ import type { OsRelease } from "../../dsl/index.js";
 
 export const MANIFEST_FORMAT = 1;
 export const MANIFEST_FILE = "manifest.json";
-/** Reserved: the detached ed25519 signature of manifest.json's exact bytes (issue "The bundle as a product"). */
+/** The detached ed25519 signature of manifest.json's exact bytes (64 raw bytes; compile/bundle/sign.ts). */
 export const SIGNATURE_FILE = "manifest.json.sig";
 
 /**
@@ -67,6 +67,9 @@ export interface Manifest {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+
+/** A manifest that cannot be read; the message lists every problem. */
+export class ManifestError extends Error {}
 
 /** Byte-wise string order: the same on every machine, whatever its locale. */
 export function compareStrings(a: string, b: string): number {
@@ -150,10 +153,10 @@ export function parseManifest(text: string): Manifest {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new Error(`manifest is not JSON: ${(err as Error).message}`);
+    throw new ManifestError(`manifest is not JSON: ${(err as Error).message}`);
   }
   const problems = checkManifest(raw);
-  if (problems.length > 0) throw new Error(`invalid manifest:\n  ${problems.join("\n  ")}`);
+  if (problems.length > 0) throw new ManifestError(`invalid manifest:\n  ${problems.join("\n  ")}`);
   return raw as Manifest;
 }
 

@@ -119,3 +119,42 @@ export class Progress {
     this.drawn = true;
   }
 }
+
+/**
+ * Progress of one long stream of bytes (export, import): one line redrawn in
+ * place, on a terminal only; nothing otherwise (logs, --json).
+ */
+export class ByteProgress {
+  private total = 0;
+  private bytes = 0;
+  private started = Date.now();
+  private lastDraw = 0;
+  private drawn = false;
+
+  constructor(
+    private readonly out: ProgressStream,
+    private readonly what: string,
+  ) {}
+
+  begin(total: number): void {
+    this.total = total;
+    this.bytes = 0;
+    this.started = Date.now();
+  }
+
+  add(n: number): void {
+    this.bytes += n;
+    if (this.out.isTTY !== true) return;
+    const now = Date.now();
+    if (now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    const pct = this.total > 0 ? ` (${Math.min(100, Math.floor((this.bytes * 100) / this.total))}%)` : "";
+    this.out.write(`\r\x1b[K${this.what}: ${formatBytes(this.bytes)} / ${formatBytes(this.total)}${pct}  ${formatRate(this.bytes, now - this.started)}`);
+    this.drawn = true;
+  }
+
+  end(): void {
+    if (this.drawn) this.out.write("\r\x1b[K");
+    this.drawn = false;
+  }
+}

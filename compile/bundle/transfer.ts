@@ -1,0 +1,473 @@
+/**
+ * The transfer file: what crosses the air gap. One tar, members in a fixed
+ * order: `manifest.json`, `manifest.json.sig`, then the blobs carried
+ * (`blobs/sha256/<hex>`, by digest). An importer verifies the signature before
+ * it reads any blob. Optionally split into chunks (`FILE.000`, `FILE.001`, …)
+ * listed with their sizes and digests in `FILE.chunks.json`, signed by
+ * `FILE.chunks.json.sig`.
+ *
+ * `importTransfer` verifies everything (signature against the site's trusted
+ * key, every chunk, every blob) into a staging folder inside the store, and
+ * only then moves blobs and manifest into place: on any failure the store is
+ * as it was. A staging folder left by an interrupted import is reused.
+ */
+import { createHash, type KeyObject } from "node:crypto";
+import { createReadStream, createWriteStream, existsSync, type WriteStream } from "node:fs";
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { once } from "node:events";
+import { MANIFEST_FILE, parseManifest, SIGNATURE_FILE, type Manifest } from "./manifest.js";
+import { keyFingerprint, publicOf, signBytes, verifyBytes } from "./sign.js";
+import { BLOB_DIR } from "./store.js";
+import { BLOCK, ByteReader, nextMember, padding, skipPadding, TAR_END, tarHeader, TarError } from "./tar.js";
+import { ByteProgress } from "./progress.js";
+
+export const CHUNKS_SUFFIX = ".chunks.json";
+/** Staging inside the store (same file system: moving in is a rename). */
+export const STAGING_DIR = ".import";
+/** Manifests the store keeps (by the manifest's sha256), for `airgap prune`. */
+export const MANIFESTS_DIR = "manifests";
+const READ_SIZE = 1 << 20;
+
+/** The transfer or the bundle is refused; `problems` name what failed. */
+export class TransferError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join("\n"));
+  }
+}
+
+export interface ChunkList {
+  format: 1;
+  /** The transfer file's name; chunks are `<transfer>.000`, … */
+  transfer: string;
+  /** SHA-256 of the manifest inside: ties the list to one bundle. */
+  manifest: string;
+  size: number;
+  chunks: { name: string; size: number; sha256: string }[];
+}
+
+/** `--split` sizes: bytes, or with k, M, G, T (powers of 1024; "G", "GiB" and "GB" alike). */
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const n = Math.floor(Number(m[1]) * 1024 ** " kmgt".indexOf((m[2] || " ").toLowerCase()));
+  return n >= BLOCK ? n : undefined;
+}
+
+/** Blobs to carry: every digest the manifest lists that `since` (an older manifest) does not. */
+export function blobsToCarry(m: Manifest, since?: Manifest): { sha256: string; size: number; label: string }[] {
+  const old = new Set(since?.artifacts.map((a) => a.sha256) ?? []);
+  const out = new Map<string, { sha256: string; size: number; label: string }>();
+  for (const a of m.artifacts) {
+    if (!old.has(a.sha256) && !out.has(a.sha256)) out.set(a.sha256, { sha256: a.sha256, size: a.size, label: `${a.kind} ${a.path}` });
+  }
+  return [...out.values()].sort((x, y) => (x.sha256 < y.sha256 ? -1 : 1));
+}
+
+/** Writes a byte stream into one file, or into chunks of `split` bytes each hashed. */
+class ChunkWriter {
+  private current?: WriteStream;
+  private currentHash = createHash("sha256");
+  private currentSize = 0;
+  readonly chunks: ChunkList["chunks"] = [];
+  readonly files: string[] = [];
+  size = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly split?: number,
+  ) {}
+
+  private async roll(): Promise<void> {
+    await this.close();
+    const name = this.split ? `${this.file}.${String(this.chunks.length).padStart(3, "0")}` : this.file;
+    const tmp = `${name}.partial`;
+    this.files.push(name);
+    this.current = createWriteStream(tmp, { flags: "w", mode: 0o644 });
+    this.currentHash = createHash("sha256");
+    this.currentSize = 0;
+    this.chunks.push({ name: path.basename(name), size: 0, sha256: "" });
+  }
+
+  async write(data: Buffer): Promise<void> {
+    let rest = data;
+    while (rest.length > 0) {
+      if (!this.current || (this.split && this.currentSize === this.split)) await this.roll();
+      const room = this.split ? this.split - this.currentSize : rest.length;
+      const piece = rest.subarray(0, room);
+      rest = rest.subarray(piece.length);
+      this.currentHash.update(piece);
+      this.currentSize += piece.length;
+      this.size += piece.length;
+      if (!this.current!.write(piece)) await once(this.current!, "drain");
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.current) return;
+    const s = this.current;
+    this.current = undefined;
+    await new Promise<void>((resolve, reject) => s.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    const last = this.chunks[this.chunks.length - 1];
+    last.size = this.currentSize;
+    last.sha256 = this.currentHash.digest("hex");
+    await rename(`${this.files[this.files.length - 1]}.partial`, this.files[this.files.length - 1]);
+  }
+
+  async abandon(): Promise<void> {
+    this.current?.destroy();
+    for (const f of this.files) {
+      await rm(f, { force: true });
+      await rm(`${f}.partial`, { force: true });
+    }
+  }
+}
+
+export interface ExportOptions {
+  /** Bundle folder (manifest.json, manifest.json.sig, blobs/). */
+  dir: string;
+  /** The transfer file to write. */
+  file: string;
+  /** An older manifest: carry only the blobs it does not list. */
+  since?: string;
+  /** Chunk size in bytes; the chunk list is signed with `key`. */
+  split?: number;
+  key?: KeyObject;
+  progress?: ByteProgress;
+}
+
+export interface ExportResult {
+  file: string;
+  files: string[];
+  blobs: number;
+  /** Blobs left out because the old manifest lists them. */
+  skipped: number;
+  bytes: number;
+  /** Bytes of the whole bundle's blobs (what a full transfer carries). */
+  fullBytes: number;
+}
+
+/** Writes the transfer file (or its chunks and signed chunk list). */
+export async function exportBundle(o: ExportOptions): Promise<ExportResult> {
+  const manifestBytes = await readFile(path.join(o.dir, MANIFEST_FILE)).catch(() => undefined);
+  if (!manifestBytes) throw new TransferError([`${o.dir} holds no ${MANIFEST_FILE}: run airgap bundle first`]);
+  const signature = await readFile(path.join(o.dir, SIGNATURE_FILE)).catch(() => undefined);
+  if (!signature) throw new TransferError([`${o.dir} holds no ${SIGNATURE_FILE}: the bundle is unsigned (airgap bundle --key KEY signs it)`]);
+  const manifest = parseManifest(manifestBytes.toString("utf8"));
+  if (o.key && !verifyBytes(manifestBytes, signature, publicOf(o.key))) {
+    throw new TransferError([`${SIGNATURE_FILE} in ${o.dir} was not made by this key (run airgap bundle --key KEY again)`]);
+  }
+  let since: Manifest | undefined;
+  if (o.since) {
+    const text = await readFile(o.since, "utf8").catch((err: Error) => {
+      throw new TransferError([`cannot read the old manifest ${o.since}: ${err.message}`]);
+    });
+    since = parseManifest(text);
+    if (since.site !== manifest.site) throw new TransferError([`the old manifest ${o.since} is site "${since.site}", this bundle site "${manifest.site}"`]);
+  }
+  if (o.split && !o.key) throw new TransferError(["a split transfer needs the signing key (--key) to sign its chunk list"]);
+  const carry = blobsToCarry(manifest, since);
+  const all = blobsToCarry(manifest);
+  const w = new ChunkWriter(o.file, o.split);
+  o.progress?.begin(carry.reduce((n, b) => n + b.size, 0) + manifestBytes.length);
+  try {
+    for (const [name, data] of [[MANIFEST_FILE, manifestBytes], [SIGNATURE_FILE, signature]] as const) {
+      await w.write(tarHeader(name, data.length));
+      await w.write(data);
+      await w.write(Buffer.alloc(padding(data.length)));
+    }
+    for (const b of carry) {
+      await w.write(tarHeader(`${BLOB_DIR}/${b.sha256}`, b.size));
+      const hash = createHash("sha256");
+      let size = 0;
+      const file = path.join(o.dir, BLOB_DIR, b.sha256);
+      try {
+        for await (const piece of createReadStream(file, { highWaterMark: READ_SIZE })) {
+          const buf = piece as Buffer;
+          size += buf.length;
+          if (size > b.size) break;
+          hash.update(buf);
+          await w.write(buf);
+          o.progress?.add(buf.length);
+        }
+      } catch (err) {
+        throw new TransferError([`${b.label}: cannot read its blob ${file}: ${(err as Error).message}`]);
+      }
+      const digest = hash.digest("hex");
+      if (size !== b.size || digest !== b.sha256) {
+        throw new TransferError([`${b.label}: the bundle's blob is damaged (${size} bytes, sha256 ${digest}; the manifest says ${b.size} bytes, ${b.sha256}); run airgap bundle again`]);
+      }
+      await w.write(Buffer.alloc(padding(b.size)));
+    }
+    await w.write(TAR_END);
+    await w.close();
+    if (o.split) {
+      const list: ChunkList = {
+        format: 1,
+        transfer: path.basename(o.file),
+        manifest: createHash("sha256").update(manifestBytes).digest("hex"),
+        size: w.size,
+        chunks: w.chunks,
+      };
+      const text = Buffer.from(JSON.stringify(list, null, 2) + "\n");
+      await writeFile(o.file + CHUNKS_SUFFIX, text);
+      await writeFile(o.file + CHUNKS_SUFFIX + ".sig", signBytes(text, o.key!));
+      w.files.push(o.file + CHUNKS_SUFFIX, o.file + CHUNKS_SUFFIX + ".sig");
+    }
+  } catch (err) {
+    await w.abandon();
+    throw err;
+  } finally {
+    o.progress?.end();
+  }
+  return {
+    file: o.file,
+    files: w.files,
+    blobs: carry.length,
+    skipped: all.length - carry.length,
+    bytes: w.size,
+    fullBytes: all.reduce((n, b) => n + b.size, 0),
+  };
+}
+
+/** The transfer named on the command line: one tar, or a chunk list with its chunks. */
+async function openInputs(inputs: string[], trust: KeyObject): Promise<{ label: string; parts: { file: string; size?: number; sha256?: string; label: string }[] }> {
+  if (inputs.length === 0) throw new TransferError(["no transfer file given"]);
+  // A chunk list, a chunk (FILE.000), or a transfer file beside its chunk list.
+  const first = inputs[0];
+  const listFile = first.endsWith(CHUNKS_SUFFIX)
+    ? first
+    : /\.\d{3}$/.test(first)
+      ? first.slice(0, -4) + CHUNKS_SUFFIX
+      : existsSync(first + CHUNKS_SUFFIX)
+        ? first + CHUNKS_SUFFIX
+        : undefined;
+  if (!listFile) {
+    if (inputs.length > 1) throw new TransferError([`several files given (${inputs.join(", ")}) but no chunk list (${first}${CHUNKS_SUFFIX})`]);
+    if (!existsSync(first)) throw new TransferError([`no such transfer file: ${first}`]);
+    return { label: first, parts: [{ file: first, label: first }] };
+  }
+  const text = await readFile(listFile).catch(() => undefined);
+  if (!text) throw new TransferError([`the chunk list ${listFile} is missing`]);
+  const sig = await readFile(listFile + ".sig").catch(() => undefined);
+  if (!sig) throw new TransferError([`the chunk list ${listFile} is unsigned (no ${path.basename(listFile)}.sig)`]);
+  if (!verifyBytes(text, sig, trust)) {
+    throw new TransferError([`the chunk list ${listFile}: its signature does not verify against the trusted key ${keyFingerprint(trust)} (altered, or signed by another key)`]);
+  }
+  const list = JSON.parse(text.toString("utf8")) as ChunkList;
+  const dir = path.dirname(listFile);
+  const parts = list.chunks.map((c) => ({ file: path.join(dir, path.basename(c.name)), size: c.size, sha256: c.sha256, label: `chunk ${c.name}` }));
+  const problems: string[] = [];
+  for (const [i, p] of parts.entries()) {
+    const st = await stat(p.file).catch(() => undefined);
+    if (!st) problems.push(`${p.label} (${i + 1} of ${parts.length}) is missing: ${p.file}`);
+    else if (st.size !== p.size) problems.push(`${p.label}: ${st.size} bytes, the chunk list says ${p.size} (truncated or replaced)`);
+  }
+  if (problems.length) throw new TransferError(problems);
+  return { label: listFile, parts };
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const piece of createReadStream(file, { highWaterMark: READ_SIZE })) hash.update(piece as Buffer);
+  return hash.digest("hex");
+}
+
+/** Every chunk's digest, before any is read as tar; a swapped chunk is named as such. */
+async function verifyChunks(parts: { file: string; sha256?: string; label: string }[], progress?: ByteProgress): Promise<void> {
+  const problems: string[] = [];
+  const actual: string[] = [];
+  for (const p of parts) {
+    if (!p.sha256) continue;
+    const d = await sha256Of(p.file);
+    actual.push(d);
+    progress?.add((await stat(p.file)).size);
+    if (d !== p.sha256) problems.push(`${p.label}: sha256 ${d}, expected ${p.sha256}`);
+  }
+  parts.forEach((p, i) => {
+    const j = parts.findIndex((q) => q.sha256 === actual[i]);
+    if (j >= 0 && j !== i) problems.push(`${p.label} holds ${parts[j].label}'s content: the chunks are out of order`);
+  });
+  if (problems.length) throw new TransferError(problems);
+}
+
+async function* concat(files: string[]): AsyncGenerator<Buffer> {
+  for (const f of files) for await (const piece of createReadStream(f, { highWaterMark: READ_SIZE })) yield piece as Buffer;
+}
+
+export interface ImportOptions {
+  inputs: string[];
+  store: string;
+  trust: KeyObject;
+  progress?: ByteProgress;
+}
+
+export interface ImportResult {
+  store: string;
+  site: string;
+  manifest: string;
+  artifacts: number;
+  /** Blobs moved into the store by this run. */
+  added: number;
+  addedBytes: number;
+  /** Blobs of the transfer the store already held. */
+  present: number;
+  /** Blobs an interrupted import had already verified (not copied again). */
+  resumed: number;
+  bytes: number;
+  ms: number;
+}
+
+async function readMember(reader: ByteReader, expect: string, max: number): Promise<Buffer | undefined> {
+  const m = await nextMember(reader);
+  if (!m || m.name !== expect) return undefined;
+  if (m.size > max) throw new TransferError([`${expect} in the transfer is ${m.size} bytes, more than ${max}`]);
+  const parts: Buffer[] = [];
+  for await (const p of reader.take(m.size)) parts.push(Buffer.from(p));
+  await skipPadding(reader, m.size);
+  return Buffer.concat(parts);
+}
+
+/** Verifies a transfer and moves it into the store; see the module comment. */
+export async function importTransfer(o: ImportOptions): Promise<ImportResult> {
+  const started = Date.now();
+  const { label, parts } = await openInputs(o.inputs, o.trust);
+  const total = (await Promise.all(parts.map((p) => stat(p.file)))).reduce((n, s) => n + s.size, 0);
+  const chunked = parts.some((p) => p.sha256);
+  o.progress?.begin(chunked ? 2 * total : total);
+  const staging = path.join(o.store, STAGING_DIR);
+  const stagedBlobs = path.join(staging, "blobs");
+  const partial = path.join(staging, "partial");
+  let failed = false;
+  try {
+    if (chunked) await verifyChunks(parts, o.progress);
+    const reader = new ByteReader(concat(parts.map((p) => p.file))[Symbol.asyncIterator]());
+    const manifestBytes = await readMember(reader, MANIFEST_FILE, 1 << 30).catch(rethrowTar(label));
+    if (!manifestBytes) throw new TransferError([`${label}: the first member is not ${MANIFEST_FILE} (not an airgap transfer file, or its start is damaged)`]);
+    const signature = await readMember(reader, SIGNATURE_FILE, 64).catch(rethrowTar(label));
+    if (!signature) throw new TransferError([`${label}: unsigned (no ${SIGNATURE_FILE} after the manifest); refused`]);
+    if (!verifyBytes(manifestBytes, signature, o.trust)) {
+      throw new TransferError([`${label}: the manifest's signature does not verify against the trusted key ${keyFingerprint(o.trust)} (the manifest was altered, or signed by another key)`]);
+    }
+    o.progress?.add(manifestBytes.length);
+    const manifest = parseManifest(manifestBytes.toString("utf8"));
+    const expected = new Map<string, { size: number; label: string }>();
+    for (const a of manifest.artifacts) if (!expected.has(a.sha256)) expected.set(a.sha256, { size: a.size, label: `${a.kind} ${a.path}` });
+
+    await mkdir(path.join(o.store, BLOB_DIR), { recursive: true });
+    await mkdir(stagedBlobs, { recursive: true });
+    await rm(partial, { recursive: true, force: true });
+    await mkdir(partial, { recursive: true });
+    const staged = new Set(await readdir(stagedBlobs));
+    let present = 0;
+    let resumed = 0;
+    const added: string[] = [];
+    let addedBytes = 0;
+    const seen = new Set<string>();
+    for (;;) {
+      const m = await nextMember(reader).catch(rethrowTar(label));
+      if (!m) break;
+      const hex = m.name.startsWith(`${BLOB_DIR}/`) ? m.name.slice(BLOB_DIR.length + 1) : "";
+      const want = expected.get(hex);
+      if (!want) throw new TransferError([`${label}: member ${m.name} (at byte ${m.offset}) is not a blob the signed manifest lists`]);
+      if (seen.has(hex)) throw new TransferError([`${label}: blob ${hex} appears twice`]);
+      seen.add(hex);
+      if (m.size !== want.size) throw new TransferError([`${want.label}: blob ${hex} is ${m.size} bytes in the transfer, the manifest says ${want.size}`]);
+      const inStore = await sizeOf(path.join(o.store, BLOB_DIR, hex));
+      const keep = inStore !== want.size && !(staged.has(hex) && (await sizeOf(path.join(stagedBlobs, hex))) === want.size);
+      const hash = createHash("sha256");
+      const tmp = path.join(partial, hex);
+      const fh = keep ? await open(tmp, "w", 0o644) : undefined;
+      try {
+        for await (const piece of reader.take(m.size)) {
+          hash.update(piece);
+          if (fh) await fh.write(piece);
+          o.progress?.add(piece.length);
+        }
+      } catch (err) {
+        throw new TransferError([`${want.label}: blob ${hex}: ${(err as Error).message}`]);
+      } finally {
+        await fh?.close();
+      }
+      const digest = hash.digest("hex");
+      if (digest !== hex) {
+        throw new TransferError([`${want.label}: blob ${hex} in the transfer has sha256 ${digest} (altered on the way); refused`]);
+      }
+      await skipPadding(reader, m.size).catch(rethrowTar(label));
+      if (fh) {
+        await rename(tmp, path.join(stagedBlobs, hex));
+        added.push(hex);
+        addedBytes += m.size;
+      } else if (inStore === want.size) present++;
+      else {
+        added.push(hex);
+        addedBytes += m.size;
+        resumed++;
+      }
+    }
+    // Every blob the manifest lists must now be in the store or staged.
+    const missing: string[] = [];
+    for (const [hex, want] of expected) {
+      if (seen.has(hex)) continue;
+      if ((await sizeOf(path.join(o.store, BLOB_DIR, hex))) !== want.size) missing.push(`${want.label}: blob ${hex} is neither in the transfer nor in the store`);
+    }
+    if (missing.length) {
+      throw new TransferError([
+        ...missing.slice(0, 20),
+        ...(missing.length > 20 ? [`… and ${missing.length - 20} more`] : []),
+        `a delta (airgap bundle --since) imports only over the store of the bundle it was made against`,
+      ]);
+    }
+    // Verified: move in. Blobs first (content-addressed, harmless alone), the manifest last.
+    for (const hex of added) await rename(path.join(stagedBlobs, hex), path.join(o.store, BLOB_DIR, hex));
+    const id = createHash("sha256").update(manifestBytes).digest("hex");
+    await mkdir(path.join(o.store, MANIFESTS_DIR), { recursive: true });
+    await writeAtomic(path.join(o.store, MANIFESTS_DIR, `${id}.json`), manifestBytes);
+    await writeAtomic(path.join(o.store, MANIFESTS_DIR, `${id}.json.sig`), signature);
+    await writeAtomic(path.join(o.store, SIGNATURE_FILE), signature);
+    await writeAtomic(path.join(o.store, MANIFEST_FILE), manifestBytes);
+    await rm(staging, { recursive: true, force: true });
+    return {
+      store: o.store,
+      site: manifest.site,
+      manifest: id,
+      artifacts: manifest.artifacts.length,
+      added: added.length,
+      addedBytes,
+      present,
+      resumed,
+      bytes: total,
+      ms: Date.now() - started,
+    };
+  } catch (err) {
+    failed = err instanceof TransferError;
+    throw err;
+  } finally {
+    o.progress?.end();
+    // Refused: nothing of this transfer stays. Interrupted (a signal, a crash, a full disk): the staging stays for the next run.
+    if (failed) await rm(staging, { recursive: true, force: true });
+  }
+}
+
+function rethrowTar(label: string): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof TarError) throw new TransferError([`${label}: ${err.message}`]);
+    throw err;
+  };
+}
+
+async function sizeOf(file: string): Promise<number | undefined> {
+  return stat(file).then(
+    (s) => s.size,
+    () => undefined,
+  );
+}
+
+async function writeAtomic(file: string, data: Buffer): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, file).catch(async (err) => {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  });
+}
