@@ -260,6 +260,13 @@ export interface KubesprayConfig {
    */
   checkout?: string;
   /**
+   * A catalogue file (airgap's format, written by `npm run kubespray:catalogue`;
+   * relative to the site file) to take the artifact lists from: for a release
+   * airgap does not ship yet, or a reviewed variant of a shipped one. Not with `checkout`.
+   * @default undefined (the shipped catalogue of `version`)
+   */
+  catalogue?: string;
+  /**
    * Extra Kubespray variables, written as they are (no secrets here).
    * @default {}
    */

@@ -15,7 +15,7 @@ import { Context } from "../model/context.js";
 import { checkNoLiteralSecrets, resolveSecret, type CoreModel } from "../model/site.js";
 import { computeList, type KubesprayArtifacts } from "../kubespray/artifacts.js";
 import { truthy } from "../kubespray/condition.js";
-import { loadCatalogue, shippedReleases, type Catalogue } from "../kubespray/catalogue.js";
+import { loadCatalogue, readCatalogueFile, shippedReleases, type Catalogue } from "../kubespray/catalogue.js";
 import { findLeaks, offlineVars, outsideVariables, resolveRefs, type Leak } from "../kubespray/offline.js";
 import { readDefaults, renderCatalogue, supportedKubernetes } from "../kubespray/render.js";
 import { Emission, secretExpression, type Component } from "./component.js";
@@ -191,6 +191,25 @@ function checkoutCatalogue(ctx: Context, s: KubesprayConfig): Catalogue | undefi
   }
 }
 
+/** The catalogue file the site names, if it reads and is for the site's release. */
+function fileCatalogue(ctx: Context, s: KubesprayConfig): Catalogue | undefined {
+  const file = path.resolve(path.dirname(ctx.siteFile), s.catalogue!);
+  let c: Catalogue;
+  try {
+    c = readCatalogueFile(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    ctx.error("AG094", `the Kubespray catalogue ${s.catalogue} cannot be read: ${e.code === "ENOENT" ? "no such file" : e.message}`, s, "catalogue",
+      "write one with `npm run kubespray:catalogue -- KUBESPRAY_DIR OUT_DIR` (docs/kubespray.md)");
+    return undefined;
+  }
+  if (c.kubespray !== s.version) {
+    ctx.error("AG094", `the Kubespray catalogue ${s.catalogue} is for release ${c.kubespray}, not ${s.version}`, s, "version", `write version: "${c.kubespray}"`);
+    return undefined;
+  }
+  return c;
+}
+
 function leakMessage(l: Leak): string {
   return l.kind === "variable" ? `${l.what} sends Kubespray outside the site: ${l.from}` : `Kubespray would fetch ${l.what} from ${l.from}`;
 }
@@ -220,7 +239,15 @@ export const kubespray: Component<KubesprayModel> = {
     // The release and the Kubernetes version must be ones airgap has the lists of
     // (from the site's own Kubespray checkout when it names one).
     let catalogue: Catalogue | undefined;
-    if (s.checkout !== undefined) {
+    if (s.checkout !== undefined && s.catalogue !== undefined) {
+      ctx.error("AG094", "a Kubespray checkout and a catalogue file are two sources for the same lists", s, "catalogue", "keep one: checkout (rendered live) or catalogue");
+      return undefined;
+    }
+    if (s.catalogue !== undefined) {
+      const file = fileCatalogue(ctx, s);
+      if (!file) return undefined;
+      catalogue = file;
+    } else if (s.checkout !== undefined) {
       const live = checkoutCatalogue(ctx, s);
       if (!live) return undefined;
       catalogue = live;

@@ -129,6 +129,19 @@ export function loadCatalogue(release: string, dir = CATALOGUE_DIR): Catalogue |
   return c;
 }
 
+/** A catalogue file named by the site (`kubespray.catalogue`); throws a message that says what is wrong with it. */
+export function readCatalogueFile(file: string): Catalogue {
+  const hit = cache.get(file);
+  if (hit) return hit;
+  const c = JSON.parse(readFileSync(file, "utf8")) as Partial<Catalogue>;
+  if (c.format !== CATALOGUE_FORMAT) throw new Error(`catalogue format ${String(c.format)}, this airgap reads ${CATALOGUE_FORMAT}`);
+  for (const key of ["kubespray", "kubernetes", "bases", "settings", "imageRepos", "variables", "downloads"] as const) {
+    if (c[key] === undefined) throw new Error(`it has no "${key}"`);
+  }
+  cache.set(file, c as Catalogue);
+  return c as Catalogue;
+}
+
 /** Numeric comparison of dotted versions (`1.9.0` < `1.10.0`). */
 export function compareVersions(a: string, b: string): number {
   const pa = a.split(/[.-]/);

@@ -7,9 +7,13 @@ import type { KubesprayArtifacts } from "../../compile/kubespray/index.js";
 import { checkSite, type CheckResult } from "../../compile/kubespray/check.js";
 import { EXAMPLES } from "../helpers.js";
 
-/** The examples that deploy Kubernetes. */
+/** The examples that deploy Kubernetes from a shipped catalogue (not the lab's, tied to its stand-in catalogue file). */
 export const KUBESPRAY_EXAMPLES = readdirSync(EXAMPLES)
-  .filter((f) => f.endsWith(".ts") && /kubespray:\s*\{/.test(readFileSync(path.join(EXAMPLES, f), "utf8")))
+  .filter((f) => f.endsWith(".ts"))
+  .filter((f) => {
+    const text = readFileSync(path.join(EXAMPLES, f), "utf8");
+    return /kubespray:\s*\{/.test(text) && !/kubespray:\s*\{[^}]*catalogue:/.test(text);
+  })
   .sort();
 
 /** Replaces the first `key: "…"` after `kubespray:`. */
