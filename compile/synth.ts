@@ -48,9 +48,9 @@ export function emitProject(core: CoreModel, models: unknown[], outDir: string):
   });
   const kubespray = models[components.findIndex((c) => c.key === "kubespray")] as KubesprayModel | undefined;
   const files = new Map<string, string>([
-    ["ansible.cfg", emitAnsibleCfg()],
+    ["ansible.cfg", emitAnsibleCfg(kubespray, outDir)],
     ...emitInventory(core, out),
-    ...emitPlaybooks(out, outDir),
+    ...emitPlaybooks(out, outDir, kubespray),
     ["README.md", emitRunbook(core, out, kubespray, outDir)],
     ...emitRoles(usedRoles(out)),
   ]);

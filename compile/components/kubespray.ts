@@ -35,6 +35,8 @@ export interface KubesprayModel {
   addons: KubesprayAddon[];
   everything: boolean;
   checkout?: string;
+  /** The checkout as an absolute path (`deploy.yml` imports its `cluster.yml`). */
+  checkoutDir?: string;
   extraVars: Record<string, unknown>;
   /** The release's catalogue. */
   catalogue: Catalogue;
@@ -322,6 +324,7 @@ export const kubespray: Component<KubesprayModel> = {
       addons,
       everything: s.everything ?? false,
       checkout: s.checkout,
+      checkoutDir: s.checkout === undefined ? undefined : path.resolve(path.dirname(ctx.siteFile), s.checkout),
       extraVars: s.extraVars ?? {},
       catalogue,
       groups,

@@ -19,8 +19,15 @@ function render(template: string, data: unknown): string {
   return Handlebars.compile(source, { noEscape: true, strict: true })(data);
 }
 
-export function emitAnsibleCfg(): string {
-  return render("ansible.cfg.hbs", { generated: GENERATED });
+/** Where a folder is, written relative to the compiled project (ansible.cfg reads paths relative to itself). */
+export function fromProject(outDir: string, dir: string): string {
+  return path.relative(path.resolve(outDir), dir).split(path.sep).join("/") || ".";
+}
+
+/** ansible.cfg; with the site's Kubespray checkout, its roles and modules too, so `deploy.yml` runs `cluster.yml` from here. */
+export function emitAnsibleCfg(kubespray: KubesprayModel | undefined, outDir: string): string {
+  const checkout = kubespray?.checkoutDir ? fromProject(outDir, kubespray.checkoutDir) : undefined;
+  return render("ansible.cfg.hbs", { generated: GENERATED, checkout: checkout ?? false });
 }
 
 export function emitRunbook(core: CoreModel, out: Emission, kubespray: KubesprayModel | undefined, outDir: string): string {

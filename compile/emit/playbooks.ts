@@ -1,6 +1,8 @@
 /** Playbooks: one for the admin services, one for every host's clients, one running both. */
 import path from "node:path";
 import type { Emission, Play } from "../components/component.js";
+import type { KubesprayModel } from "../components/kubespray.js";
+import { fromProject } from "./files.js";
 import { GENERATED, toYaml } from "./yaml.js";
 
 /**
@@ -21,7 +23,7 @@ function vaultFiles(out: Emission, playbookDir: string): string[] {
   return [...new Set(files)].map((f) => path.relative(playbookDir, f)).sort();
 }
 
-export function emitPlaybooks(out: Emission, outDir: string): Map<string, string> {
+export function emitPlaybooks(out: Emission, outDir: string, kubespray?: KubesprayModel): Map<string, string> {
   const files = new Map<string, string>();
   const vars = vaultFiles(out, path.join(outDir, "playbooks"));
   for (const playbook of ["admin", "nodes"] as const) {
@@ -49,6 +51,19 @@ export function emitPlaybooks(out: Emission, outDir: string): Map<string, string
       GENERATED,
     ),
   );
+  // With the site's Kubespray checkout: the site's services, then Kubernetes, in one run.
+  if (kubespray?.checkoutDir) {
+    files.set(
+      "deploy.yml",
+      toYaml(
+        [
+          { name: "The site's services", "ansible.builtin.import_playbook": "site.yml" },
+          { name: `Kubernetes ${kubespray.kubernetes}, by Kubespray ${kubespray.version}`, "ansible.builtin.import_playbook": `${fromProject(outDir, kubespray.checkoutDir)}/cluster.yml` },
+        ],
+        GENERATED,
+      ),
+    );
+  }
   return files;
 }
 

@@ -4,7 +4,9 @@
  * checkout) with the compiled offline vars names no URL outside files_repo and
  * no image outside the site registry; its per-host rendering of what it
  * downloads equals airgap's list, and every item is in a manifest made from
- * that list; and the shipped catalogue is what regenerating gives.
+ * that list; the compiled `deploy.yml` (site.yml, then the checkout's
+ * cluster.yml) passes Ansible's syntax check with the checkout's roles; and
+ * the shipped catalogue is what regenerating gives.
  * Skipped, saying so, without KUBESPRAY_DIR.
  */
 import assert from "node:assert/strict";
@@ -17,6 +19,7 @@ import { compareLive, liveFetches, renderCompiled } from "../../compile/kubespra
 import { loadCatalogue, serializeCatalogue } from "../../compile/kubespray/catalogue.js";
 import { readDefaults, renderCatalogue } from "../../compile/kubespray/render.js";
 import { missingFromManifest, resolveRefs } from "../../compile/kubespray/offline.js";
+import { CLI } from "../helpers.js";
 import { check, manifestOf, pinnedSite } from "./helpers.js";
 
 const dir = process.env.KUBESPRAY_DIR;
@@ -108,6 +111,19 @@ describe("with a Kubespray checkout (KUBESPRAY_DIR)", function () {
     const live = await check(pinnedSite("site.ts", release, `checkout: ${JSON.stringify(path.resolve(dir!))}`));
     assert.deepEqual(live.errors.map((e) => e.message), []);
     assert.deepEqual(live.kubespray!.artifacts, shipped);
+  });
+
+  it("deploy.yml runs the site, then the checkout's cluster.yml: Ansible's syntax check finds every role", async function () {
+    this.timeout(180_000);
+    const release = readDefaults(dir!).release;
+    if (!loadCatalogue(release)) this.skip();
+    const site = pinnedSite("site.ts", release, `checkout: ${JSON.stringify(path.resolve(dir!))}`);
+    const out = path.join(path.dirname(site), "out");
+    execFileSync(process.execPath, [CLI, "compile", site, "-o", out], { stdio: "pipe" });
+    const deploy = parse(readFileSync(path.join(out, "deploy.yml"), "utf8")) as { "ansible.builtin.import_playbook": string }[];
+    assert.deepEqual(deploy.map((p) => p["ansible.builtin.import_playbook"]), ["site.yml", `${path.relative(out, path.resolve(dir!))}/cluster.yml`]);
+    const r = execFileSync("ansible-playbook", ["--syntax-check", "deploy.yml"], { cwd: out, encoding: "utf8", stdio: "pipe" });
+    assert.match(r, /playbook: deploy\.yml/);
   });
 
   it("the shipped catalogue is what regenerating from the checkout gives", function () {
