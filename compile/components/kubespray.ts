@@ -212,6 +212,18 @@ function fileCatalogue(ctx: Context, s: KubesprayConfig): Catalogue | undefined 
   return c;
 }
 
+/** What the Ansible controller that runs Kubespray needs, and where it gets it inside the site. */
+function controllerLines(requirements: string[], index: string | undefined): string[] {
+  if (requirements.length === 0) return [];
+  const list = requirements.map((r) => `\`${r}\``).join(", ");
+  return [
+    `The Ansible controller that runs Kubespray needs its Python packages (Kubespray's \`requirements.txt\`): ${list}.`,
+    index
+      ? `Install them from the site's index (carry them in the bundle by listing them in \`pypi.packages\`): \`python3 -m venv kubespray-venv && kubespray-venv/bin/pip install --index-url ${index} -r KUBESPRAY_DIR/requirements.txt\`.`
+      : "The site has no Python package index: install them on the controller before it enters the site, or add a `pypi` service that carries them.",
+  ];
+}
+
 function leakMessage(l: Leak): string {
   return l.kind === "variable" ? `${l.what} sends Kubespray outside the site: ${l.from}` : `Kubespray would fetch ${l.what} from ${l.from}`;
 }
@@ -352,6 +364,7 @@ export const kubespray: Component<KubesprayModel> = {
         ...(m.vars.containerd_registries_mirrors || m.vars.crio_registry_auth
           ? ["Nodes pull with the registry's pull account: its password must be readable (environment variable or vault) when Kubespray's `cluster.yml` runs."]
           : []),
+        ...controllerLines(m.catalogue.controller?.requirements ?? [], out.groupVars.get("all")?.airgap_pip_index_url as string | undefined),
       ],
     });
   },

@@ -93,6 +93,8 @@ export interface Catalogue {
   /** ansible-core version that rendered it. */
   ansible: string;
   kubernetes: { default: string; supported: string[] };
+  /** The Ansible controller's Python packages (Kubespray's requirements.txt, pinned). */
+  controller?: { requirements: string[] };
   arches: Arch[];
   /** Upstream value of each base variable. */
   bases: Record<string, string>;

@@ -56,6 +56,8 @@ export interface RawDefaults {
   others: Map<string, unknown>;
   /** Names the offline sample inventory mentions (`inventory/sample/group_vars/all/offline.yml`, comments included). */
   sample: Set<string>;
+  /** requirements.txt: the controller's Python packages. */
+  requirements: string[];
 }
 
 function yamlFiles(dir: string): string[] {
@@ -122,7 +124,14 @@ export function readDefaults(dir: string): RawDefaults {
   if (existsSync(sampleFile)) {
     for (const m of readFileSync(sampleFile, "utf8").matchAll(/^[#\s]*([a-z_][a-z0-9_]*):/gm)) sample.add(m[1]);
   }
-  return { dir, release, commit, core, others, sample };
+  return { dir, release, commit, core, others, sample, requirements: readRequirements(dir) };
+}
+
+/** The Python requirements of Kubespray's Ansible controller, as its requirements.txt pins them. */
+export function readRequirements(dir: string): string[] {
+  const file = path.join(dir, "requirements.txt");
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8").split("\n").map((l) => l.replace(/#.*/, "").trim()).filter(Boolean);
 }
 
 /** The one variable a value refers to, when it is exactly `{{ name }}`. */
@@ -632,6 +641,7 @@ export function renderCatalogue(kubespray: string, o: RenderOptions = {}): Catal
       ...(raw.commit ? { commit: raw.commit } : {}),
       ansible: ansibleVersion(),
       kubernetes: { default: s.kube_version, supported: allKubes },
+      controller: { requirements: raw.requirements },
       arches: [...arches],
       bases: s.bases,
       settings,
