@@ -18,7 +18,7 @@ import { formatDiagnostics } from "../diagnostics.js";
 import type { CoreModel, HostModel } from "../model/site.js";
 import { synth } from "../synth.js";
 import { AptError, AptRoot, MIRROR_NAMES, resolveMirrors, type DebPackage, type MirrorName, type MirrorOrigin, type Mirrors } from "./apt.js";
-import { artifactLabel, download, DownloadError, mirrorUrl, probeSize } from "./download.js";
+import { artifactLabel, download, DownloadError, downloadPinned, mirrorUrl, probeSize } from "./download.js";
 import {
   ARTIFACT_KINDS,
   buildManifest,
@@ -81,6 +81,11 @@ export interface Planned extends Omit<Artifact, "size"> {
   size?: number;
   /** Where it is fetched from: `source`, or its copy in a local mirror. */
   fetchUrl: string;
+  /**
+   * Set when upstream pins the content otherwise than by SHA-256 (Kubespray:
+   * a SHA-512, or nothing): `sha256` is empty until `resolvePins` learns it.
+   */
+  pin?: { sha512?: string };
 }
 
 export interface Plan {
@@ -146,15 +151,18 @@ export function debArtifact(os: HostModel["os"], d: DebPackage): Planned {
 /**
  * The plain files: the site's own (`repos.files`) and Kubespray's binaries,
  * placed under `files/` as Kubespray's files_repo lays them out. A Kubespray
- * file pinned by no SHA-256 (a SHA-512, or no pin at all) cannot be verified
- * by the store: it is left out and said so, and `airgap check` names it.
+ * file pinned by SHA-512 (gVisor) is verified by it and stored under its
+ * SHA-256; one pinned by nothing (Cilium's chart and index) is stored as
+ * first fetched, and said so.
  */
 export function fileArtifacts(models: SiteModels, filesFrom?: string, log?: Log): Planned[] {
-  const site = (models.repos?.files ?? []).map((f) => ({ url: f.url, sha256: f.sha256, path: `files/${f.path}` }));
-  const kubespray = (models.kubespray?.artifacts.files ?? []).flatMap((f) => {
-    if (f.sha256) return [{ url: f.url, sha256: f.sha256, path: f.path }];
-    log?.info(`not bundled: ${f.url} (Kubespray pins ${f.checksum ? f.checksum.split(":")[0] : "no checksum"}, the store verifies SHA-256)`);
-    return [];
+  type File = { url: string; sha256: string; path: string; pin?: Planned["pin"] };
+  const site = (models.repos?.files ?? []).map((f): File => ({ url: f.url, sha256: f.sha256, path: `files/${f.path}` }));
+  const kubespray = (models.kubespray?.artifacts.files ?? []).map((f): File => {
+    if (f.sha256) return { url: f.url, sha256: f.sha256, path: f.path };
+    const sha512 = f.checksum?.startsWith("sha512:") ? f.checksum.slice("sha512:".length) : undefined;
+    if (!sha512) log?.info(`note: Kubespray pins no checksum for ${f.url}: the bundle keeps the content it first fetched (its sha256 in the manifest)`);
+    return { url: f.url, sha256: "", path: f.path, pin: sha512 ? { sha512 } : {} };
   });
   return [...site, ...kubespray].map((f) => ({
     kind: "file" as const,
@@ -163,7 +171,41 @@ export function fileArtifacts(models: SiteModels, filesFrom?: string, log?: Log)
     path: f.path,
     sha256: f.sha256,
     fetchUrl: filesFrom ? mirrorUrl(filesFrom, f.url) : f.url,
+    ...(f.pin ? { pin: f.pin } : {}),
   }));
+}
+
+/** The key under which the store remembers a pinned file's SHA-256. */
+function pinKey(a: Planned): string {
+  return a.pin?.sha512 ? `sha512:${a.pin.sha512}` : `url:${a.source}`;
+}
+
+/**
+ * Gives each file pinned otherwise than by SHA-256 its SHA-256: from what an
+ * earlier run learnt (when the store still holds the content), else by
+ * fetching it (SHA-512 verified). Returns the failures.
+ */
+export async function resolvePins(store: Store, planned: Planned[], log: Log): Promise<DownloadError[]> {
+  const pins = await store.readPins();
+  const failures: DownloadError[] = [];
+  for (const a of planned.filter((x) => x.pin)) {
+    const known = pins[pinKey(a)];
+    if (known && (await store.check({ sha256: known })).state === "ok") {
+      a.sha256 = known;
+      continue;
+    }
+    const label = artifactLabel(a);
+    try {
+      const got = await downloadPinned(store, label, a.fetchUrl, a.pin!);
+      log.info(`fetched ${label} (${a.pin!.sha512 ? "Kubespray's sha512 verified" : "no upstream checksum"}): sha256 ${got.sha256}`);
+      a.sha256 = got.sha256;
+      pins[pinKey(a)] = got.sha256;
+    } catch (err) {
+      failures.push(err instanceof DownloadError ? err : new DownloadError(label, a.fetchUrl, (err as Error).message));
+    }
+  }
+  if (planned.some((x) => x.pin)) await store.writePins(pins);
+  return failures;
 }
 
 interface Log {
@@ -254,7 +296,9 @@ async function dryRun(plan: Plan, store: Store | undefined, out: ProgressStream,
     let totalBytes = 0;
     let unknown = 0;
     for (const a of [...list].sort((x, y) => compareStrings(x.path, y.path))) {
-      const have = store ? await store.check({ sha256: a.sha256, size: a.size }) : { state: "missing" as const };
+      const pinned = a.pin ? (await store?.readPins())?.[pinKey(a)] : undefined;
+      const sha256 = a.pin ? pinned : a.sha256;
+      const have = store && sha256 ? await store.check({ sha256, size: a.size }) : { state: "missing" as const };
       const size = have.state === "ok" ? have.size : (a.size ?? (await probeSize(a.fetchUrl)));
       if (size === undefined) unknown++;
       totalBytes += size ?? 0;
@@ -434,7 +478,9 @@ export async function bundle(o: BundleOptions): Promise<number> {
   let fetchedResult: FetchResult;
   let imageResult: ImageResult | undefined;
   try {
-    fetchedResult = await fetchAll(store, plan.artifacts, { jobs: o.jobs, stderr });
+    const pinFailures = await resolvePins(store, plan.artifacts, log);
+    fetchedResult = await fetchAll(store, plan.artifacts.filter((a) => a.sha256), { jobs: o.jobs, stderr });
+    fetchedResult.failures.push(...pinFailures);
     if (plan.images.length > 0) {
       imageResult = await copyImages(store, plan.images, { jobs: o.jobs, certDir: o.certDir, authFile: o.authFile, stderr, env: o.env });
       fetchedResult.failures.push(...imageResult.failures);
@@ -454,7 +500,7 @@ export async function bundle(o: BundleOptions): Promise<number> {
     return 1;
   }
   const artifacts: Artifact[] = [
-    ...plan.artifacts.map(({ fetchUrl: _, ...a }) => ({ ...a, size: sizes.get(a.path)! })),
+    ...plan.artifacts.map(({ fetchUrl: _, pin: _pin, ...a }) => ({ ...a, size: sizes.get(a.path)! })),
     ...(imageResult?.artifacts ?? []),
   ];
   const text = serializeManifest(buildManifest(plan.site, plan.repositories, artifacts));

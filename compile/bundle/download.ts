@@ -125,6 +125,33 @@ export async function download(store: Store, label: string, url: string, expecte
   }
 }
 
+/**
+ * Downloads content its upstream pins by SHA-512 only, or by nothing, into the
+ * store (verifying the SHA-512 when there is one); returns its SHA-256 and size.
+ */
+export async function downloadPinned(store: Store, label: string, url: string, pin: { sha512?: string }, options: DownloadOptions = {}): Promise<{ sha256: string; size: number }> {
+  const idle = options.idleTimeoutMs ?? 60_000;
+  const retries = options.retries ?? 2;
+  for (let attempt = 0; ; attempt++) {
+    let got = 0;
+    try {
+      return await store.putPinned(await openUrl(url, idle), pin, (n) => {
+        got += n;
+        options.onBytes?.(n);
+      });
+    } catch (err) {
+      const reason = err instanceof IntegrityError ? err.message : describeFetchError(err);
+      const retriable = !(err instanceof IntegrityError) && !url.startsWith("file:");
+      if (attempt < retries && retriable) {
+        options.onRetry?.(got, reason);
+        await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+        continue;
+      }
+      throw new DownloadError(label, url, reason);
+    }
+  }
+}
+
 /** The size of a URL's content without fetching it (HEAD, or stat for file://); undefined when unknown. */
 export async function probeSize(url: string, timeoutMs = 15_000): Promise<number | undefined> {
   try {

@@ -7,12 +7,14 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, rmSync } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 export const BLOB_DIR = "blobs/sha256";
 /** Where content is written before it is verified and renamed into the store (same file system). */
 export const PARTIAL_DIR = ".partial";
+/** SHA-256 of content its upstream pins otherwise (see `readPins`); the bastion's, never transferred. */
+export const PINS_FILE = "pins.json";
 
 export interface Expected {
   sha256: string;
@@ -90,6 +92,59 @@ export class Store {
 
   async remove(sha256: string): Promise<void> {
     await rm(this.blobPath(sha256), { force: true });
+  }
+
+  /**
+   * Writes content whose SHA-256 is not known beforehand: a file its upstream
+   * pins by SHA-512 only (verified here), or by nothing at all. Returns the
+   * SHA-256 it is stored under. Same guarantees as `put`.
+   */
+  async putPinned(content: AsyncIterable<Uint8Array>, pin: { sha512?: string }, onBytes?: (n: number) => void): Promise<{ sha256: string; size: number }> {
+    const partial = path.join(this.dir, PARTIAL_DIR, `pinned.${process.pid}.${randomBytes(4).toString("hex")}`);
+    const fh = await open(partial, "wx", 0o644);
+    try {
+      const sha256 = createHash("sha256");
+      const sha512 = createHash("sha512");
+      let size = 0;
+      for await (const chunk of content) {
+        size += chunk.length;
+        sha256.update(chunk);
+        sha512.update(chunk);
+        await fh.write(chunk);
+        onBytes?.(chunk.length);
+      }
+      const got512 = sha512.digest("hex");
+      if (pin.sha512 !== undefined && got512 !== pin.sha512) throw new IntegrityError(`sha512 mismatch: expected ${pin.sha512}, got ${got512}`);
+      const digest = sha256.digest("hex");
+      await fh.sync();
+      await fh.close();
+      await rename(partial, this.blobPath(digest));
+      return { sha256: digest, size };
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      await unlink(partial).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * What earlier runs learnt: the SHA-256 of content pinned otherwise
+   * (`sha512:<hex>`, or `url:<url>` for content pinned by nothing, kept so the
+   * bundle does not change under an upstream that republishes a file).
+   */
+  async readPins(): Promise<Record<string, string>> {
+    try {
+      return JSON.parse(await readFile(path.join(this.dir, PINS_FILE), "utf8")) as Record<string, string>;
+    } catch {
+      return {};
+    }
+  }
+
+  async writePins(pins: Record<string, string>): Promise<void> {
+    const file = path.join(this.dir, PINS_FILE);
+    const sorted = Object.fromEntries(Object.entries(pins).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    await writeFile(`${file}.tmp`, JSON.stringify(sorted, null, 2) + "\n");
+    await rename(`${file}.tmp`, file);
   }
 
   /**
