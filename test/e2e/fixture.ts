@@ -190,6 +190,23 @@ export class Lab {
     await this.sh(host, `DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${names.join(" ")}`);
   }
 
+  /**
+   * The HTTP status a host gets for an HTTPS URL, certificate unchecked (for
+   * a host outside the site: it trusts no site CA and has no site DNS, so it
+   * asks by address). Throws when there is no HTTP answer at all.
+   */
+  async httpsStatus(host: string, url: string): Promise<number> {
+    const py = `import ssl, urllib.request, urllib.error
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+try:
+    print(urllib.request.urlopen(${JSON.stringify(url)}, context=ctx, timeout=5).status)
+except urllib.error.HTTPError as e:
+    print(e.code)`;
+    const r = await this.ssh(host, "python3 -", py);
+    if (r.code !== 0 || !/^\d{3}$/.test(r.stdout.trim())) throw new Error(`${host}: no HTTP answer from ${url}: ${r.stdout}${r.stderr}`);
+    return Number(r.stdout.trim());
+  }
+
   /** ansible-playbook in the compiled project, connecting with the lab's key and known_hosts; the bundle passed unless null. */
   async playbook(name: string, playbook: string, extra: string[] = [], bundle: string | null = BUNDLE): Promise<PlaybookRun> {
     const log = path.join(WORK, `${name}.log`);
