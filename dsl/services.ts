@@ -149,6 +149,9 @@ export interface RegistryService {
   allow?: string[];
 }
 
+/** Where the bundle's Python packages come from: an index URL, or a local wheelhouse folder. */
+export type PypiSource = { index: string } | { wheelhouse: string };
+
 /** The site's Python package index. */
 export interface PypiService {
   /** Admin host serving the index. */
@@ -168,6 +171,15 @@ export interface PypiService {
    * @default []
    */
   packages?: string[];
+  /**
+   * Where `airgap bundle` gets the packages and their dependencies: a PEP 503
+   * index (`{ index: "https://pypi.org/simple/" }`, another index or a proxy
+   * the bastion reaches), or a local folder of wheels and sdists
+   * (`{ wheelhouse: "wheels" }`, relative to the site file; pip's
+   * `--no-index --find-links`).
+   * @default { index: "https://pypi.org/simple/" }
+   */
+  source?: PypiSource;
   /**
    * devpi's root password, by reference (required with `mode: "devpi"`).
    * @default undefined

@@ -31,6 +31,13 @@ export default defineSite({
     // same Kubespray variables) that the test mirror holds (test/e2e/kubespray/standin.ts).
     kubespray: { version: "2.28.1", kubernetes: "1.32.8", catalogue: "../test/e2e/kubespray/kubespray-2.28.1-standin.json" },
     dns: { on: "admin" },
+    pypi: {
+      on: "admin",
+      packages: ["airgap-lab-top"],
+      // Tiny wheels the test writes before it bundles (test/pypi/make_wheels.py);
+      // never an index: the lab has no way out, and neither has CI.
+      source: { wheelhouse: "../test/e2e/wheelhouse" },
+    },
     registry: {
       on: "admin",
       users: [

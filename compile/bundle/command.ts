@@ -31,6 +31,7 @@ import {
   type Repository,
 } from "./manifest.js";
 import { packagesByHost, packageTargets, type PackageTarget, type SiteModels } from "./packages.js";
+import { planWheels, WheelError } from "./wheels.js";
 import { copyImages, ImageError, imageRequests, imageSummary, type ImageRequest, type ImageResult } from "./images.js";
 import { formatBytes, formatDuration, formatRate, Progress, type ProgressStream } from "./progress.js";
 import { Store } from "./store.js";
@@ -271,6 +272,7 @@ export async function planBundle(core: CoreModel, models: SiteModels, o: BundleO
     if (prior && prior.sha256 !== f.sha256) throw new AptError(`two files want the path ${f.path}: ${prior.source} and ${f.source} with different sha256`);
     artifacts.set(f.path, f);
   }
+  for (const w of await planWheels(models.pypi, { env, log })) artifacts.set(w.path, w);
   return { site: core.name, repositories: [...repos.values()], artifacts: [...artifacts.values()], images };
 }
 
@@ -457,7 +459,7 @@ export async function bundle(o: BundleOptions): Promise<number> {
   try {
     plan = await planBundle(core, modelsByKey(models), o, log);
   } catch (err) {
-    if (!(err instanceof AptError) && !(err instanceof ImageError)) throw err;
+    if (!(err instanceof AptError) && !(err instanceof ImageError) && !(err instanceof WheelError)) throw err;
     log.error(err.message, err.hint);
     return 1;
   }

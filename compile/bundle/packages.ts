@@ -33,7 +33,7 @@ export type HostSelector =
   | "kubernetes";
 
 export interface PackageRow {
-  component: "site" | "repos" | "ntp" | "dns" | "registry" | "pypi" | "kubespray";
+  component: "site" | "repos" | "ntp" | "dns" | "registry" | "pypi" | "pip" | "kubespray";
   on: HostSelector;
   deb: string[];
   rpm: string[];
@@ -86,9 +86,16 @@ export const PACKAGE_TABLE: PackageRow[] = [
   },
   {
     component: "pypi", on: "servers",
-    deb: ["nginx"],
-    rpm: ["nginx"],
-    why: "nginx serves the static index (and fronts devpi)",
+    deb: ["nginx", "python3-venv"],
+    rpm: ["nginx", "python3"],
+    why: "nginx serves the static index (and fronts devpi); devpi-server runs in a virtual environment",
+  },
+  {
+    // The hosts whose pip uses the site index (host `python`, compile/components/pypi.ts).
+    component: "pip", on: "servers",
+    deb: ["python3-pip", "python3-venv"],
+    rpm: ["python3-pip"],
+    why: "pip installs from the site index, into virtual environments",
   },
   {
     // Kubespray 2.28's system_packages role on Debian 12 / Ubuntu, with the
@@ -140,6 +147,8 @@ function servers(component: PackageRow["component"], core: CoreModel, m: SiteMod
       return m.registry && [m.registry.host];
     case "pypi":
       return m.pypi && [m.pypi.host];
+    case "pip":
+      return m.pypi?.clients;
     case "kubespray":
       return m.kubespray && core.hosts.filter((h) => h.roles.some((r) => r !== "admin"));
   }

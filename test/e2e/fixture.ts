@@ -28,6 +28,8 @@ export const SITE = path.join(ROOT, "examples/lab.ts");
 export const LAB_SH = path.join(ROOT, "test/lab/lab.sh");
 /** Local mirror of the site's plain files, laid out as `<host>/<path>`. */
 export const FILES_MIRROR = path.join(ROOT, "test/e2e/mirror");
+/** The lab site's Python package source (examples/lab.ts), written by test/pypi/make_wheels.py. */
+export const WHEELHOUSE = path.join(ROOT, "test/e2e/wheelhouse");
 export const WORK = process.env.AIRGAP_E2E_DIR ?? "/var/tmp/airgap-e2e";
 export const BUNDLE = path.join(WORK, "bundle");
 export const PROJECT = path.join(WORK, "project");
@@ -208,7 +210,7 @@ except urllib.error.HTTPError as e:
   }
 
   /** ansible-playbook in the compiled project, connecting with the lab's key and known_hosts; the bundle passed unless null. */
-  async playbook(name: string, playbook: string, extra: string[] = [], bundle: string | null = BUNDLE): Promise<PlaybookRun> {
+  async playbook(name: string, playbook: string, extra: string[] = [], bundle: string | null = BUNDLE, project = PROJECT): Promise<PlaybookRun> {
     const log = path.join(WORK, `${name}.log`);
     writeFileSync(log, "");
     const env = {
@@ -221,7 +223,7 @@ except urllib.error.HTTPError as e:
       ANSIBLE_CALLBACKS_ENABLED: "ansible.posix.profile_roles",
     };
     const args = [playbook, ...(bundle ? ["-e", `airgap_repo_server_bundle=${bundle}`] : []), ...extra];
-    const r = await run("ansible-playbook", args, { cwd: PROJECT, env, log });
+    const r = await run("ansible-playbook", args, { cwd: project, env, log });
     const times = roleTimes(r.stdout);
     if (times.length > 0) console.log(`      e2e roles, ${name}: ${times.map(([role, sec]) => `${role} ${sec.toFixed(1)}s`).join(", ")}`);
     return { ...r, recap: parseRecap(r.stdout), log };
@@ -298,6 +300,8 @@ async function setUp(): Promise<LabRunResult> {
   process.env.AIRGAP_LAB_REGISTRY_PULL_PASSWORD ??= randomBytes(18).toString("base64url");
   // The site's images come from a throwaway registry on this machine's
   // loopback (test/e2e/upstream.ts), up only while the bundle is made.
+  // The site's Python packages come from a wheelhouse of tiny test wheels (examples/lab.ts).
+  await step("test wheels", "python3", [path.join(ROOT, "test/pypi/make_wheels.py"), WHEELHOUSE]);
   const upstream = await startLabUpstream(path.join(WORK, "upstream"));
   try {
     await step("airgap bundle (Debian mirror, upstream images)", process.execPath,

@@ -1,0 +1,255 @@
+/**
+ * The Python packages of the bundle (artifact kind `wheel`): the site's
+ * `pypi.packages` with their dependencies, for the CPython and platform of
+ * each host whose pip uses the site index, plus devpi-server for the index
+ * host in devpi mode.
+ *
+ * pip itself resolves: `pip install --dry-run --report` with `--only-binary
+ * :all: --platform … --python-version … --implementation cp` against the
+ * site's source (an index, or a wheelhouse folder with `--no-index
+ * --find-links`). Its report names each distribution's URL and SHA-256; the
+ * bundle's downloader then fetches them into the store and verifies them,
+ * like every other artifact. A requirement the site lists that has no wheel
+ * for a target is carried as its sdist (docs/pypi.md says what that costs).
+ */
+import { execFile } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { DEVPI_REQUIREMENTS, normalizeProject, PYTHON_BY_RELEASE, type PypiModel } from "../components/pypi.js";
+import type { Planned } from "./command.js";
+import { compareStrings } from "./manifest.js";
+import { hashFile } from "./store.js";
+
+const exec = promisify(execFile);
+
+/** Resolution failed: what and why, and what to do. */
+export class WheelError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One pip resolution: a CPython version and platform, the hosts that share it, what they need. */
+export interface WheelTarget {
+  python: string;
+  arch: "amd64" | "arm64";
+  /** `--platform` tags, newest first: manylinux up to the release's glibc, then the legacy names. */
+  platforms: string[];
+  hosts: string[];
+  requirements: string[];
+}
+
+const MACHINE = { amd64: "x86_64", arm64: "aarch64" } as const;
+
+/** The manylinux tags a host accepts (pip does not expand `manylinux_2_36` to older ones itself). */
+export function platformTags(glibc: [number, number], arch: "amd64" | "arm64"): string[] {
+  const m = MACHINE[arch];
+  const oldest = m === "x86_64" ? 5 : 17;
+  const tags: string[] = [];
+  for (let minor = glibc[1]; minor >= oldest; minor--) tags.push(`manylinux_${glibc[0]}_${minor}_${m}`);
+  tags.push(`manylinux2014_${m}`);
+  if (m === "x86_64") tags.push("manylinux2010_x86_64", "manylinux1_x86_64");
+  tags.push(`linux_${m}`);
+  return tags;
+}
+
+/** The resolutions the site needs: its clients' (python, arch) pairs, and devpi-server for the index host. */
+export function wheelTargets(m: PypiModel): WheelTarget[] {
+  const byKey = new Map<string, WheelTarget>();
+  const add = (host: PypiModel["host"], requirements: string[]) => {
+    if (requirements.length === 0) return;
+    const py = PYTHON_BY_RELEASE[host.os.release];
+    const key = `${py.python}/${host.arch}`;
+    const t = byKey.get(key) ?? { python: py.python, arch: host.arch, platforms: platformTags(py.glibc, host.arch), hosts: [], requirements: [] };
+    if (!t.hosts.includes(host.name)) t.hosts.push(host.name);
+    for (const r of requirements) if (!t.requirements.includes(r)) t.requirements.push(r);
+    byKey.set(key, t);
+  };
+  for (const h of m.clients) add(h, m.packages);
+  // The static index serves every target's files to every client; devpi also
+  // needs its own server's packages, installed from the bundle into a venv.
+  if (m.mode === "devpi") add(m.host, DEVPI_REQUIREMENTS);
+  return [...byKey.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, t]) => t);
+}
+
+interface ReportItem {
+  metadata: { name: string; version: string };
+  download_info: { url: string; archive_info?: { hash?: string; hashes?: Record<string, string> } };
+}
+
+export interface WheelOptions {
+  /** The Python that runs pip. @default $AIRGAP_PYTHON, else python3 */
+  python?: string;
+  env?: NodeJS.ProcessEnv;
+  log: { info(s: string): void };
+}
+
+function sourceArgs(m: PypiModel): string[] {
+  return m.source.kind === "index" ? ["--index-url", m.source.url] : ["--no-index", "--find-links", m.source.dir];
+}
+
+function describeSource(m: PypiModel): string {
+  return m.source.kind === "index" ? m.source.url : `the wheelhouse ${m.source.dir}`;
+}
+
+/** `pip install --dry-run --report`: what pip would install, with URLs and digests; throws pip's own last error lines. */
+async function pipReport(python: string, args: string[], env: NodeJS.ProcessEnv): Promise<ReportItem[]> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "airgap-pip-"));
+  try {
+    const report = path.join(tmp, "report.json");
+    await exec(python, ["-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--disable-pip-version-check", "--report", report, "--target", path.join(tmp, "target"), ...args], {
+      env: { ...env, PIP_NO_INPUT: "1" },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return (JSON.parse(await readFile(report, "utf8")) as { install: ReportItem[] }).install;
+  } catch (err) {
+    const e = err as { code?: string | number; stderr?: string; message: string };
+    if (e.code === "ENOENT") throw new WheelError(`${python} is not on this machine: airgap bundle runs pip with it`, "install python3-pip (Debian), or name another Python with AIRGAP_PYTHON");
+    throw new PipFailed((e.stderr ?? e.message).trim());
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+class PipFailed extends Error {
+  /** The project pip found nothing for (`No matching distribution found for X`), normalised. */
+  get missing(): string | undefined {
+    const m = /No matching distribution found for ([A-Za-z0-9._-]+)/.exec(this.message);
+    return m ? normalizeProject(m[1]) : undefined;
+  }
+}
+
+function plannedFrom(item: ReportItem, m: PypiModel): Planned {
+  const url = item.download_info.url;
+  const sha256 = item.download_info.archive_info?.hashes?.sha256 ?? /^sha256=([0-9a-f]{64})$/.exec(item.download_info.archive_info?.hash ?? "")?.[1];
+  const file = decodeURIComponent(path.posix.basename(new URL(url).pathname));
+  if (!sha256) throw new WheelError(`${describeSource(m)} gives no sha256 for ${file}`, "use an index that publishes digests (PyPI, devpi, a PEP 503 mirror with #sha256= links), or a wheelhouse folder");
+  const name = normalizeProject(item.metadata.name);
+  return {
+    kind: "wheel",
+    name,
+    version: item.metadata.version,
+    // A wheelhouse is no upstream: name the file within it, not this machine's path.
+    source: m.source.kind === "index" ? url : `wheelhouse/${file}`,
+    path: `pypi/${name}/${file}`,
+    sha256,
+    fetchUrl: url,
+  };
+}
+
+function requirementName(req: string): string {
+  return normalizeProject(/^[A-Za-z0-9._-]+/.exec(req)![0]);
+}
+
+const SDIST = /^(.+)-([0-9][A-Za-z0-9.!+_-]*)\.(tar\.gz|zip)$/;
+
+/** Newest first, by numeric release segments (enough to pick among an sdist's versions). */
+function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.+!-]/).map((x) => parseInt(x, 10) || 0);
+  const pb = b.split(/[.+!-]/).map((x) => parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pb[i] ?? 0) - (pa[i] ?? 0);
+  return 0;
+}
+
+/**
+ * The sdist of a requirement: its `==` version, else the newest. pip would
+ * build the sdist to read its metadata (which needs its build backend here);
+ * the file name says enough to choose it, and the host's pip checks the rest.
+ */
+async function findSdist(m: PypiModel, requirement: string): Promise<Planned | undefined> {
+  const name = requirementName(requirement);
+  const pinned = /==\s*([A-Za-z0-9.!+_-]+)\s*$/.exec(requirement)?.[1];
+  let candidates: { file: string; url: string; sha256?: string }[];
+  if (m.source.kind === "wheelhouse") {
+    const dir = m.source.dir;
+    candidates = readdirSync(m.source.dir).map((f) => ({ file: f, url: pathToFileURL(path.join(dir, f)).href }));
+  } else {
+    const page = new URL(`${name}/`, m.source.url.endsWith("/") ? m.source.url : `${m.source.url}/`);
+    const res = await fetch(page, { headers: { Accept: "text/html" } }).catch(() => undefined);
+    if (!res?.ok) return undefined;
+    candidates = [...(await res.text()).matchAll(/href="([^"]+)"/g)].map((x) => {
+      const u = new URL(x[1].replace(/&amp;/g, "&"), page);
+      const sha256 = /sha256=([0-9a-f]{64})/.exec(u.hash)?.[1];
+      u.hash = "";
+      return { file: decodeURIComponent(path.posix.basename(u.pathname)), url: u.href, sha256 };
+    });
+  }
+  const found = candidates
+    .map((c) => ({ ...c, m: SDIST.exec(c.file) }))
+    .filter((c) => c.m && normalizeProject(c.m[1]) === name && (!pinned || c.m[2] === pinned))
+    .sort((a, b) => compareVersions(a.m![2], b.m![2]))[0];
+  if (!found) return undefined;
+  let sha256 = found.sha256;
+  if (!sha256 && found.url.startsWith("file:")) sha256 = (await hashFile(fileURLToPath(found.url))).sha256;
+  if (!sha256) throw new WheelError(`${describeSource(m)} gives no sha256 for ${found.file}`, "use an index that publishes digests, or a wheelhouse folder");
+  return {
+    kind: "wheel",
+    name,
+    version: found.m![2],
+    source: m.source.kind === "index" ? found.url : `wheelhouse/${found.file}`,
+    path: `pypi/${name}/${found.file}`,
+    sha256,
+    fetchUrl: found.url,
+  };
+}
+
+/** Resolves one target with pip; top-level requirements without a wheel fall back to their sdist. */
+async function resolveTarget(t: WheelTarget, m: PypiModel, python: string, env: NodeJS.ProcessEnv, log: WheelOptions["log"]): Promise<Planned[]> {
+  const binary = ["--only-binary=:all:", ...t.platforms.flatMap((p) => ["--platform", p]), "--python-version", t.python, "--implementation", "cp", ...sourceArgs(m)];
+  const label = `CPython ${t.python} ${MACHINE[t.arch]} (${t.hosts.join(", ")})`;
+  const sdists: Planned[] = [];
+  let requirements = [...t.requirements];
+  for (;;) {
+    try {
+      const items = requirements.length ? await pipReport(python, [...binary, ...requirements], env) : [];
+      return [...items.map((i) => plannedFrom(i, m)), ...sdists];
+    } catch (err) {
+      if (!(err instanceof PipFailed)) throw err;
+      const missing = err.missing;
+      const listed = requirements.find((r) => requirementName(r) === missing);
+      // devpi-server or one of its dependencies (nothing the site listed).
+      const forDevpi = t.requirements.some((r) => DEVPI_REQUIREMENTS.includes(r)) && missing && !m.packages.some((p) => requirementName(p) === missing);
+      if (forDevpi) {
+        throw new WheelError(
+          `devpi mode needs devpi-server and its dependencies as wheels for ${label}, and ${describeSource(m)} has no ${missing}:\n  ${err.message.split("\n").slice(-2).join("\n  ")}`,
+          'add them to the source (where PyPI is reachable: pip download devpi-server -d WHEELHOUSE, for the hosts\' Python and platform), or use mode: "static"',
+        );
+      }
+      if (!missing || !listed) {
+        throw new WheelError(`pip could not resolve the Python packages for ${label} from ${describeSource(m)}:\n  ${err.message.split("\n").slice(-4).join("\n  ")}`,
+          missing ? `${missing} is a dependency with no wheel for CPython ${t.python} on ${MACHINE[t.arch]} there: add a wheel of it to the source, or list it in pypi.packages to carry its sdist` : undefined);
+      }
+      // No wheel for a listed requirement: carry its sdist (no dependency of it is resolved).
+      const sdist = await findSdist(m, listed);
+      if (!sdist) throw new WheelError(`${listed}: no wheel for ${label} and no sdist at ${describeSource(m)}:\n  ${err.message.split("\n").slice(-2).join("\n  ")}`);
+      log.info(`warning: ${listed} has no wheel for ${label}: its sdist ${path.posix.basename(sdist.path)} is carried; pip builds it on each host, and its own dependencies must be listed in pypi.packages`);
+      sdists.push(sdist);
+      requirements = requirements.filter((r) => r !== listed);
+    }
+  }
+}
+
+/** Every Python package the bundle carries (kind `wheel`), resolved with pip. */
+export async function planWheels(m: PypiModel | undefined, o: WheelOptions): Promise<Planned[]> {
+  if (!m) return [];
+  const env = o.env ?? process.env;
+  const python = o.python ?? env.AIRGAP_PYTHON ?? "python3";
+  if (m.source.kind === "wheelhouse" && !(existsSync(m.source.dir) && statSync(m.source.dir).isDirectory())) {
+    throw new WheelError(`no such wheelhouse folder: ${m.source.dir} (pypi.source.wheelhouse)`, "the folder is relative to the site file");
+  }
+  const byPath = new Map<string, Planned>();
+  for (const t of wheelTargets(m)) {
+    const started = Date.now();
+    const list = await resolveTarget(t, m, python, env, o.log);
+    for (const w of list) byPath.set(w.path, w);
+    o.log.info(`python: CPython ${t.python} ${MACHINE[t.arch]} (${t.hosts.join(", ")}): ${list.length} distributions from ${describeSource(m)}, resolved by pip in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+  return [...byPath.values()];
+}

@@ -1,0 +1,155 @@
+/**
+ * @lab pypi: the site's Python package index (static mode), filled from the
+ * bundle's wheels (tiny test wheels from a wheelhouse, test/pypi/make_wheels.py),
+ * checked with pip itself on the nodes: in a venv, `pip install
+ * airgap-lab-top` pulls airgap-lab-base from the site index over TLS verified
+ * with the site CA (pip.conf written by the pip_client role, no other index),
+ * with the index's sha256 checked; a package the bundle lacks fails with
+ * pip's own "No matching distribution"; the outsider is refused; another run
+ * changes nothing.
+ *
+ * devpi mode runs only when AIRGAP_E2E_DEVPI_WHEELHOUSE names a wheelhouse
+ * holding devpi-server and its dependencies (nothing on this machine can
+ * reach PyPI); otherwise that test is skipped, saying so.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { CLI } from "../helpers.js";
+import { BUNDLE, FILES_MIRROR, formatRecap, labBefore, phase, run, SITE, WHEELHOUSE, WORK, type LabRunResult } from "./fixture.js";
+
+const DOMAIN = "lab.airgap.internal";
+const INDEX = `https://pypi.${DOMAIN}:3141/simple/`;
+const VENV = "/root/airgap-pypi-venv";
+
+describe("@lab pypi: the site's Python package index, static mode", function () {
+  let site: LabRunResult;
+
+  before(async function () {
+    site = await labBefore(this);
+  });
+
+  it("the bundle carries the listed package and its dependency, and nothing else of the wheelhouse", () => {
+    const wheels = site.manifest.artifacts.filter((a) => a.kind === "wheel");
+    assert.deepEqual(wheels.map((w) => w.path).sort(), [
+      "pypi/airgap-lab-base/airgap_lab_base-1.0-py3-none-any.whl",
+      "pypi/airgap-lab-top/airgap_lab_top-1.0-py3-none-any.whl",
+    ]);
+  });
+
+  it("every Python host's pip names the site index only, and the site CA", async () => {
+    for (const host of ["admin", "node1", "node2"]) {
+      const conf = await site.lab.sh(host, "cat /etc/pip.conf");
+      assert.match(conf, new RegExp(`^index-url = ${INDEX.replace(/[.]/g, "\\.")}$`, "m"), conf);
+      assert.match(conf, /^cert = \/usr\/local\/share\/ca-certificates\/airgap-lab\.crt$/m, conf);
+      assert.doesNotMatch(conf, /extra-index-url/);
+      assert.equal((await site.lab.sh(host, "python3 -m pip config list")).trim().split("\n").sort().join("\n"),
+        `global.cert='/usr/local/share/ca-certificates/airgap-lab.crt'\nglobal.index-url='${INDEX}'`);
+    }
+  });
+
+  it("from a node, in a venv: pip install airgap-lab-top pulls its dependency from the site index over verified TLS, with hashes", async function () {
+    this.timeout(5 * 60_000);
+    await site.lab.sh("node1", `rm -rf ${VENV} && python3 -m venv ${VENV}`);
+    const r = await site.lab.ssh("node1", `${VENV}/bin/pip install --disable-pip-version-check airgap-lab-top`);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`Looking in indexes: ${INDEX.replace(/[.]/g, "\\.")}`), r.stdout);
+    assert.match(r.stdout, /Successfully installed airgap-lab-base-1\.0 airgap-lab-top-1\.0/, r.stdout);
+    const out = await site.lab.sh("node1", `${VENV}/bin/python -c 'import airgap_lab_top; print(airgap_lab_top.main())'`);
+    assert.equal(out.trim(), "top says: hello from airgap-lab-base");
+    // The index's links carry the bundle's sha256 (pip checks the download against it).
+    const base = site.manifest.artifacts.find((a) => a.name === "airgap-lab-base")!;
+    const page = await site.lab.sh("node1", `curl -sf ${INDEX}airgap-lab-base/`);
+    assert.ok(page.includes(`#sha256=${base.sha256}`), page);
+  });
+
+  it("a package the bundle lacks fails with pip's own message", async function () {
+    this.timeout(2 * 60_000);
+    // airgap-lab-other is in the wheelhouse but not listed by the site.
+    const r = await site.lab.ssh("node2", `python3 -m venv ${VENV} && ${VENV}/bin/pip install --disable-pip-version-check airgap-lab-other`);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /No matching distribution found for airgap-lab-other/, r.stderr);
+  });
+
+  it("without the site CA, pip refuses the index's certificate", async function () {
+    this.timeout(2 * 60_000);
+    const r = await site.lab.ssh("node1", `PIP_CERT=/etc/ssl/certs/ssl-cert-snakeoil.pem ${VENV}/bin/pip download --no-deps -d /tmp/x --retries 0 airgap-lab-base; ` +
+      `${VENV}/bin/pip download --no-deps -d /tmp/x --retries 0 --cert /dev/null airgap-lab-base`);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout + r.stderr, /CERTIFICATE_VERIFY_FAILED|certificate verify failed|Could not find a suitable TLS CA certificate bundle/, r.stdout + r.stderr);
+  });
+
+  it("refuses a host outside the site's networks (403 from nginx)", async () => {
+    const py = `import ssl, urllib.request, urllib.error
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+try:
+    print(urllib.request.urlopen("https://${site.lab.address("admin")}:3141/simple/", context=ctx, timeout=5).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+except OSError as e:
+    print("unreachable", e)`;
+    const outside = await site.lab.ssh("outsider", "python3 -", py);
+    assert.match(outside.stdout.trim(), /^(403|unreachable)/, outside.stdout + outside.stderr);
+  });
+
+  it("another run of site.yml changes nothing (changed=0 on every host)", async function () {
+    this.timeout(15 * 60_000);
+    const again = await site.lab.playbook("pypi-again", "site.yml", [], BUNDLE);
+    phase("pypi: site.yml again", again.ms);
+    console.log(`      e2e recap, pypi again: ${formatRecap(again.recap)}`);
+    assert.equal(again.code, 0, `log: ${again.log}`);
+    for (const [host, r] of again.recap) assert.equal(r.changed, 0, `${host}: ${formatRecap(again.recap)}`);
+  });
+
+  it("devpi mode (needs AIRGAP_E2E_DEVPI_WHEELHOUSE)", async function () {
+    if (!process.env.AIRGAP_E2E_DEVPI_WHEELHOUSE) {
+      console.log("      skipped: devpi mode needs AIRGAP_E2E_DEVPI_WHEELHOUSE, a folder holding devpi-server and its dependencies as wheels for CPython 3.11 (pip download devpi-server -d DIR where PyPI is reachable)");
+      this.skip();
+    }
+    this.timeout(30 * 60_000);
+    await devpiMode(site);
+  });
+});
+
+/**
+ * The lab site in devpi mode: its wheelhouse plus the given devpi-server
+ * wheelhouse, bundled into a copy of the lab's bundle (hard links: nothing
+ * fetched twice), compiled, admin.yml run; then pip on a node installs
+ * from devpi's site index, and another run changes nothing.
+ */
+async function devpiMode(site: LabRunResult): Promise<void> {
+  const work = path.join(WORK, "devpi");
+  rmSync(work, { recursive: true, force: true });
+  const wheels = path.join(work, "wheels");
+  mkdirSync(wheels, { recursive: true });
+  for (const dir of [WHEELHOUSE, process.env.AIRGAP_E2E_DEVPI_WHEELHOUSE!]) {
+    for (const f of readdirSync(dir)) copyFileSync(path.join(dir, f), path.join(wheels, f));
+  }
+  const siteFile = path.join(work, "lab-devpi.ts");
+  const text = readFileSync(SITE, "utf8")
+    .replace('source: { wheelhouse: "../test/e2e/wheelhouse" }', `source: { wheelhouse: "wheels" }, mode: "devpi", rootPassword: fromEnv("AIRGAP_LAB_DEVPI_ROOT_PASSWORD")`);
+  assert.notEqual(text, readFileSync(SITE, "utf8"), "examples/lab.ts still names its wheelhouse as this test expects");
+  writeFileSync(siteFile, text);
+  process.env.AIRGAP_LAB_DEVPI_ROOT_PASSWORD ??= randomBytes(18).toString("base64url");
+  const bundle = path.join(work, "bundle");
+  const cp = await run("cp", ["-al", BUNDLE, bundle]);
+  assert.equal(cp.code, 0, cp.stderr);
+  const b = await run(process.execPath, [CLI, "bundle", siteFile, "-o", bundle, "--files-from", FILES_MIRROR, "--include-base"], { log: path.join(work, "bundle.log") });
+  assert.equal(b.code, 0, b.stdout + b.stderr);
+  const project = path.join(work, "project");
+  const c = await run(process.execPath, [CLI, "compile", siteFile, "-o", project]);
+  assert.equal(c.code, 0, c.stdout + c.stderr);
+  const first = await site.lab.playbook("devpi-1", "playbooks/admin.yml", [], bundle, project);
+  assert.equal(first.code, 0, `log: ${first.log}`);
+  const url = `https://pypi.${DOMAIN}:3141/root/site/+simple/`;
+  await site.lab.sh("node1", `rm -rf ${VENV} && python3 -m venv ${VENV}`);
+  const r = await site.lab.ssh("node1", `${VENV}/bin/pip install --disable-pip-version-check --index-url ${url} airgap-lab-top`);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /Successfully installed airgap-lab-base-1\.0 airgap-lab-top-1\.0/);
+  const no = await site.lab.ssh("node1", `${VENV}/bin/pip install --disable-pip-version-check --index-url ${url} airgap-lab-other`);
+  assert.match(no.stderr, /No matching distribution found for airgap-lab-other/, no.stderr);
+  const again = await site.lab.playbook("devpi-2", "playbooks/admin.yml", [], bundle, project);
+  assert.equal(again.code, 0, `log: ${again.log}`);
+  assert.equal(again.recap.get("admin")?.changed, 0, formatRecap(again.recap));
+}

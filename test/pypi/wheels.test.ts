@@ -1,0 +1,180 @@
+/**
+ * The bundle's Python packages, resolved by the machine's real pip against a
+ * local wheelhouse (no network), and the index the pypi_server role builds
+ * from them, checked with pip itself as the client (file:// index).
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { modelsByKey } from "../../compile/bundle/command.js";
+import { planWheels, platformTags, WheelError, wheelTargets } from "../../compile/bundle/wheels.js";
+import type { PypiModel } from "../../compile/components/pypi.js";
+import { synth } from "../../compile/synth.js";
+import { sha256, tempDir } from "../bundle/helpers.js";
+import { ROOT } from "../helpers.js";
+
+const MAKE_WHEELS = path.join(ROOT, "test/pypi/make_wheels.py");
+const TOOL = path.join(ROOT, "roles/pypi_server/files/airgap_pypi.py");
+const quiet = { log: { info: () => undefined } };
+
+function site(dir: string, pypi: string, hosts = ""): string {
+  const file = path.join(dir, "site.ts");
+  writeFileSync(file, `import { defineSite, fromEnv } from "airgap";
+export default defineSite({
+  name: "py", domain: "py.internal",
+  networks: [{ name: "site", cidr: "10.20.0.0/24" }],
+  hosts: [
+    { name: "admin", address: "10.20.0.10", os: "debian-12", roles: ["admin"] },
+    { name: "n1", address: "10.20.0.11", os: "debian-12", arch: "arm64", roles: ["control-plane", "etcd", "worker"] },
+    ${hosts}
+  ],
+  services: { repos: { on: "admin" }, pypi: ${pypi} },
+});
+`);
+  return file;
+}
+
+async function model(file: string): Promise<PypiModel> {
+  const r = await synth(file);
+  assert.deepEqual(r.errors, []);
+  return modelsByKey(r.resolved!.models).pypi!;
+}
+
+describe("pypi: the bundle's Python packages", function () {
+  this.timeout(120_000);
+  let tmp: string;
+  let wheelhouse: string;
+  beforeEach(() => {
+    tmp = tempDir("airgap-pypi-");
+    wheelhouse = path.join(tmp, "wheels");
+    execFileSync("python3", [MAKE_WHEELS, wheelhouse]);
+  });
+  afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it("asks pip for each host's CPython and manylinux platforms", async () => {
+    const m = await model(site(tmp, `{ on: "admin", packages: ["airgap-lab-top"], source: { wheelhouse: "wheels" } }`,
+      `{ name: "n2", address: "10.20.0.12", os: "ubuntu-24.04", roles: ["worker"], python: false },`));
+    const targets = wheelTargets(m);
+    assert.deepEqual(targets.map((t) => [t.python, t.arch, t.hosts.join(",")]), [["3.11", "amd64", "admin"], ["3.11", "arm64", "n1"]]);
+    assert.equal(targets[1].platforms[0], "manylinux_2_36_aarch64");
+    assert.ok(targets[1].platforms.includes("manylinux2014_aarch64"));
+    assert.ok(!targets[1].platforms.some((p) => /manylinux_2_16_/.test(p)), "aarch64 manylinux starts at glibc 2.17");
+    assert.deepEqual(platformTags([2, 36], "amd64").slice(-4), ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"]);
+  });
+
+  it("resolves the listed package with its dependency from a wheelhouse, with pip's digests, and nothing else", async () => {
+    const m = await model(site(tmp, `{ on: "admin", packages: ["airgap-lab-top"], source: { wheelhouse: "wheels" } }`));
+    const planned = await planWheels(m, quiet);
+    assert.deepEqual(planned.map((p) => p.path).sort(), [
+      "pypi/airgap-lab-base/airgap_lab_base-1.0-py3-none-any.whl",
+      "pypi/airgap-lab-top/airgap_lab_top-1.0-py3-none-any.whl",
+    ]);
+    for (const p of planned) {
+      assert.equal(p.kind, "wheel");
+      assert.equal(p.sha256, sha256(readFileSync(path.join(wheelhouse, path.basename(p.path)))));
+      assert.match(p.source, /^wheelhouse\/[^/]+\.whl$/, "no path of the bastion in the manifest");
+    }
+  });
+
+  it("fails with pip's own reason, naming the target, for a package the source lacks", async () => {
+    const m = await model(site(tmp, `{ on: "admin", packages: ["airgap-lab-top", "not-in-the-wheelhouse"], source: { wheelhouse: "wheels" } }`));
+    await assert.rejects(planWheels(m, quiet), (e: WheelError) => {
+      assert.ok(e instanceof WheelError);
+      assert.match(e.message, /not-in-the-wheelhouse/);
+      assert.match(e.message, /No matching distribution found/);
+      return true;
+    });
+  });
+
+  it("devpi mode without devpi-server in the source: says so and names the way out", async () => {
+    const m = await model(site(tmp, `{ on: "admin", mode: "devpi", rootPassword: fromEnv("X"), packages: ["airgap-lab-top"], source: { wheelhouse: "wheels" } }`));
+    await assert.rejects(planWheels(m, quiet), (e: WheelError) => {
+      assert.match(e.message, /devpi mode needs devpi-server/);
+      assert.match(e.hint ?? "", /mode: "static"/);
+      assert.match(e.hint ?? "", /pip download devpi-server/);
+      return true;
+    });
+  });
+
+  it("carries the sdist of a listed project that has no wheel", async () => {
+    // A plain setup.py sdist, as old projects publish.
+    const src = path.join(tmp, "airgap-lab-sdist-1.0");
+    mkdirSync(src);
+    writeFileSync(path.join(src, "setup.py"), 'from setuptools import setup\nsetup(name="airgap-lab-sdist", version="1.0", py_modules=[])\n');
+    writeFileSync(path.join(src, "PKG-INFO"), "Metadata-Version: 1.0\nName: airgap-lab-sdist\nVersion: 1.0\n");
+    execFileSync("tar", ["-czf", path.join(wheelhouse, "airgap-lab-sdist-1.0.tar.gz"), "-C", tmp, "airgap-lab-sdist-1.0"]);
+    const m = await model(site(tmp, `{ on: "admin", packages: ["airgap-lab-top", "airgap-lab-sdist"], source: { wheelhouse: "wheels" } }`));
+    const lines: string[] = [];
+    const planned = await planWheels(m, { log: { info: (s) => lines.push(s) } });
+    assert.ok(planned.some((p) => p.path === "pypi/airgap-lab-sdist/airgap-lab-sdist-1.0.tar.gz"), JSON.stringify(planned));
+    assert.ok(planned.some((p) => p.name === "airgap-lab-base"));
+    assert.ok(lines.some((l) => /airgap-lab-sdist has no wheel/.test(l)), lines.join("\n"));
+  });
+});
+
+describe("pypi: the index the role builds (roles/pypi_server/files/airgap_pypi.py)", function () {
+  this.timeout(120_000);
+  let tmp: string;
+  beforeEach(() => (tmp = tempDir("airgap-pypi-index-")));
+  afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+  function layOut(): { manifest: string; packages: string; simple: string } {
+    const wheels = path.join(tmp, "wheels");
+    execFileSync("python3", [MAKE_WHEELS, wheels]);
+    const packages = path.join(tmp, "root/packages");
+    const artifacts = ["airgap_lab_base-1.0-py3-none-any.whl", "airgap_lab_top-1.0-py3-none-any.whl"].map((f) => {
+      const project = f.split("-")[0].replace(/_/g, "-");
+      mkdirSync(path.join(packages, project), { recursive: true });
+      copyFileSync(path.join(wheels, f), path.join(packages, project, f));
+      const data = readFileSync(path.join(wheels, f));
+      return { kind: "wheel", name: project, version: "1.0", source: `wheelhouse/${f}`, path: `pypi/${project}/${f}`, size: data.length, sha256: sha256(data) };
+    });
+    const manifest = path.join(tmp, "root/manifest.json");
+    writeFileSync(manifest, JSON.stringify({ format: 1, site: "py", repositories: [], artifacts }));
+    return { manifest, packages, simple: path.join(tmp, "root/simple") };
+  }
+
+  function index(l: ReturnType<typeof layOut>, verify = true): { changed: boolean } {
+    const r = spawnSync("python3", [TOOL, "index", l.manifest, l.packages, l.simple, ...(verify ? ["--verify"] : [])], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { changed: boolean };
+  }
+
+  it("writes PEP 503 pages with normalised names and #sha256= links; a second run changes nothing", () => {
+    const l = layOut();
+    assert.equal(index(l).changed, true);
+    const root = readFileSync(path.join(l.simple, "index.html"), "utf8");
+    assert.match(root, /<a href="airgap-lab-base\/">airgap-lab-base<\/a>/);
+    const top = readFileSync(path.join(l.simple, "airgap-lab-top/index.html"), "utf8");
+    const digest = sha256(readFileSync(path.join(l.packages, "airgap-lab-top/airgap_lab_top-1.0-py3-none-any.whl")));
+    assert.ok(top.includes(`href="../../packages/airgap-lab-top/airgap_lab_top-1.0-py3-none-any.whl#sha256=${digest}"`), top);
+    assert.equal(index(l).changed, false);
+    assert.equal(index(l, false).changed, false);
+  });
+
+  it("pip installs the top package with its dependency from it, verifying hashes; refuses what it lacks", () => {
+    const l = layOut();
+    index(l);
+    const url = `file://${l.simple}/`;
+    const target = path.join(tmp, "target");
+    const ok = spawnSync("python3", ["-m", "pip", "install", "--isolated", "--disable-pip-version-check", "--index-url", url, "--target", target, "airgap-lab-top"], { encoding: "utf8" });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /Successfully installed airgap-lab-base-1\.0 airgap-lab-top-1\.0/);
+    const no = spawnSync("python3", ["-m", "pip", "install", "--isolated", "--disable-pip-version-check", "--index-url", url, "--target", target, "airgap-lab-other"], { encoding: "utf8" });
+    assert.notEqual(no.status, 0);
+    assert.match(no.stderr, /No matching distribution found for airgap-lab-other/);
+  });
+
+  it("refuses a package whose bytes differ from the manifest, and changes nothing", () => {
+    const l = layOut();
+    const f = path.join(l.packages, "airgap-lab-base/airgap_lab_base-1.0-py3-none-any.whl");
+    const data = readFileSync(f);
+    data[data.length - 30] ^= 0xff;
+    writeFileSync(f, data);
+    const r = spawnSync("python3", [TOOL, "index", l.manifest, l.packages, l.simple, "--verify"], { encoding: "utf8" });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /does not have the manifest's sha256/);
+    assert.throws(() => readFileSync(path.join(l.simple, "index.html")));
+  });
+});
