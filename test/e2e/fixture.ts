@@ -298,10 +298,10 @@ async function setUp(): Promise<LabRunResult> {
   // The registry's accounts (examples/lab.ts reads them from the environment).
   process.env.AIRGAP_LAB_REGISTRY_PUSH_PASSWORD ??= randomBytes(18).toString("base64url");
   process.env.AIRGAP_LAB_REGISTRY_PULL_PASSWORD ??= randomBytes(18).toString("base64url");
-  // The site's images come from a throwaway registry on this machine's
-  // loopback (test/e2e/upstream.ts), up only while the bundle is made.
   // The site's Python packages come from a wheelhouse of tiny test wheels (examples/lab.ts).
   await step("test wheels", "python3", [path.join(ROOT, "test/pypi/make_wheels.py"), WHEELHOUSE]);
+  // The site's images come from a throwaway registry on this machine's
+  // loopback (test/e2e/upstream.ts), up only while the bundle is made.
   const upstream = await startLabUpstream(path.join(WORK, "upstream"));
   try {
     await step("airgap bundle (Debian mirror, upstream images)", process.execPath,
