@@ -72,12 +72,12 @@ describe("@lab pypi: the site's Python package index, static mode", function () 
     assert.match(r.stderr, /No matching distribution found for airgap-lab-other/, r.stderr);
   });
 
-  it("without the site CA, pip refuses the index's certificate", async function () {
+  it("trusting another CA instead of the site's, pip refuses the index's certificate", async function () {
     this.timeout(2 * 60_000);
-    const r = await site.lab.ssh("node1", `PIP_CERT=/etc/ssl/certs/ssl-cert-snakeoil.pem ${VENV}/bin/pip download --no-deps -d /tmp/x --retries 0 airgap-lab-base; ` +
-      `${VENV}/bin/pip download --no-deps -d /tmp/x --retries 0 --cert /dev/null airgap-lab-base`);
+    const other = "/usr/share/ca-certificates/mozilla/ISRG_Root_X1.crt";
+    const r = await site.lab.ssh("node1", `${VENV}/bin/pip download --disable-pip-version-check --no-deps -d /tmp/airgap-pip-x --retries 0 --timeout 5 --cert ${other} airgap-lab-base`);
     assert.notEqual(r.code, 0);
-    assert.match(r.stdout + r.stderr, /CERTIFICATE_VERIFY_FAILED|certificate verify failed|Could not find a suitable TLS CA certificate bundle/, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, /CERTIFICATE_VERIFY_FAILED/, r.stdout + r.stderr);
   });
 
   it("refuses a host outside the site's networks (403 from nginx)", async () => {
