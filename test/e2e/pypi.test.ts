@@ -60,6 +60,7 @@ describe("@lab pypi: the site's Python package index, static mode", function () 
     assert.equal(out.trim(), "top says: hello from airgap-lab-base");
     // The index's links carry the bundle's sha256 (pip checks the download against it).
     const base = site.manifest.artifacts.find((a) => a.name === "airgap-lab-base")!;
+    await site.lab.install("node1", "curl");
     const page = await site.lab.sh("node1", `curl -sf ${INDEX}airgap-lab-base/`);
     assert.ok(page.includes(`#sha256=${base.sha256}`), page);
   });
