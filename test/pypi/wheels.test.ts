@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { modelsByKey } from "../../compile/bundle/command.js";
+import { packagesByHost } from "../../compile/bundle/packages.js";
 import { planWheels, platformTags, WheelError, wheelTargets } from "../../compile/bundle/wheels.js";
 import type { PypiModel } from "../../compile/components/pypi.js";
 import { synth } from "../../compile/synth.js";
@@ -61,6 +62,17 @@ describe("pypi: the bundle's Python packages", function () {
     assert.ok(targets[1].platforms.includes("manylinux2014_aarch64"));
     assert.ok(!targets[1].platforms.some((p) => /manylinux_2_16_/.test(p)), "aarch64 manylinux starts at glibc 2.17");
     assert.deepEqual(platformTags([2, 36], "amd64").slice(-4), ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"]);
+  });
+
+  it("carries pip and venv for the Python hosts only, and venv for the index host", async () => {
+    const file = site(tmp, `{ on: "admin", packages: ["airgap-lab-top"], source: { wheelhouse: "wheels" } }`,
+      `{ name: "n2", address: "10.20.0.12", os: "debian-12", roles: ["worker"], python: false },`);
+    const r = await synth(file);
+    assert.deepEqual(r.errors, []);
+    const lists = new Map(packagesByHost(r.resolved!.core, modelsByKey(r.resolved!.models)).map((h) => [h.host.name, h.packages]));
+    for (const h of ["admin", "n1"]) assert.ok(["python3-pip", "python3-venv"].every((p) => lists.get(h)!.includes(p)), `${h}: ${lists.get(h)!.join(" ")}`);
+    assert.ok(!lists.get("n2")!.includes("python3-pip"), "n2 has python: false");
+    assert.ok(lists.get("admin")!.includes("nginx"));
   });
 
   it("resolves the listed package with its dependency from a wheelhouse, with pip's digests, and nothing else", async () => {
