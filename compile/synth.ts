@@ -36,7 +36,7 @@ export interface Synthesized {
 /** Validates and resolves an evaluated site; every error is collected. */
 export function resolveSite(ctx: Context, site: Site) {
   const core = resolveCore(ctx, site);
-  const models = components.map((c) => c.resolve(ctx, core, site.services ?? {}));
+  const models = components.map((c) => c.resolve(ctx, core, site.services ?? {}, site));
   return { core, models };
 }
 

@@ -22,8 +22,10 @@ export type Arch = "amd64" | "arm64";
  * - `admin`: serves the site's infrastructure (NTP, DNS, repos, registry, PyPI).
  * - `control-plane`, `worker`, `etcd`: Kubernetes roles, mapped to Kubespray's
  *   groups `kube_control_plane`, `kube_node` and `etcd`.
+ * - `gateway`: routes between the networks it has an address on (`interfaces`),
+ *   forwarding only the site's flows (nftables, default drop). At most one.
  */
-export type HostRole = "admin" | "control-plane" | "worker" | "etcd";
+export type HostRole = "admin" | "control-plane" | "worker" | "etcd" | "gateway";
 
 /** A value that may be written to an Ansible variable as is. */
 export type Scalar = string | number | boolean;
@@ -35,10 +37,59 @@ export interface Network {
   /** IPv4 network in CIDR form, for example `"10.20.0.0/24"`. */
   cidr: string;
   /**
-   * Address of the router on this network, when the site routes between networks.
-   * @default undefined (hosts reach only their own network)
+   * Address of the router on this network, when the site routes between networks
+   * through a router airgap does not configure. With a `gateway` host on this
+   * network, its address here is the router (and this field, if given, must match).
+   * @default the gateway host's address on this network; else none (hosts reach only their own network)
    */
   gateway?: string;
+  /**
+   * Hosts on this network get a default route through its router (for a site
+   * with a way out). Without it they get routes to the site's networks only.
+   * @default false
+   */
+  defaultRoute?: boolean;
+  /**
+   * A DMZ: traffic the gateway host forwards into this network leaves with the
+   * gateway's own address there (source NAT), so its hosts need no route back.
+   * @default false
+   */
+  masquerade?: boolean;
+}
+
+/** An extra address of a host, on another network of the site. */
+export interface Interface {
+  /** Name of a network of the site. */
+  network: string;
+  /** IPv4 address inside that network. */
+  address: string;
+}
+
+/** Transport protocols a flow can allow. */
+export type FlowProtocol = "tcp" | "udp" | "icmp";
+
+/**
+ * Traffic the gateway forwards between the site's networks. Everything else is
+ * dropped; the site's own services (DNS, NTP, repos, registry, PyPI) open their
+ * flows by themselves, from the networks allowed to use them.
+ */
+export interface Flow {
+  /** Network (by name) the connections come from. */
+  from: string;
+  /** Network or host (by name) they go to. */
+  to: string;
+  /** Protocol. */
+  protocol: FlowProtocol;
+  /**
+   * Destination ports (tcp, udp): numbers, or ranges written `"30000-32767"`.
+   * @default [] (required for tcp and udp; none for icmp)
+   */
+  ports?: (number | `${number}-${number}`)[];
+  /**
+   * Why the flow exists (written into the ruleset as a comment).
+   * @default undefined
+   */
+  why?: string;
 }
 
 /** One machine of the site. */
@@ -47,6 +98,12 @@ export interface Host {
   name: string;
   /** IPv4 address inside one of the site's networks; Ansible and Kubespray use it. */
   address: string;
+  /**
+   * Addresses on other networks of the site (a gateway host has one on every
+   * network it routes).
+   * @default []
+   */
+  interfaces?: Interface[];
   /** Operating system release installed on the host. */
   os: OsRelease;
   /**
@@ -120,6 +177,12 @@ export interface Site {
   hosts: Host[];
   /** Services the admin host(s) provide, and the Kubernetes deployment. */
   services: Services;
+  /**
+   * Traffic allowed through the gateway host besides the services' own (SSH
+   * from the controller's network, Kubernetes between node networks, ...).
+   * @default []
+   */
+  flows?: Flow[];
 }
 
 /** Declares the site; returns its argument unchanged so the editor checks it. */

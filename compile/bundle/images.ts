@@ -26,7 +26,7 @@ import { mkdir, readdir, readFile, rm, symlink } from "node:fs/promises";
 import path from "node:path";
 import type { Arch } from "../../dsl/index.js";
 import { compareText } from "../model/context.js";
-import type { CoreModel } from "../model/site.js";
+import { isKubernetes, type CoreModel } from "../model/site.js";
 import { imageModel } from "../components/registry.js";
 import { DownloadError } from "./download.js";
 import { compareStrings, type Artifact } from "./manifest.js";
@@ -82,7 +82,7 @@ export function imageBlobPath(sha256: string): string {
  * images Kubespray pulls when the site deploys Kubernetes.
  */
 export function imageRequests(core: CoreModel, models: SiteModels): ImageRequest[] {
-  const k8s = core.hosts.filter((h) => h.roles.some((r) => r !== "admin"));
+  const k8s = core.hosts.filter(isKubernetes);
   const siteArches = [...new Set((k8s.length ? k8s : core.hosts).map((h) => h.arch))].sort(compareText) as Arch[];
   const bySource = new Map<string, ImageRequest>();
   const add = (r: ImageRequest, from: string) => {

@@ -11,12 +11,13 @@
  * package adds it here, nowhere else.
  */
 import type { DnsModel } from "../components/dns.js";
+import type { GatewayModel } from "../components/gateway.js";
 import type { KubesprayModel } from "../components/kubespray.js";
 import type { NtpModel } from "../components/ntp.js";
 import type { PypiModel } from "../components/pypi.js";
 import type { RegistryModel } from "../components/registry.js";
 import type { ReposModel } from "../components/repos.js";
-import type { CoreModel, HostModel } from "../model/site.js";
+import { isKubernetes, type CoreModel, type HostModel } from "../model/site.js";
 import { compareStrings } from "./manifest.js";
 
 /** Which hosts a row applies to. */
@@ -33,7 +34,7 @@ export type HostSelector =
   | "kubernetes";
 
 export interface PackageRow {
-  component: "site" | "repos" | "ntp" | "dns" | "registry" | "pypi" | "pip" | "kubespray";
+  component: "site" | "repos" | "ntp" | "dns" | "registry" | "pypi" | "pip" | "kubespray" | "gateway";
   on: HostSelector;
   deb: string[];
   rpm: string[];
@@ -98,6 +99,12 @@ export const PACKAGE_TABLE: PackageRow[] = [
     why: "pip installs from the site index, into virtual environments",
   },
   {
+    component: "gateway", on: "servers",
+    deb: ["nftables"],
+    rpm: ["nftables"],
+    why: "the gateway host's forwarding ruleset, loaded by nftables.service",
+  },
+  {
     // Kubespray 2.28's system_packages role on Debian 12 / Ubuntu, with the
     // defaults the compiled project keeps (kube_proxy_mode ipvs, ntp off); ipset
     // too, for sites that switch to iptables mode.
@@ -124,6 +131,7 @@ export interface SiteModels {
   registry?: RegistryModel;
   pypi?: PypiModel;
   kubespray?: KubesprayModel;
+  gateway?: GatewayModel;
 }
 
 export interface HostPackages {
@@ -149,8 +157,10 @@ function servers(component: PackageRow["component"], core: CoreModel, m: SiteMod
       return m.pypi && [m.pypi.host];
     case "pip":
       return m.pypi?.clients;
+    case "gateway":
+      return m.gateway?.host && [m.gateway.host];
     case "kubespray":
-      return m.kubespray && core.hosts.filter((h) => h.roles.some((r) => r !== "admin"));
+      return m.kubespray && core.hosts.filter(isKubernetes);
   }
 }
 

@@ -4,13 +4,14 @@
  * compiled project. The shared emitters (inventory, playbooks, Kubespray vars,
  * runbook) assemble what all components add.
  */
-import type { Services } from "../../dsl/index.js";
+import type { Services, Site } from "../../dsl/index.js";
 import type { Context } from "../model/context.js";
 import type { CoreModel, SecretModel } from "../model/site.js";
 
 /** A play of a compiled playbook: one role, applied to a host pattern. */
 export interface Play {
-  playbook: "admin" | "nodes";
+  /** admin.yml (the services), network.yml (routes, gateway), nodes.yml (every host's clients), run in that order. */
+  playbook: "admin" | "network" | "nodes";
   name: string;
   hosts: string;
   role: string;
@@ -22,6 +23,8 @@ export class Emission {
   readonly groups = new Map<string, string[]>();
   /** Variables per inventory group (`all` included), written to `inventory/group_vars/<group>/airgap.yml`. */
   readonly groupVars = new Map<string, Record<string, unknown>>();
+  /** Variables of single hosts, written into the inventory. */
+  readonly hostVars = new Map<string, Record<string, unknown>>();
   /** Plays, in the order components are listed. */
   readonly plays: Play[] = [];
   /** Kubespray's own variables, written to the Kubespray offline vars file. */
@@ -37,6 +40,10 @@ export class Emission {
     this.groupVars.set(group, { ...(this.groupVars.get(group) ?? {}), ...vars });
   }
 
+  addHostVars(host: string, vars: Record<string, unknown>): void {
+    this.hostVars.set(host, { ...(this.hostVars.get(host) ?? {}), ...vars });
+  }
+
   addGroup(group: string, hosts: string[]): void {
     this.groups.set(group, [...new Set([...(this.groups.get(group) ?? []), ...hosts])]);
   }
@@ -44,9 +51,9 @@ export class Emission {
 
 export interface Component<M> {
   /** The key under `services` in the site file, or the component's own name (`ca`). */
-  key: keyof Services | "ca";
+  key: keyof Services | "ca" | "gateway";
   /** Validates and resolves the service; reports errors on `ctx`; undefined when absent or invalid. */
-  resolve(ctx: Context, core: CoreModel, services: Services): M | undefined;
+  resolve(ctx: Context, core: CoreModel, services: Services, site?: Site): M | undefined;
   /** Adds the service's groups, variables, plays and Kubespray settings. */
   emit(model: M, core: CoreModel, out: Emission): void;
 }

@@ -12,7 +12,7 @@ import path from "node:path";
 import type { Arch, KubesprayAddon, KubesprayConfig, Services } from "../../dsl/index.js";
 import type { Positions } from "../load/evaluate.js";
 import { Context } from "../model/context.js";
-import { checkNoLiteralSecrets, resolveSecret, type CoreModel } from "../model/site.js";
+import { checkNoLiteralSecrets, isKubernetes, resolveSecret, type CoreModel } from "../model/site.js";
 import { computeList, type KubesprayArtifacts } from "../kubespray/artifacts.js";
 import { truthy } from "../kubespray/condition.js";
 import { loadCatalogue, readCatalogueFile, shippedReleases, type Catalogue } from "../kubespray/catalogue.js";
@@ -91,7 +91,7 @@ const GROUP_OF = { "control-plane": "kube_control_plane", worker: "kube_node", e
 
 /** The cluster's shape, checked whenever the site has Kubernetes hosts or a Kubespray service. */
 function checkCluster(ctx: Context, core: CoreModel, services: Services): void {
-  const k8s = core.hosts.filter((h) => h.roles.some((r) => r !== "admin"));
+  const k8s = core.hosts.filter(isKubernetes);
   if (k8s.length === 0 && !services.kubespray) return;
   const owner = services.kubespray ?? services;
   const key = services.kubespray ? "version" : undefined;
@@ -112,7 +112,7 @@ export function groupArches(core: CoreModel): Record<string, Arch[]> {
   const out: Record<string, Arch[]> = { kube_control_plane: [], kube_node: [], etcd: [] };
   for (const h of core.hosts) {
     for (const role of h.roles) {
-      if (role === "admin") continue;
+      if (role === "admin" || role === "gateway") continue;
       const g = GROUP_OF[role];
       if (!out[g].includes(h.arch)) out[g].push(h.arch);
     }
@@ -300,7 +300,7 @@ export const kubespray: Component<KubesprayModel> = {
     for (const p of problems) ctx.error("AG097", p, s, "kubernetes");
 
     // The offline vars, then the proof that with them nothing comes from outside.
-    const k8s = core.hosts.filter((h) => h.roles.some((r) => r !== "admin"));
+    const k8s = core.hosts.filter(isKubernetes);
     const { vars: others, clean } = othersKubesprayVars(ctx, core, services);
     const vars = {
       ...offlineVars({

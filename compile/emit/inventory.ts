@@ -33,7 +33,7 @@ export function emitInventory(core: CoreModel, out: Emission): Map<string, strin
   for (const [group, names] of [...out.groups].sort(([a], [b]) => compareText(a, b))) {
     children[group] = { hosts: members(names) };
   }
-  const inventory = { all: { hosts: Object.fromEntries(core.hosts.map((h) => [h.name, hostVars(h)])), children } };
+  const inventory = { all: { hosts: Object.fromEntries(core.hosts.map((h) => [h.name, { ...hostVars(h), ...out.hostVars.get(h.name) }])), children } };
   const files = new Map<string, string>();
   files.set("inventory/hosts.yml", toYaml(inventory, GENERATED));
   const site = {

@@ -8,9 +8,18 @@ import { GENERATED, toYaml } from "./yaml.js";
 /**
  * The order roles run in. The repo server comes first on the admin (everything
  * installs from it); on every host, names and the CA before package sources,
- * package sources before anything that installs a package.
+ * package sources before anything that installs a package. The network
+ * playbook runs between the admin's and the nodes': routes on every host, then
+ * the gateway (with its own package sources first, as it installs nftables),
+ * so the hosts behind it are configured through its final ruleset.
  */
-const ROLE_ORDER = ["repo_server", "ca", "bind", "registry", "pypi_server", "resolver", "ca_trust", "repo_client", "chrony", "pip_client"];
+const ROLE_ORDER = ["repo_server", "ca", "bind", "registry", "pypi_server", "routes", "resolver", "ca_trust", "repo_client", "gateway", "chrony", "pip_client"];
+
+const PLAYBOOKS = [
+  { file: "admin", title: "Admin services" },
+  { file: "network", title: "Site network (routes, gateway)" },
+  { file: "nodes", title: "Clients on every host" },
+] as const;
 
 function order(p: Play): number {
   const i = ROLE_ORDER.indexOf(p.role);
@@ -26,7 +35,9 @@ function vaultFiles(out: Emission, playbookDir: string): string[] {
 export function emitPlaybooks(out: Emission, outDir: string, kubespray?: KubesprayModel): Map<string, string> {
   const files = new Map<string, string>();
   const vars = vaultFiles(out, path.join(outDir, "playbooks"));
-  for (const playbook of ["admin", "nodes"] as const) {
+  // network.yml only for a site that routes; admin.yml and nodes.yml always.
+  const used = PLAYBOOKS.filter((p) => p.file !== "network" || out.plays.some((x) => x.playbook === "network"));
+  for (const { file: playbook } of used) {
     const plays = out.plays
       .filter((p) => p.playbook === playbook)
       .sort((a, b) => order(a) - order(b))
@@ -44,10 +55,7 @@ export function emitPlaybooks(out: Emission, outDir: string, kubespray?: Kubespr
   files.set(
     "site.yml",
     toYaml(
-      [
-        { name: "Admin services", ansible: { import_playbook: "playbooks/admin.yml" } },
-        { name: "Clients on every host", ansible: { import_playbook: "playbooks/nodes.yml" } },
-      ].map((p) => ({ name: p.name, "ansible.builtin.import_playbook": p.ansible.import_playbook })),
+      used.map((p) => ({ name: p.title, "ansible.builtin.import_playbook": `playbooks/${p.file}.yml` })),
       GENERATED,
     ),
   );

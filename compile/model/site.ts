@@ -28,14 +28,28 @@ export const OS_RELEASES: Record<OsRelease, OsInfo> = {
 };
 
 export const ARCHES: Arch[] = ["amd64", "arm64"];
-const HOST_ROLES: HostRole[] = ["admin", "control-plane", "worker", "etcd"];
+const HOST_ROLES: HostRole[] = ["admin", "control-plane", "worker", "etcd", "gateway"];
+const KUBERNETES_ROLES: HostRole[] = ["control-plane", "worker", "etcd"];
+
+/** Whether a host is a Kubernetes node (Kubespray installs it). */
+export function isKubernetes(h: { roles: HostRole[] }): boolean {
+  return h.roles.some((r) => KUBERNETES_ROLES.includes(r));
+}
 
 export interface NetworkModel {
   name: string;
   cidr: string;
   range: Cidr;
   gateway?: string;
+  defaultRoute: boolean;
+  masquerade: boolean;
   reverseZones: string[];
+}
+
+/** One address of a host, and the network it is in. */
+export interface InterfaceModel {
+  network: string;
+  address: string;
 }
 
 export interface HostModel {
@@ -43,6 +57,8 @@ export interface HostModel {
   fqdn: string;
   address: string;
   network: string;
+  /** Every address of the host, the primary first. */
+  interfaces: InterfaceModel[];
   os: OsInfo;
   arch: Arch;
   roles: HostRole[];
@@ -153,7 +169,10 @@ function resolveNetworks(ctx: Context, site: Site): NetworkModel[] {
         ctx.error("AG023", `gateway "${n.gateway}" is not an address inside ${n.cidr}`, n, "gateway");
       }
     }
-    out.push({ name: n.name, cidr: formatCidr(range), range, gateway: n.gateway, reverseZones: reverseZones(range) });
+    out.push({
+      name: n.name, cidr: formatCidr(range), range, gateway: n.gateway,
+      defaultRoute: n.defaultRoute ?? false, masquerade: n.masquerade ?? false, reverseZones: reverseZones(range),
+    });
   }
   if ((site.networks ?? []).length === 0) {
     ctx.error("AG025", "the site declares no network", site, "networks", 'add one: networks: [{ name: "site", cidr: "10.20.0.0/24" }]');
@@ -207,12 +226,14 @@ function resolveHost(ctx: Context, site: Site, h: Host, networks: NetworkModel[]
     ctx.error("AG044", `SSH port ${sshPort} is not a TCP port`, h, "sshPort");
   }
   checkNoLiteralSecrets(ctx, h.vars);
-  if (!ok || !network || !os) return undefined;
+  const interfaces = resolveInterfaces(ctx, h, network, networks);
+  if (!ok || !network || !os || !interfaces) return undefined;
   return {
     name: h.name,
     fqdn: `${h.name}.${site.domain}`,
     address: h.address,
     network: network.name,
+    interfaces: [{ network: network.name, address: h.address }, ...interfaces],
     os,
     arch,
     roles: [...new Set(roles)],
@@ -221,6 +242,30 @@ function resolveHost(ctx: Context, site: Site, h: Host, networks: NetworkModel[]
     python: h.python,
     vars: h.vars ?? {},
   };
+}
+
+/** A host's extra addresses: each in the network it names, one per network. */
+function resolveInterfaces(ctx: Context, h: Host, primary: NetworkModel | undefined, networks: NetworkModel[]): InterfaceModel[] | undefined {
+  const out: InterfaceModel[] = [];
+  let ok = true;
+  for (const i of h.interfaces ?? []) {
+    const n = networks.find((x) => x.name === i.network);
+    const address = parseIPv4(i.address);
+    if (!n) {
+      ctx.error("AG110", `"${i.network}" is not a network of the site`, i, "network", `networks: ${networks.map((x) => x.name).join(", ")}`);
+      ok = false;
+    } else if (n === primary || out.some((o) => o.network === n.name)) {
+      ctx.error("AG112", `host "${h.name}" has two addresses on network "${n.name}"`, i, "network", "give a host one address per network");
+      ok = false;
+    } else if (address === undefined) {
+      ctx.error("AG032", `"${i.address}" is not an IPv4 address`, i, "address");
+      ok = false;
+    } else if (!contains(n.range, address)) {
+      ctx.error("AG111", `address ${i.address} is outside network "${n.name}" (${n.cidr})`, i, "address");
+      ok = false;
+    } else out.push({ network: n.name, address: i.address });
+  }
+  return ok ? out : undefined;
 }
 
 export function resolveCore(ctx: Context, site: Site): CoreModel {
@@ -239,10 +284,14 @@ export function resolveCore(ctx: Context, site: Site): CoreModel {
     if (first) {
       ctx.error("AG030", `host name "${h.name}" is used twice`, h, "name", `first declared at line ${ctx.where(first, "name").line}`);
     } else byName.set(h.name, h);
-    const other = byAddress.get(h.address);
-    if (other) {
-      ctx.error("AG031", `address ${h.address} is used by "${other.name}" and "${h.name}"`, h, "address", `"${other.name}" is at line ${ctx.where(other, "address").line}`);
-    } else byAddress.set(h.address, h);
+    let other: Host | undefined;
+    for (const [owner, key] of [[h, "address"], ...(h.interfaces ?? []).map((i) => [i, "address"])] as [{ address: string }, "address"][]) {
+      const o = byAddress.get(owner.address);
+      if (o) {
+        ctx.error("AG031", `address ${owner.address} is used by "${o.name}" and "${h.name}"`, owner, key, `"${o.name}" is at line ${ctx.where(o, "address").line}`);
+        other ??= o;
+      } else byAddress.set(owner.address, h);
+    }
     const m = resolveHost(ctx, site, h, networks);
     if (m && !first && !other) hosts.push(m);
   }
@@ -260,6 +309,10 @@ export function resolveCore(ctx: Context, site: Site): CoreModel {
     caModel.certificate = file;
     caModel.key = resolveSecret(ctx, ca, "key");
     if (ca.key === undefined) ctx.error("AG091", "a provided CA certificate needs its key, by reference", ca, "certificate");
+  }
+  const gateways = (site.hosts ?? []).filter((h) => (h.roles ?? []).includes("gateway"));
+  for (const g of gateways.slice(1)) {
+    ctx.error("AG113", `"${g.name}" is a second gateway host ("${gateways[0].name}" is the first)`, g, "roles", "a site has one gateway host, with an address on every network it routes");
   }
   const declaredHosts = new Map((site.hosts ?? []).map((h) => [h.name, h.roles ?? []]));
   return { siteFile: ctx.siteFile, name: site.name, domain: site.domain, networks, hosts, declaredHosts, ca: caModel };

@@ -84,7 +84,7 @@ describe("role argument specs", () => {
         return f ? (parse(f) as Record<string, unknown>) : {};
       };
       const problems: string[] = [];
-      for (const playbook of ["playbooks/admin.yml", "playbooks/nodes.yml"]) {
+      for (const playbook of [...files.keys()].filter((f) => f.startsWith("playbooks/"))) {
         const plays = (parse(files.get(playbook)!) ?? []) as { hosts: string; roles: { role: string }[] }[];
         for (const play of plays) {
           for (const { role } of play.roles) {

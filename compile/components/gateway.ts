@@ -1,0 +1,231 @@
+/**
+ * The site's network: routes on every host to the other site networks, and
+ * the gateway host that forwards between them only the flows the site allows
+ * (its services' own, from the networks allowed to use them, and `flows`).
+ */
+import type { Flow, Host, Services, Site } from "../../dsl/index.js";
+import { compareText, type Context } from "../model/context.js";
+import type { CoreModel, HostModel, NetworkModel } from "../model/site.js";
+import type { Component } from "./component.js";
+
+/** One rule of the gateway's forward chain. */
+export interface FlowModel {
+  /** Source network (CIDR). */
+  from: string;
+  /** Destination network (CIDR) or host address. */
+  to: string;
+  protocol: "tcp" | "udp" | "icmp";
+  /** Destination ports and ranges (`"22"`, `"30000-32767"`); empty for icmp. */
+  ports: string[];
+  comment: string;
+}
+
+export interface Route {
+  to: string;
+  via: string;
+}
+
+export interface GatewayModel {
+  /** The gateway host, when the site has one. */
+  host?: HostModel;
+  flows: FlowModel[];
+  /** CIDRs traffic is source-NATed toward (DMZ networks). */
+  masquerade: string[];
+  /** Host name → its routes to the other site networks, and its default route ("" for none). */
+  routes: Map<string, { routes: Route[]; default: string }>;
+}
+
+/** Which `services` entry claimed a port (names given to claimPort). */
+const SERVICE_KEYS: Record<string, keyof Services> = { ntp: "ntp", dns: "dns", repos: "repos", registry: "registry", pypi: "pypi" };
+
+const PORT_RANGE = /^(\d{1,5})-(\d{1,5})$/;
+
+/** A flow's ports as nftables writes them; undefined (and reported) when one is invalid. */
+function flowPorts(ctx: Context, f: Flow): string[] | undefined {
+  const ports = f.ports ?? [];
+  if (f.protocol === "icmp") {
+    if (ports.length > 0) ctx.error("AG115", "an icmp flow has no ports", f, "ports", "leave ports out");
+    return ports.length > 0 ? undefined : [];
+  }
+  if (f.protocol !== "tcp" && f.protocol !== "udp") {
+    ctx.error("AG115", `unknown protocol "${String(f.protocol)}"`, f, "protocol", "one of: tcp, udp, icmp");
+    return undefined;
+  }
+  if (ports.length === 0) {
+    ctx.error("AG115", `a ${f.protocol} flow needs its destination ports`, f, f.ports ? "ports" : "protocol", 'ports: [22] or ports: ["30000-32767"]');
+    return undefined;
+  }
+  let ok = true;
+  const out = ports.map((p, i) => {
+    const m = typeof p === "string" ? PORT_RANGE.exec(p) : null;
+    const [lo, hi] = typeof p === "number" ? [p, p] : m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+    if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi > 65535 || lo > hi) {
+      ctx.error("AG115", `${JSON.stringify(p)} is not a port or a range of ports`, ports, i, 'a whole number from 1 to 65535, or "LOW-HIGH"');
+      ok = false;
+    }
+    return String(p);
+  });
+  return ok ? out : undefined;
+}
+
+/** nftables comments: printable, no double quote, at most 128 bytes. */
+function comment(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, " ").replace(/"/g, "'").slice(0, 120);
+}
+
+export const gateway: Component<GatewayModel> = {
+  key: "gateway",
+  resolve(ctx: Context, core: CoreModel, services: Services, site?: Site) {
+    const declared = site?.flows ?? [];
+    const gwRaw = (site?.hosts ?? []).find((h) => (h.roles ?? []).includes("gateway"));
+    const gw = gwRaw && core.hosts.find((h) => h.name === gwRaw.name);
+    // An invalid gateway host is reported already: what depends on it would only repeat it.
+    const broken = gwRaw !== undefined && !gw;
+    const netByName = new Map(core.networks.map((n) => [n.name, n]));
+    /** Networks the gateway must route, and why (for the error when it has no address there). */
+    const mustRoute = new Map<string, { why: string; owner: unknown; key: string | number }>();
+    const flows: FlowModel[] = [];
+
+    // The services' own flows: from every network allowed to use a service
+    // that has hosts and is not one the server is on.
+    const populated = new Set(core.hosts.filter((h) => !h.roles.includes("gateway")).map((h) => h.network));
+    for (const [claim, service] of ctx.ports) {
+      const m = /^(.+):(\d+)\/(tcp|udp)$/.exec(claim);
+      const key = SERVICE_KEYS[service];
+      const server = m && core.hosts.find((h) => h.name === m[1]);
+      if (!m || !key || !server) continue;
+      const s = services[key] as { allow?: string[] } | undefined;
+      const allowed = s?.allow ? s.allow.flatMap((n) => netByName.get(n) ?? []) : core.networks;
+      const local = new Set(server.interfaces.map((i) => i.network));
+      for (const n of allowed) {
+        if (local.has(n.name) || !populated.has(n.name)) continue;
+        flows.push({ from: n.cidr, to: server.address, protocol: m[3] as "tcp" | "udp", ports: [m[2]], comment: `${service} for ${n.name}` });
+        const why = `hosts on it use the ${service} service on ${server.name}`;
+        mustRoute.set(n.name, mustRoute.get(n.name) ?? { why, owner: s, key: "on" });
+        mustRoute.set(server.network, mustRoute.get(server.network) ?? { why: `${server.name} serves ${service} to "${n.name}"`, owner: s, key: "on" });
+      }
+    }
+
+    // The site's declared flows.
+    declared.forEach((f) => {
+      const from = netByName.get(f.from);
+      if (!from) {
+        ctx.error("AG114", `flow from "${f.from}": not a network of the site`, f, "from", `networks: ${core.networks.map((n) => n.name).join(", ")}`);
+      }
+      const toNet = netByName.get(f.to);
+      const toHost = core.hosts.find((h) => h.name === f.to);
+      if (!toNet && !toHost && !core.declaredHosts.has(f.to)) {
+        ctx.error("AG114", `flow to "${f.to}": neither a network nor a host of the site`, f, "to");
+      }
+      const ports = flowPorts(ctx, f);
+      if (!from || (!toNet && !toHost) || !ports) return;
+      const to = toNet ? toNet.cidr : toHost!.address;
+      flows.push({ from: from.cidr, to, protocol: f.protocol, ports, comment: comment(f.why ?? `${f.from} to ${f.to}`) });
+      mustRoute.set(from.name, mustRoute.get(from.name) ?? { why: "a flow comes from it", owner: f, key: "from" });
+      const toName = toNet ? toNet.name : toHost!.network;
+      mustRoute.set(toName, mustRoute.get(toName) ?? { why: "a flow goes to it", owner: f, key: "to" });
+    });
+    if (declared.length > 0 && !gwRaw) {
+      ctx.error("AG116", "the site declares flows but has no gateway host to enforce them", site, "flows",
+        'give the host that routes between the networks roles: ["gateway"] and an address on each of them (interfaces)');
+    }
+
+    // The router of each network: the gateway host's address on it, or the network's own `gateway`.
+    const router = new Map<string, string>();
+    for (const n of core.networks) {
+      const own = gw?.interfaces.find((i) => i.network === n.name)?.address;
+      const rawNet = (site?.networks ?? []).find((x) => x.name === n.name);
+      if (own && n.gateway !== undefined && n.gateway !== own) {
+        ctx.error("AG117", `network "${n.name}" names router ${n.gateway}, but the gateway host ${gw!.name} is ${own} on it`, rawNet, "gateway",
+          "leave gateway out: the gateway host's address is the router");
+      }
+      const via = own ?? n.gateway;
+      if (via) router.set(n.name, via);
+      else if (n.defaultRoute) {
+        ctx.error("AG117", `network "${n.name}" asks for a default route but has no router`, rawNet, "defaultRoute",
+          "give the gateway host an address on it, or the network a gateway address");
+      }
+    }
+
+    // Every network that must be routed: the gateway has an address on it
+    // (or, without a gateway host, the network has a router).
+    if (mustRoute.size > 0 && core.networks.length > 1 && !broken) {
+      for (const [name, why] of [...mustRoute].sort(([a], [b]) => compareText(a, b))) {
+        if (gw && !gw.interfaces.some((i) => i.network === name)) {
+          ctx.error("AG118", `the gateway host ${gw.name} has no address on network "${name}", which it must route (${why.why})`,
+            gwRaw as Host, gwRaw?.interfaces ? "interfaces" : "address", `add interfaces: [{ network: "${name}", address: "…" }]`);
+        } else if (!gw && !router.has(name)) {
+          ctx.error("AG118", `nothing routes network "${name}" to the other site networks (${why.why})`, why.owner, why.key,
+            `declare a gateway host with an address on "${name}", or give the network a gateway address`);
+        }
+      }
+    }
+
+    // Routes: each host (the gateway aside) reaches the site networks it is
+    // not on through its own network's router; a default route only when declared.
+    const routes = new Map<string, { routes: Route[]; default: string }>();
+    for (const h of core.hosts) {
+      if (h === gw) continue;
+      const via = router.get(h.network);
+      if (!via) continue;
+      const on = new Set(h.interfaces.map((i) => i.network));
+      const reachable = core.networks.filter((n) => !on.has(n.name) && (!gw || gw.interfaces.some((i) => i.network === n.name)));
+      const net = netByName.get(h.network) as NetworkModel;
+      routes.set(h.name, { routes: reachable.map((n) => ({ to: n.cidr, via })), default: net.defaultRoute ? via : "" });
+    }
+    const masquerade = gw ? core.networks.filter((n) => n.masquerade && gw.interfaces.some((i) => i.network === n.name)).map((n) => n.cidr) : [];
+    for (const n of core.networks.filter((x) => x.masquerade && !masquerade.includes(x.cidr) && !broken)) {
+      ctx.error("AG118", `network "${n.name}" is masqueraded, but no gateway host has an address on it`,
+        (site?.networks ?? []).find((x) => x.name === n.name), "masquerade");
+    }
+    if (broken || (!gw && [...routes.values()].every((r) => r.routes.length === 0 && !r.default))) return undefined;
+    return { host: gw, flows: gw ? mergeFlows(flows) : [], masquerade, routes };
+  },
+  emit(m, _core, out) {
+    out.addVars("all", { airgap_routes: [], airgap_routes_default: "" });
+    for (const [host, r] of m.routes) {
+      if (r.routes.length === 0 && !r.default) continue;
+      out.addHostVars(host, { airgap_routes: r.routes, airgap_routes_default: r.default });
+    }
+    out.plays.push({ playbook: "network", name: "Routes to the site networks", hosts: "all", role: "routes" });
+    const lines = [
+      "Every host gets routes to the other site networks through its network's router, written to " +
+        "`/etc/airgap/routes` and applied at boot by `airgap-routes.service` (check: `ip -4 route`).",
+    ];
+    if (m.host) {
+      const g = m.host;
+      out.addGroup("airgap_gateways", [g.name]);
+      out.addVars("airgap_gateways", { airgap_gateway_flows: m.flows, airgap_gateway_masquerade: m.masquerade });
+      // The gateway installs nftables from the site's repository: its package
+      // sources are set up before its ruleset, and both before the hosts behind it.
+      const before: Record<string, string> = { resolver: "Gateway: resolver", ca_trust: "Gateway: trust in the site CA", repo_client: "Gateway: package sources" };
+      for (const p of out.plays.filter((x) => x.playbook === "nodes" && x.role in before)) {
+        out.plays.push({ playbook: "network", name: before[p.role], hosts: p.hosts.replace(/^all\b/, "airgap_gateways"), role: p.role });
+      }
+      out.plays.push({ playbook: "network", name: "Gateway (forwarding, nftables)", hosts: "airgap_gateways", role: "gateway" });
+      lines.push(
+        `${g.name} forwards between ${g.interfaces.map((i) => i.network).join(", ")} only what ${m.flows.length} rule(s) allow ` +
+          "(nftables table `inet airgap_gateway`, default drop); list them with `nft list table inet airgap_gateway`, " +
+          "count what was dropped with `nft list counter inet airgap_gateway dropped`.",
+      );
+      if (m.masquerade.length) lines.push(`Traffic into ${m.masquerade.join(", ")} leaves with ${g.name}'s address there (masquerade).`);
+    }
+    out.runbook.push({ title: "Network (routes, gateway)", lines });
+  },
+};
+
+/** One rule per source, destination and protocol, ports together, in a stable order. */
+function mergeFlows(flows: FlowModel[]): FlowModel[] {
+  const byKey = new Map<string, FlowModel>();
+  for (const f of flows) {
+    const key = `${f.from} ${f.to} ${f.protocol}`;
+    const had = byKey.get(key);
+    if (!had) byKey.set(key, { ...f, ports: [...f.ports] });
+    else {
+      for (const p of f.ports) if (!had.ports.includes(p)) had.ports.push(p);
+      if (!had.comment.includes(f.comment)) had.comment = comment(`${had.comment}; ${f.comment}`);
+    }
+  }
+  const first = (p: string) => Number(p.split("-")[0]);
+  return [...byKey.values()].map((f) => ({ ...f, ports: f.ports.sort((a, b) => first(a) - first(b)) }));
+}
