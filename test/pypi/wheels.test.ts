@@ -14,6 +14,7 @@ import type { PypiModel } from "../../compile/components/pypi.js";
 import { synth } from "../../compile/synth.js";
 import { sha256, tempDir } from "../bundle/helpers.js";
 import { ROOT } from "../helpers.js";
+import { parse } from "yaml";
 
 const MAKE_WHEELS = path.join(ROOT, "test/pypi/make_wheels.py");
 const TOOL = path.join(ROOT, "roles/pypi_server/files/airgap_pypi.py");
@@ -189,4 +190,35 @@ describe("pypi: the index the role builds (roles/pypi_server/files/airgap_pypi.p
     assert.match(r.stderr, /does not have the manifest's sha256/);
     assert.throws(() => readFileSync(path.join(l.simple, "index.html")));
   });
+});
+
+describe("pypi: through the gateway", function () {
+  this.timeout(120_000);
+  let tmp: string;
+  beforeEach(() => (tmp = tempDir("airgap-pypi-gw-")));
+  afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+  for (const mode of ["static", "devpi"]) {
+    it(`${mode}: the index's port is opened from the clients' network, devpi's loopback port never`, async () => {
+      const file = path.join(tmp, "site.ts");
+      writeFileSync(file, `import { defineSite, fromEnv } from "airgap";
+export default defineSite({
+  name: "pygw", domain: "pygw.internal",
+  networks: [{ name: "site", cidr: "10.30.0.0/24" }, { name: "nodes", cidr: "10.31.0.0/24" }],
+  hosts: [
+    { name: "admin", address: "10.30.0.10", os: "debian-12", roles: ["admin"] },
+    { name: "gw", address: "10.30.0.1", interfaces: [{ network: "nodes", address: "10.31.0.1" }], os: "debian-12", roles: ["gateway"] },
+    { name: "cp1", address: "10.31.0.21", os: "debian-12", roles: ["control-plane", "etcd", "worker"] },
+  ],
+  services: { pypi: { on: "admin", mode: "${mode}", rootPassword: fromEnv("X") } },
+});
+`);
+      const r = await synth(file);
+      assert.deepEqual(r.errors, []);
+      const flows = (parse(r.files.get("inventory/group_vars/airgap_gateways/airgap.yml")!) as { airgap_gateway_flows: { from: string; to: string; protocol: string; ports: string[] }[] }).airgap_gateway_flows;
+      const rules = flows.map((f) => `${f.from} > ${f.to} ${f.protocol} ${f.ports.join(",")}`);
+      assert.ok(rules.includes("10.31.0.0/24 > 10.30.0.10 tcp 3141"), rules.join("\n"));
+      assert.ok(!rules.some((x) => /3142/.test(x)), rules.join("\n"));
+    });
+  }
 });
