@@ -109,6 +109,14 @@ export interface ReposService {
    * @default every network of the site
    */
   allow?: string[];
+  /**
+   * The public key bundles must be signed with: path of the `airgap-bundle.pub`
+   * made by `airgap keygen`, relative to the site file. The admin play refuses
+   * a bundle whose `manifest.json.sig` does not verify against it, and any
+   * bundle while the site names no key.
+   * @default undefined (every bundle is refused)
+   */
+  trustedKey?: string;
 }
 
 /** An account of the site's registry. */

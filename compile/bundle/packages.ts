@@ -56,9 +56,9 @@ export const PACKAGE_TABLE: PackageRow[] = [
   },
   {
     component: "repos", on: "servers",
-    deb: ["nginx", "apt-utils", "gnupg"],
-    rpm: ["nginx", "createrepo_c", "gnupg2"],
-    why: "nginx serves the repositories and files_repo; apt-ftparchive (apt-utils) or createrepo_c builds them; gnupg signs them with the site key",
+    deb: ["nginx", "apt-utils", "gnupg", "openssl"],
+    rpm: ["nginx", "createrepo_c", "gnupg2", "openssl"],
+    why: "nginx serves the repositories and files_repo; apt-ftparchive (apt-utils) or createrepo_c builds them; gnupg signs them with the site key; openssl verifies the bundle's signature",
   },
   {
     component: "ntp", on: "servers",

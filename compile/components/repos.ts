@@ -1,4 +1,7 @@
 /** OS package repositories and Kubespray's files_repo, served by nginx on an admin host. */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { KeyError, keyFingerprint, parsePublicKey } from "../bundle/sign.js";
 import type { FileArtifact, ReposService, Services } from "../../dsl/index.js";
 import type { Context } from "../model/context.js";
 import type { CoreModel, HostModel } from "../model/site.js";
@@ -21,6 +24,8 @@ export interface ReposModel {
   packages: string[];
   files: FileModel[];
   allow: string[];
+  /** PEM of the public key bundles are signed with; undefined: every bundle is refused. */
+  trustedKey?: string;
 }
 
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.\-]*$/;
@@ -28,6 +33,27 @@ const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.\-]*$/;
 /** The files_repo path of an upstream URL, as Kubespray's offline layout has it. */
 export function filesRepoPath(url: URL): string {
   return `${url.host}${url.pathname}`;
+}
+
+/** The site's trusted bundle key (path relative to the site file), as PEM. */
+function trustedKey(ctx: Context, s: ReposService): string | undefined {
+  if (s.trustedKey === undefined) return undefined;
+  const file = path.resolve(path.dirname(ctx.siteFile), s.trustedKey);
+  let pem: string;
+  try {
+    pem = readFileSync(file, "utf8");
+  } catch {
+    ctx.error("AG088", `the trusted bundle key ${s.trustedKey} cannot be read`, s, "trustedKey", "make one with: airgap keygen DIR (then trustedKey: \"DIR/airgap-bundle.pub\")");
+    return undefined;
+  }
+  try {
+    parsePublicKey(pem, s.trustedKey);
+  } catch (err) {
+    if (!(err instanceof KeyError)) throw err;
+    ctx.error("AG088", err.message, s, "trustedKey", "give the airgap-bundle.pub made by airgap keygen, not the private key");
+    return undefined;
+  }
+  return pem;
 }
 
 function checkFile(ctx: Context, f: FileArtifact): FileModel | undefined {
@@ -63,7 +89,8 @@ export const repos: Component<ReposModel> = {
     });
     const files = (s.files ?? []).map((f) => checkFile(ctx, f)).filter((f): f is FileModel => !!f);
     const allow = allowedNetworks(ctx, core, s);
-    return host ? { host, named: services.dns !== undefined, tls, port, packages, files, allow } : undefined;
+    const key = trustedKey(ctx, s);
+    return host ? { host, named: services.dns !== undefined, tls, port, packages, files, allow, trustedKey: key } : undefined;
   },
   emit(m, core, out) {
     const scheme = m.tls ? "https" : "http";
@@ -81,6 +108,7 @@ export const repos: Component<ReposModel> = {
       airgap_repo_server_addresses: [m.host.address],
       airgap_repo_server_files: m.files,
       airgap_repo_server_packages: m.packages,
+      ...(m.trustedKey ? { airgap_repo_server_trusted_key: m.trustedKey } : {}),
     });
     out.plays.push({ playbook: "admin", name: "Package repositories", hosts: "airgap_repo_servers", role: "repo_server" });
     out.plays.push({ playbook: "nodes", name: "Package sources", hosts: "all:!airgap_repo_servers", role: "repo_client" });
@@ -101,10 +129,13 @@ export const repos: Component<ReposModel> = {
       lines: [
         `nginx on ${m.host.name} serves the bundle's OS packages and files at ${base}/ to ${m.allow.join(", ")}` +
           (m.tls ? ", over HTTPS with a certificate from the site CA." : "."),
-        "Give the bundle made by `airgap bundle` at run time, as a path on this controller: " +
-          "`ansible-playbook site.yml -e airgap_repo_server_bundle=/path/to/bundle` (needed on the first run and for a new bundle; " +
-          "without it the admin keeps serving what it has). Every blob is checked against the manifest " +
-          "before anything is used; a bundle that does not match is refused and what is served stays as it was.",
+        "Bring the bundle in as the transfer file made by `airgap bundle --export` and import it into a store on this controller: " +
+          "`airgap import FILE --store /path/to/store --trust <the site's airgap-bundle.pub>` (it verifies the signature, every chunk and every blob first). " +
+          "Then give the store at run time: " +
+          "`ansible-playbook site.yml -e airgap_repo_server_bundle=/path/to/store` (needed on the first run and for a new bundle; " +
+          "without it the admin keeps serving what it has). The manifest's signature is checked against the site's trusted key " +
+          (m.trustedKey ? `(${keyFingerprint(parsePublicKey(m.trustedKey, "trustedKey"))}) ` : "(none set: services.repos.trustedKey; every bundle is refused) ") +
+          "and every blob against the manifest before anything is used; a bundle that does not match is refused and what is served stays as it was.",
         `The APT repository is signed with a site key created on ${m.host.name} on the first run (private key in /var/lib/airgap/repo-gnupg, 0700).`,
         "Every other host's package sources point there only (the originals are kept in /etc/apt/airgap-original-sources).",
       ],

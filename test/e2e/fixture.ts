@@ -1,14 +1,19 @@
 /**
- * The end-to-end fixture: the lab (test/lab/lab.sh), a bundle made by
- * `airgap bundle` from Debian's mirror, `examples/lab.ts` compiled, and the
- * compiled `site.yml` run once over SSH. `labRun()` does it once per mocha
+ * The end-to-end fixture: the lab (test/lab/lab.sh), a signed bundle made by
+ * `airgap bundle` from Debian's mirror and exported as a transfer file in
+ * chunks, `airgap import` of that file into the site's store on the lab's
+ * controller (this machine's root namespace, on the site network),
+ * `examples/lab.ts` compiled (a copy naming the run's trusted key), and the
+ * compiled `site.yml` run once over SSH with the imported store. `labRun()` does it once per mocha
  * process, whatever number of test files call it; checks then ask real
  * clients on the lab's hosts (`lab.ssh`).
  *
  * Environment:
- *   AIRGAP_E2E_DIR   work folder (bundle, compiled project, logs); default
- *                    /var/tmp/airgap-e2e. The bundle's store is kept between
- *                    runs (`airgap bundle` skips what it already holds).
+ *   AIRGAP_E2E_DIR   work folder (keys, bundle, transfer, store, compiled
+ *                    project, logs); default /var/tmp/airgap-e2e. The key pair
+ *                    and the bundle folder are kept between runs (`airgap
+ *                    bundle` skips what it already holds); the store is
+ *                    imported afresh each run.
  *   AIRGAP_E2E_KEEP  1: leave the lab up after the tests (to look around).
  *   AIRGAP_E2E       1: run the lab tests whatever mocha was asked; 0: never.
  *                    Unset: they run with the whole suite (`npm test`) or
@@ -19,19 +24,27 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { readPrivateKey, signBytes } from "../../compile/bundle/sign.js";
 import { CLI, ROOT } from "../helpers.js";
 import { startLabUpstream } from "./upstream.js";
 
-export const SITE = path.join(ROOT, "examples/lab.ts");
+/** The lab's site as the repository has it; the tests use SITE, its copy naming the run's trusted bundle key. */
+export const EXAMPLE_SITE = path.join(ROOT, "examples/lab.ts");
 export const LAB_SH = path.join(ROOT, "test/lab/lab.sh");
 /** Local mirror of the site's plain files, laid out as `<host>/<path>`. */
 export const FILES_MIRROR = path.join(ROOT, "test/e2e/mirror");
 /** The lab site's Python package source (examples/lab.ts), written by test/pypi/make_wheels.py. */
 export const WHEELHOUSE = path.join(ROOT, "test/e2e/wheelhouse");
 export const WORK = process.env.AIRGAP_E2E_DIR ?? "/var/tmp/airgap-e2e";
+export const SITE = path.join(WORK, "site/lab.ts");
+/** The bastion's side: the key pair (kept between runs), the bundle folder, the transfer file (in chunks). */
+export const KEYS = path.join(WORK, "keys");
 export const BUNDLE = path.join(WORK, "bundle");
+export const TRANSFER = path.join(WORK, "transfer/lab.tar");
+/** The site's side: the store `airgap import` fills on the controller; the playbooks get this one. */
+export const STORE = path.join(WORK, "store");
 export const PROJECT = path.join(WORK, "project");
 
 export interface Result {
@@ -209,8 +222,8 @@ except urllib.error.HTTPError as e:
     return Number(r.stdout.trim());
   }
 
-  /** ansible-playbook in the compiled project, connecting with the lab's key and known_hosts; the bundle passed unless null. */
-  async playbook(name: string, playbook: string, extra: string[] = [], bundle: string | null = BUNDLE, project = PROJECT): Promise<PlaybookRun> {
+  /** ansible-playbook in the compiled project, connecting with the lab's key and known_hosts; the store (or another bundle folder) passed unless null. */
+  async playbook(name: string, playbook: string, extra: string[] = [], bundle: string | null = STORE, project = PROJECT): Promise<PlaybookRun> {
     const log = path.join(WORK, `${name}.log`);
     writeFileSync(log, "");
     const env = {
@@ -302,20 +315,45 @@ async function setUp(): Promise<LabRunResult> {
   await step("test wheels", "python3", [path.join(ROOT, "test/pypi/make_wheels.py"), WHEELHOUSE]);
   // The site's images come from a throwaway registry on this machine's
   // loopback (test/e2e/upstream.ts), up only while the bundle is made.
+  // The site trusts the key of this run's bastion (made once, kept with the bundle).
+  if (!existsSync(path.join(KEYS, "airgap-bundle.key"))) await step("airgap keygen", process.execPath, [CLI, "keygen", KEYS]);
+  mkdirSync(path.dirname(SITE), { recursive: true });
+  const example = readFileSync(EXAMPLE_SITE, "utf8");
+  // The copy lives elsewhere: the example's relative paths ("../test/…") become absolute.
+  const site = example
+    .replace(/"(\.\.?\/[^"]*)"/g, (_, rel: string) => JSON.stringify(path.resolve(path.dirname(EXAMPLE_SITE), rel)))
+    .replace('repos: {\n', `repos: {\n      trustedKey: ${JSON.stringify(path.join(KEYS, "airgap-bundle.pub"))},\n`);
+  if (!site.includes("trustedKey")) throw new Error(`${EXAMPLE_SITE} no longer has the "repos: {" line the fixture adds the trusted key to`);
+  writeFileSync(SITE, site);
   const upstream = await startLabUpstream(path.join(WORK, "upstream"));
   try {
+    // Signed, then exported as the transfer file in chunks, as it would cross the air gap.
+    rmSync(path.dirname(TRANSFER), { recursive: true, force: true });
+    mkdirSync(path.dirname(TRANSFER), { recursive: true });
     await step("airgap bundle (Debian mirror, upstream images)", process.execPath,
-      [CLI, "bundle", SITE, "-o", BUNDLE, "--files-from", FILES_MIRROR, "--include-base", "--cert-dir", upstream.certDir]);
+      [CLI, "bundle", SITE, "-o", BUNDLE, "--files-from", FILES_MIRROR, "--include-base", "--cert-dir", upstream.certDir,
+        "--key", path.join(KEYS, "airgap-bundle.key"), "--export", TRANSFER, "--split", "32M"]);
   } finally {
     await upstream.stop();
   }
-  const manifest = JSON.parse(readFileSync(path.join(BUNDLE, "manifest.json"), "utf8")) as LabRunResult["manifest"];
+  // Inside the site: the controller imports the transfer file into the site's store (not a copy of the bundle folder).
+  rmSync(STORE, { recursive: true, force: true });
+  await step("airgap import (transfer file into the store)", process.execPath,
+    [CLI, "import", `${TRANSFER}.chunks.json`, "--store", STORE, "--trust", path.join(KEYS, "airgap-bundle.pub")]);
+  const manifest = JSON.parse(readFileSync(path.join(STORE, "manifest.json"), "utf8")) as LabRunResult["manifest"];
   await step("airgap compile", process.execPath, [CLI, "compile", SITE, "-o", PROJECT]);
   const first = await lab.playbook("run-1", "site.yml");
   phase("first run (site.yml)", first.ms);
   console.log(`      e2e recap, first run: ${formatRecap(first.recap)}`);
   if (first.code !== 0) throw new Error(`the first run of site.yml failed (exit ${first.code}, log ${first.log}):\n${tail(first.stdout + first.stderr, 60)}`);
   return { lab, first, manifest };
+}
+
+/** Signs a bundle folder's manifest.json with the run's key (tests that write a bundle of their own). */
+export async function signBundle(dir: string, keyFile = path.join(KEYS, "airgap-bundle.key")): Promise<void> {
+  const text = readFileSync(path.join(dir, "manifest.json"));
+  rmSync(path.join(dir, "manifest.json.sig"), { force: true });
+  writeFileSync(path.join(dir, "manifest.json.sig"), signBytes(text, await readPrivateKey(keyFile)));
 }
 
 /** Brings the lab down (unless AIRGAP_E2E_KEEP=1) and lists the phases. */

@@ -27,7 +27,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { BUNDLE, formatRecap, labBefore, phase, run, taskStatus, WORK, type LabRunResult, type PlaybookRun } from "./fixture.js";
+import { CLI } from "../helpers.js";
+import { formatRecap, KEYS, labBefore, phase, run, signBundle, STORE, taskStatus, WORK, type LabRunResult, type PlaybookRun } from "./fixture.js";
 
 const DOMAIN = "lab.airgap.internal";
 const REPO = `https://repo.${DOMAIN}`;
@@ -146,16 +147,17 @@ describe("@lab site: the compiled playbooks against the lab", function () {
     let refused: PlaybookRun;
     let before: string;
     const tampered = path.join(WORK, "tampered");
+    const state = "readlink /srv/airgap/www; find -L /srv/airgap/www -type f -printf '%P %s %T@\\n' | sort | sha256sum; ls /srv/airgap/releases /srv/airgap/store/manifests";
 
     it("is refused by the admin playbook, naming the file, nothing served changed", async function () {
       this.timeout(5 * 60_000);
       const deb = site.manifest.artifacts.find((a) => a.kind === "deb" && a.name === "curl")!;
-      // A copy of the bundle (hard links), with one byte changed in one .deb blob.
+      // A copy of the imported store (hard links), with one byte changed in one .deb blob.
       const started = Date.now();
       for (const [cmd, args] of [
         ["rm", ["-rf", tampered]],
-        ["cp", ["-al", BUNDLE, tampered]],
-        ["cp", ["--remove-destination", path.join(BUNDLE, "blobs/sha256", deb.sha256), path.join(tampered, "blobs/sha256", deb.sha256)]],
+        ["cp", ["-al", STORE, tampered]],
+        ["cp", ["--remove-destination", path.join(STORE, "blobs/sha256", deb.sha256), path.join(tampered, "blobs/sha256", deb.sha256)]],
       ] as const) {
         const r = await run(cmd, [...args]);
         assert.equal(r.code, 0, r.stderr);
@@ -164,7 +166,6 @@ describe("@lab site: the compiled playbooks against the lab", function () {
       const flip = await run("python3", ["-c", `import sys; f=open(sys.argv[1],'r+b'); f.seek(1000); b=f.read(1); f.seek(1000); f.write(bytes([b[0]^1]))`, blob]);
       assert.equal(flip.code, 0, flip.stderr);
       assert.notEqual(createHash("sha256").update(readFileSync(blob)).digest("hex"), deb.sha256);
-      const state = "readlink /srv/airgap/www; find -L /srv/airgap/www -type f -printf '%P %s %T@\\n' | sort | sha256sum; ls /srv/airgap/releases /srv/airgap/store/manifests";
       before = await site.lab.sh("admin", state);
       refused = await site.lab.playbook("run-tampered", "playbooks/admin.yml", ["-e", `airgap_repo_server_bundle=${tampered}`]);
       phase("tampered bundle run (admin.yml)", Date.now() - started);
@@ -173,6 +174,38 @@ describe("@lab site: the compiled playbooks against the lab", function () {
       assert.match(refused.stdout, new RegExp(`is refused.*${deb.path.replace(/[.+]/g, "\\$&")}: its blob blobs/sha256/${deb.sha256} has sha256 [0-9a-f]{64}, the manifest says ${deb.sha256}`));
       assert.equal(refused.recap.get("admin")?.changed, 0, formatRecap(refused.recap));
       assert.equal(await site.lab.sh("admin", state), before, "what the admin serves is unchanged");
+    });
+
+    it("signed by another key: refused by the signature check, nothing served changed", async function () {
+      this.timeout(5 * 60_000);
+      const started = Date.now();
+      const other = path.join(WORK, "other-keys");
+      const copy = path.join(WORK, "tampered-signature");
+      for (const [cmd, args] of [["rm", ["-rf", other, copy]], ["cp", ["-al", STORE, copy]]] as const) {
+        const r = await run(cmd, [...args]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const keygen = await run(process.execPath, [CLI, "keygen", other]);
+      assert.equal(keygen.code, 0, keygen.stderr);
+      await signBundle(copy, path.join(other, "airgap-bundle.key"));
+      const r = await site.lab.playbook("run-other-key", "playbooks/admin.yml", ["-e", `airgap_repo_server_bundle=${copy}`]);
+      phase("bundle signed by another key (admin.yml)", Date.now() - started);
+      assert.notEqual(r.code, 0, "the playbook must fail");
+      assert.match(r.stdout, /is refused.*the manifest's signature does not verify against the site's trusted key/);
+      assert.equal(r.recap.get("admin")?.changed, 0, formatRecap(r.recap));
+      assert.equal(await site.lab.sh("admin", state), before, "what the admin serves is unchanged");
+    });
+
+    it("the admin host checks the signature itself: an altered manifest is refused there", async () => {
+      const pem = readFileSync(path.join(KEYS, "airgap-bundle.pub"), "utf8");
+      const verify = (manifest: string) =>
+        site.lab.ssh("admin", `k=$(cat); cd /srv/airgap/store/incoming && python3 /usr/local/lib/airgap/airgap_bundle.py verify-signature ${manifest} manifest.json.sig --trusted-key "$k"`, pem);
+      const good = await verify("manifest.json");
+      assert.equal(good.code, 0, good.stdout + good.stderr);
+      await site.lab.sh("admin", `sed 's/"site": "lab"/"site": "lbb"/' /srv/airgap/store/incoming/manifest.json > /tmp/altered.json`);
+      const bad = await verify("/tmp/altered.json");
+      assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+      assert.match(bad.stderr, /signature does not verify against the site's trusted key/);
     });
 
     it("nodes still install from the repository as before", async () => {
@@ -217,16 +250,17 @@ describe("@lab site: the compiled playbooks against the lab", function () {
     it("is served by switching to a new release; the nodes' package lists follow", async function () {
       this.timeout(6 * 60_000);
       const started = Date.now();
-      // The same bundle plus one file: another manifest, so another release.
-      for (const [cmd, args] of [["rm", ["-rf", next]], ["cp", ["-al", BUNDLE, next]]] as const) {
+      // The same bundle plus one file: another manifest (signed with the site's key), so another release.
+      for (const [cmd, args] of [["rm", ["-rf", next]], ["cp", ["-al", STORE, next]]] as const) {
         const r = await run(cmd, [...args]);
         assert.equal(r.code, 0, r.stderr);
       }
       writeFileSync(path.join(next, "blobs/sha256", sha), extra.content);
-      const manifest = JSON.parse(readFileSync(path.join(BUNDLE, "manifest.json"), "utf8")) as { artifacts: object[] };
+      const manifest = JSON.parse(readFileSync(path.join(STORE, "manifest.json"), "utf8")) as { artifacts: object[] };
       manifest.artifacts.push({ kind: "file", name: "next.txt", source: "https://files.example.org/airgap/lab/next.txt", path: extra.path, size: extra.content.length, sha256: sha });
       rmSync(path.join(next, "manifest.json"));
       writeFileSync(path.join(next, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+      await signBundle(next);
       first = (await site.lab.sh("admin", "readlink /srv/airgap/www")).trim();
       const admin = await site.lab.playbook("run-next", "playbooks/admin.yml", [], next);
       console.log(`      e2e recap, new bundle: ${formatRecap(admin.recap)}`);

@@ -8,7 +8,8 @@ works in a temporary place and renames at the end. Commands print one JSON
 object on stdout ({"changed": ...}); problems go to stderr, one per line,
 naming the artifact; exit 1 = the bundle or the store is wrong, 2 = usage.
 
-  check BUNDLE [--site NAME] [--files JSON] [--packages JSON]   (controller)
+  check BUNDLE --trusted-key PEM [--site NAME] [--files JSON] [--packages JSON]   (controller)
+  verify-signature MANIFEST SIG --trusted-key PEM
   missing MANIFEST STORE
   pack BUNDLE OUT.tar HEX...                                   (controller)
   ingest TAR MANIFEST STORE
@@ -17,7 +18,8 @@ naming the artifact; exit 1 = the bundle or the store is wrong, 2 = usage.
   build MANIFEST STORE RELEASES GNUPGHOME CACHE
   prune RELEASES STORE KEEP CURRENT
 
-Python 3.6 or later, standard library only; build needs apt-ftparchive and gpg.
+Python 3.6 or later, standard library only; build needs apt-ftparchive and gpg,
+the signature check openssl 3 (ed25519 with pkeyutl -rawin).
 """
 import argparse
 import concurrent.futures
@@ -171,7 +173,37 @@ def verify_all(root, digests):
 
 # ------------------------------------------------------------------ commands
 
+def verify_signature(manifest, sig, pem):
+    """The manifest's detached ed25519 signature (64 raw bytes over its exact
+    bytes, made by airgap bundle --key) against the site's trusted key."""
+    if not (pem or "").strip():
+        raise Refused(["the site names no trusted bundle key (services.repos.trustedKey in site.ts): every bundle is refused"])
+    if not os.path.isfile(sig):
+        raise Refused(["the bundle is unsigned: %s is missing (sign with airgap bundle --key)" % sig])
+    fd, key = tempfile.mkstemp(suffix=".pub")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(pem)
+        r = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", key, "-rawin", "-in", manifest, "-sigfile", sig],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    except OSError as e:
+        raise Refused(["cannot run openssl to verify the manifest's signature: %s" % e])
+    finally:
+        os.unlink(key)
+    if r.returncode != 0:
+        why = " ".join((r.stdout + r.stderr).split())[:200]
+        raise Refused(["the manifest's signature does not verify against the site's trusted key "
+                       "(the manifest was altered, or signed by another key): openssl: %s" % why])
+
+
+def cmd_verify_signature(a):
+    verify_signature(a.manifest, a.sig, a.trusted_key)
+    out({"changed": False})
+
+
 def cmd_check(a):
+    # The signature first: nothing of an unsigned or altered manifest is trusted, not even its size.
+    verify_signature(os.path.join(a.bundle, "manifest.json"), os.path.join(a.bundle, "manifest.json.sig"), a.trusted_key)
     manifest, mid = load_manifest(os.path.join(a.bundle, "manifest.json"))
     problems = []
     if a.site and manifest.get("site") != a.site:
@@ -504,6 +536,8 @@ def main(argv):
     p = argparse.ArgumentParser(prog="airgap_bundle.py", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd")
     s = sub.add_parser("check"); s.add_argument("bundle"); s.add_argument("--site"); s.add_argument("--files"); s.add_argument("--packages")
+    s.add_argument("--trusted-key", default="")
+    s = sub.add_parser("verify-signature"); s.add_argument("manifest"); s.add_argument("sig"); s.add_argument("--trusted-key", default="")
     s = sub.add_parser("missing"); s.add_argument("manifest"); s.add_argument("store")
     s = sub.add_parser("pack"); s.add_argument("bundle"); s.add_argument("out"); s.add_argument("digests", nargs="*")
     s = sub.add_parser("ingest"); s.add_argument("tar"); s.add_argument("manifest"); s.add_argument("store")
