@@ -254,7 +254,13 @@ async function openInputs(inputs: string[], trust: KeyObject): Promise<{ label: 
   if (!verifyBytes(text, sig, trust)) {
     throw new TransferError([`the chunk list ${listFile}: its signature does not verify against the trusted key ${keyFingerprint(trust)} (altered, or signed by another key)`]);
   }
-  const list = JSON.parse(text.toString("utf8")) as ChunkList;
+  let list: ChunkList;
+  try {
+    list = JSON.parse(text.toString("utf8")) as ChunkList;
+    if (list.format !== 1 || !Array.isArray(list.chunks)) throw new Error(`format ${JSON.stringify(list.format)}, this airgap reads 1`);
+  } catch (err) {
+    throw new TransferError([`the chunk list ${listFile} cannot be read: ${(err as Error).message}`]);
+  }
   const dir = path.dirname(listFile);
   const parts = list.chunks.map((c) => ({ file: path.join(dir, path.basename(c.name)), size: c.size, sha256: c.sha256, label: `chunk ${c.name}` }));
   const problems: string[] = [];
@@ -378,13 +384,18 @@ export async function importTransfer(o: ImportOptions): Promise<ImportResult> {
       const hash = createHash("sha256");
       const tmp = path.join(partial, hex);
       const fh = keep ? await open(tmp, "w", 0o644) : undefined;
+      // The write of one piece runs (on libuv's threads) while the next is hashed.
+      let writing: Promise<unknown> = Promise.resolve();
       try {
         for await (const piece of reader.take(m.size)) {
           hash.update(piece);
-          if (fh) await fh.write(piece);
+          await writing;
+          if (fh) writing = fh.write(piece);
           o.progress?.add(piece.length);
         }
+        await writing;
       } catch (err) {
+        await writing.catch(() => undefined);
         throw new TransferError([`${want.label}: blob ${hex}: ${(err as Error).message}`]);
       } finally {
         await fh?.close();

@@ -53,6 +53,20 @@ describe("bundle command", function () {
     assert.equal(airgap(["bundle", "--help"], tmp).code, 0);
   });
 
+  it("exits 2 on --since or --split without --export, or a malformed size; 1 on an unreadable signing key", () => {
+    smallSite(tmp);
+    const since = airgap(["bundle", "site.ts", "-o", "b", "--since", "old.json"], tmp);
+    assert.equal(since.code, 2);
+    assert.match(since.err, /--since and --split shape the transfer file: give it with --export FILE/);
+    const split = airgap(["bundle", "site.ts", "-o", "b", "--export", "t.tar", "--split", "lots"], tmp);
+    assert.equal(split.code, 2);
+    assert.match(split.err, /--split lots: write a size such as 700M or 4G/);
+    const key = airgap(["bundle", "site.ts", "-o", "b", "--key", "no-such.key"], tmp);
+    assert.equal(key.code, 1);
+    assert.match(key.err, /cannot read the signing key no-such\.key/);
+    assert.ok(!existsSync(path.join(tmp, "b")));
+  });
+
   it("exits 1 on an invalid site, with its diagnostics, and creates nothing", () => {
     writeFileSync(path.join(tmp, "site.ts"), readFileSync(path.join(EXAMPLES, "site.ts"), "utf8").replace('"10.20.0.31"', '"10.99.0.31"'));
     const r = airgap(["bundle", "site.ts", "-o", "b"], tmp);
