@@ -313,8 +313,6 @@ async function setUp(): Promise<LabRunResult> {
   process.env.AIRGAP_LAB_REGISTRY_PULL_PASSWORD ??= randomBytes(18).toString("base64url");
   // The site's Python packages come from a wheelhouse of tiny test wheels (examples/lab.ts).
   await step("test wheels", "python3", [path.join(ROOT, "test/pypi/make_wheels.py"), WHEELHOUSE]);
-  // The site's images come from a throwaway registry on this machine's
-  // loopback (test/e2e/upstream.ts), up only while the bundle is made.
   // The site trusts the key of this run's bastion (made once, kept with the bundle).
   if (!existsSync(path.join(KEYS, "airgap-bundle.key"))) await step("airgap keygen", process.execPath, [CLI, "keygen", KEYS]);
   mkdirSync(path.dirname(SITE), { recursive: true });
@@ -325,6 +323,8 @@ async function setUp(): Promise<LabRunResult> {
     .replace('repos: {\n', `repos: {\n      trustedKey: ${JSON.stringify(path.join(KEYS, "airgap-bundle.pub"))},\n`);
   if (!site.includes("trustedKey")) throw new Error(`${EXAMPLE_SITE} no longer has the "repos: {" line the fixture adds the trusted key to`);
   writeFileSync(SITE, site);
+  // The site's images come from a throwaway registry on this machine's
+  // loopback (test/e2e/upstream.ts), up only while the bundle is made.
   const upstream = await startLabUpstream(path.join(WORK, "upstream"));
   try {
     // Signed, then exported as the transfer file in chunks, as it would cross the air gap.
