@@ -74,7 +74,19 @@ export function reportExport(r: ExportResult, io: Io): void {
 export async function importCommand(o: { inputs: string[]; store: string; trust: string }, io: Io = defaultIo()): Promise<number> {
   return guarded(io, `import refused, the store ${o.store} is unchanged`, async () => {
     const trust: KeyObject = await readPublicKey(o.trust);
-    const r = await importTransfer({ inputs: o.inputs, store: o.store, trust, progress: progress(io, "import") });
+    const onSignal = (signal: NodeJS.Signals) => {
+      io.stderr.write(`\ninterrupted (${signal}): the store is unchanged; the blobs verified so far stay in ${o.store}/.import, run again to resume\n`);
+      process.exit(130);
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    let r;
+    try {
+      r = await importTransfer({ inputs: o.inputs, store: o.store, trust, progress: progress(io, "import") });
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
     if (io.json) io.stdout.write(JSON.stringify({ ok: true, ...r, key: keyFingerprint(trust) }) + "\n");
     else
       io.stdout.write(
