@@ -17,7 +17,7 @@ import { randomBytes } from "node:crypto";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { CLI } from "../helpers.js";
-import { BUNDLE, FILES_MIRROR, formatRecap, labBefore, phase, run, SITE, WHEELHOUSE, WORK, type LabRunResult } from "./fixture.js";
+import { BUNDLE, FILES_MIRROR, formatRecap, KEYS, labBefore, phase, run, SITE, STORE, WHEELHOUSE, WORK, type LabRunResult } from "./fixture.js";
 
 const DOMAIN = "lab.airgap.internal";
 const INDEX = `https://pypi.${DOMAIN}:3141/simple/`;
@@ -87,7 +87,7 @@ describe("@lab pypi: the site's Python package index, static mode", function () 
 
   it("another run of site.yml changes nothing (changed=0 on every host)", async function () {
     this.timeout(15 * 60_000);
-    const again = await site.lab.playbook("pypi-again", "site.yml", [], BUNDLE);
+    const again = await site.lab.playbook("pypi-again", "site.yml", [], STORE);
     phase("pypi: site.yml again", again.ms);
     console.log(`      e2e recap, pypi again: ${formatRecap(again.recap)}`);
     assert.equal(again.code, 0, `log: ${again.log}`);
@@ -120,14 +120,15 @@ async function devpiMode(site: LabRunResult): Promise<void> {
   }
   const siteFile = path.join(work, "lab-devpi.ts");
   const text = readFileSync(SITE, "utf8")
-    .replace('source: { wheelhouse: "../test/e2e/wheelhouse" }', `source: { wheelhouse: "wheels" }, mode: "devpi", rootPassword: fromEnv("AIRGAP_LAB_DEVPI_ROOT_PASSWORD")`);
+    .replace(/source: \{ wheelhouse: "[^"]*" \}/, `source: { wheelhouse: "wheels" }, mode: "devpi", rootPassword: fromEnv("AIRGAP_LAB_DEVPI_ROOT_PASSWORD")`);
   assert.notEqual(text, readFileSync(SITE, "utf8"), "examples/lab.ts still names its wheelhouse as this test expects");
   writeFileSync(siteFile, text);
   process.env.AIRGAP_LAB_DEVPI_ROOT_PASSWORD ??= randomBytes(18).toString("base64url");
   const bundle = path.join(work, "bundle");
   const cp = await run("cp", ["-al", BUNDLE, bundle]);
   assert.equal(cp.code, 0, cp.stderr);
-  const b = await run(process.execPath, [CLI, "bundle", siteFile, "-o", bundle, "--files-from", FILES_MIRROR, "--include-base"], { log: path.join(work, "bundle.log") });
+  // Signed with the run's key, which the site copy trusts (fixture.ts).
+  const b = await run(process.execPath, [CLI, "bundle", siteFile, "-o", bundle, "--files-from", FILES_MIRROR, "--include-base", "--key", path.join(KEYS, "airgap-bundle.key")], { log: path.join(work, "bundle.log") });
   assert.equal(b.code, 0, b.stdout + b.stderr);
   const project = path.join(work, "project");
   const c = await run(process.execPath, [CLI, "compile", siteFile, "-o", project]);
