@@ -202,8 +202,10 @@ describe("@lab site: the compiled playbooks against the lab", function () {
         site.lab.ssh("admin", `k=$(cat); cd /srv/airgap/store/incoming && python3 /usr/local/lib/airgap/airgap_bundle.py verify-signature ${manifest} manifest.json.sig --trusted-key "$k"`, pem);
       const good = await verify("manifest.json");
       assert.equal(good.code, 0, good.stdout + good.stderr);
-      await site.lab.sh("admin", `sed 's/"site": "lab"/"site": "lbb"/' /srv/airgap/store/incoming/manifest.json > /tmp/altered.json`);
-      const bad = await verify("/tmp/altered.json");
+      // An altered copy on the admin itself (a temporary file there, removed after).
+      const altered = (await site.lab.sh("admin", `f=$(mktemp) && sed 's/"site": "lab"/"site": "lbb"/' /srv/airgap/store/incoming/manifest.json > "$f" && echo "$f"`)).trim();
+      const bad = await verify(altered);
+      await site.lab.sh("admin", `rm -f ${altered}`);
       assert.equal(bad.code, 1, bad.stdout + bad.stderr);
       assert.match(bad.stderr, /signature does not verify against the site's trusted key/);
     });
