@@ -1,16 +1,31 @@
-// The lab of the end-to-end tests (test/lab/lab.sh, docs/lab.md): one admin
-// host and two nodes on the bridge agbr0, with no route out.
+// The lab of the end-to-end tests (test/lab/lab.sh, docs/lab.md): the admin
+// host on the bridge agbr0, two nodes on agbr2 behind the gateway host gw,
+// and no route out.
 import { defineSite, fromEnv } from "airgap";
 
 export default defineSite({
   name: "lab",
   domain: "lab.airgap.internal",
-  networks: [{ name: "site", cidr: "10.213.0.0/24" }],
+  networks: [
+    // The admin services, and the Ansible controller (the lab's bastion, 10.213.0.1).
+    { name: "site", cidr: "10.213.0.0/24" },
+    { name: "nodes", cidr: "10.215.0.0/24" },
+  ],
   hosts: [
     { name: "admin", address: "10.213.0.10", os: "debian-12", roles: ["admin"] },
-    { name: "node1", address: "10.213.0.11", os: "debian-12", roles: ["control-plane", "etcd"] },
-    { name: "node2", address: "10.213.0.12", os: "debian-12", roles: ["worker"] },
+    {
+      name: "gw",
+      address: "10.213.0.2",
+      interfaces: [{ network: "nodes", address: "10.215.0.1" }],
+      os: "debian-12",
+      roles: ["gateway"],
+    },
+    { name: "node1", address: "10.215.0.11", os: "debian-12", roles: ["control-plane", "etcd"] },
+    { name: "node2", address: "10.215.0.12", os: "debian-12", roles: ["worker"] },
   ],
+  // The services open their own flows (DNS, NTP, repos, registry from "nodes"
+  // to the admin); anything else is declared here.
+  flows: [{ from: "site", to: "nodes", protocol: "tcp", ports: [22], why: "Ansible over SSH from the controller" }],
   services: {
     repos: {
       on: "admin",

@@ -33,7 +33,7 @@ import { formatRecap, KEYS, labBefore, phase, run, signBundle, STORE, taskStatus
 const DOMAIN = "lab.airgap.internal";
 const REPO = `https://repo.${DOMAIN}`;
 const NODES = ["node1", "node2"];
-const SITE_HOSTS = ["admin", ...NODES];
+const SITE_HOSTS = ["admin", "gw", ...NODES];
 /** In Debian, not in the lab's bundle. */
 const NOT_BUNDLED = "sl";
 
@@ -58,7 +58,7 @@ describe("@lab site: the compiled playbooks against the lab", function () {
       it(`${host}: no default route, only lab subnets`, async () => {
         const routes = await site.lab.sh(host, "ip -4 route show");
         assert.doesNotMatch(routes, /^default/m, routes);
-        for (const line of routes.trim().split("\n")) assert.match(line, /^10\.21[34]\.0\.0\/24 /, routes);
+        for (const line of routes.trim().split("\n")) assert.match(line, /^10\.21[345]\.0\.0\/24 /, routes);
       });
     }
   });

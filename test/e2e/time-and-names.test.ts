@@ -7,12 +7,13 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { CLI } from "../helpers.js";
+import { CLI, ROOT } from "../helpers.js";
 import { labBefore, PROJECT, run, SITE, WORK, type LabRunResult } from "./fixture.js";
 
 const DOMAIN = "lab.airgap.internal";
 const ADMIN = "10.213.0.10";
-const HOSTS: Record<string, string> = { admin: ADMIN, node1: "10.213.0.11", node2: "10.213.0.12" };
+// The nodes are on the second lab network, behind the gateway host gw.
+const HOSTS: Record<string, string> = { admin: ADMIN, gw: "10.213.0.2", node1: "10.215.0.11", node2: "10.215.0.12" };
 const NODES = ["node1", "node2"];
 
 /** Sends one UDP datagram from a lab host and prints the reply as hex, or TIMEOUT. */
@@ -72,7 +73,7 @@ describe("@lab time and names: chrony and BIND, asked of real clients", function
       const servers = conf.split("\n").filter((l) => l.startsWith("nameserver"));
       assert.deepEqual(servers, [`nameserver ${ADMIN}`], conf);
       assert.match(conf, new RegExp(`^search ${DOMAIN.replace(/\./g, "\\.")}$`, "m"));
-      assert.match(await site.lab.sh("node2", "getent hosts node1"), new RegExp(`10\\.213\\.0\\.11\\s+node1\\.${DOMAIN}`));
+      assert.match(await site.lab.sh("node2", "getent hosts node1"), new RegExp(`${HOSTS.node1.replace(/\./g, "\\.")}\\s+node1\\.${DOMAIN}`));
     });
 
     it("a name outside the site is refused (no forwarders declared)", async () => {
@@ -123,7 +124,10 @@ describe("@lab time and names: chrony and BIND, asked of real clients", function
       const dir = path.join(WORK, "changed");
       mkdirSync(dir, { recursive: true });
       const siteFile = path.join(dir, "lab.ts");
-      const source = readFileSync(SITE, "utf8").replace('dns: { on: "admin" }', 'dns: { on: "admin", records: [{ name: "gitlab", type: "A", value: "10.213.0.50" }] }');
+      // The copy lives elsewhere: paths relative to examples/ (catalogue, wheelhouse) are made absolute.
+      const source = readFileSync(SITE, "utf8")
+        .replace('dns: { on: "admin" }', 'dns: { on: "admin", records: [{ name: "gitlab", type: "A", value: "10.213.0.50" }] }')
+        .replace(/"\.\.\/test\//g, `"${path.join(ROOT, "test")}/`);
       assert.notEqual(source, readFileSync(SITE, "utf8"), "examples/lab.ts no longer has the line this test edits");
       writeFileSync(siteFile, source);
       const project = path.join(dir, "project");

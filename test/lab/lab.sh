@@ -288,11 +288,15 @@ boot_host() {
   local root
   for root in $(cgroup_roots); do mkdir -p "$root/$CG_NAME/$h"; done
   # setsid: the machine must not die with our terminal; --register=no and
-  # --keep-unit because systemd need not be PID 1 here.
+  # --keep-unit because systemd need not be PID 1 here. A machine manages
+  # its own network namespace as a real host does (routes, nftables,
+  # net.ipv4.* sysctls): nspawn keeps CAP_NET_ADMIN and a writable
+  # /proc/sys/net only for networks it makes itself, so ask for both.
   (
     for root in $(cgroup_roots); do echo "$BASHPID" >"$root/$CG_NAME/$h/cgroup.procs"; done
+    SYSTEMD_NSPAWN_API_VFS_WRITABLE=network \
     exec setsid systemd-nspawn --machine="$h" -D "$d/root" \
-      --network-namespace-path="/run/netns/$NS_PREFIX$h" \
+      --network-namespace-path="/run/netns/$NS_PREFIX$h" --capability=CAP_NET_ADMIN \
       --register=no --keep-unit --link-journal=no --resolv-conf=off \
       --timezone=off --console=read-only -b
   ) </dev/null >"$d/console.log" 2>&1 9>&- &
