@@ -47,8 +47,12 @@ export function emitRunbook(core: CoreModel, out: Emission, kubespray: Kubespray
   });
 }
 
+/** Python's byte-code caches (left by running a role's tool locally) are not part of a role. */
+const NOT_ROLE_FILES = /^(__pycache__|.*\.py[co])$/;
+
 function listFiles(dir: string, prefix = ""): string[] {
   return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => !NOT_ROLE_FILES.test(e.name))
     .sort((a, b) => compareText(a.name, b.name))
     .flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
 }

@@ -47,9 +47,10 @@ describe("golden snapshots", () => {
         for (const [f, content] of own) assert.equal(content, readFileSync(path.join(dir, f), "utf8"), `${f} differs from the snapshot`);
       });
 
-      it("copies the roles it uses byte for byte", () => {
+      it("copies the roles it uses byte for byte, without Python byte-code caches", () => {
         const roles = [...files].filter(([f]) => f.startsWith("roles/"));
         assert.ok(roles.length > 0);
+        assert.deepEqual(roles.filter(([f]) => /__pycache__|\.pyc$/.test(f)).map(([f]) => f), []);
         for (const [f, content] of roles) assert.equal(content, readFileSync(path.join(ROOT, f), "utf8"), f);
       });
 
