@@ -43,6 +43,7 @@ export function emitRunbook(core: CoreModel, out: Emission, kubespray: Kubespray
     vaultFiles,
     kubespray: kubespray ?? false,
     bundle: out.plays.some((p) => p.role === "repo_server"),
+    network: out.plays.some((p) => p.playbook === "network"),
     sections: out.runbook,
   });
 }
