@@ -3,5 +3,5 @@
 import { prestart } from "../dist/compile/load/prestart.js";
 
 prestart(process.argv.slice(2));
-const { main } = await import("../dist/compile/cli.js");
+const { main } = await import("../dist/cli/main.js");
 process.exitCode = await main(process.argv.slice(2));

@@ -17,7 +17,7 @@ import { computeList, type KubesprayArtifacts } from "../kubespray/artifacts.js"
 import { truthy } from "../kubespray/condition.js";
 import { loadCatalogue, readCatalogueFile, shippedReleases, type Catalogue } from "../kubespray/catalogue.js";
 import { findLeaks, offlineVars, outsideVariables, resolveRefs, type Leak } from "../kubespray/offline.js";
-import { readDefaults, renderCatalogue, supportedKubernetes } from "../kubespray/render.js";
+import { readDefaults, renderCatalogue, supportedKubernetes } from "../../kubespray/render.js";
 import { Emission, secretExpression, type Component } from "./component.js";
 import { ca } from "./ca.js";
 import { dns } from "./dns.js";

@@ -2,7 +2,7 @@
  * The site's Python package index: a static PEP 503 index served by nginx, or
  * devpi-server behind nginx (roles/pypi_server), and pip on every host that
  * needs Python pointed at it (roles/pip_client). `airgap bundle` carries the
- * packages (compile/bundle/wheels.ts); docs/pypi.md.
+ * packages (bundle/wheels.ts); docs/pypi.md.
  */
 import path from "node:path";
 import type { OsRelease, PypiService, Services } from "../../dsl/index.js";

@@ -1,7 +1,7 @@
 /** OS package repositories and Kubespray's files_repo, served by nginx on an admin host. */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { KeyError, keyFingerprint, parsePublicKey } from "../bundle/sign.js";
+import { KeyError, keyFingerprint, parsePublicKey } from "../../bundle/sign.js";
 import type { FileArtifact, ReposService, Services } from "../../dsl/index.js";
 import type { Context } from "../model/context.js";
 import type { CoreModel, HostModel } from "../model/site.js";

@@ -2,7 +2,7 @@
  * Bundle bench (`node dist/test/bench/bundle.bench.js`; part of `npm run
  * bench`): a test image set built here with umoci (20 images on three shared
  * bases, each with a layer of its own), served by a throwaway registry on the
- * loopback and bundled by compile/bundle/images.ts (skopeo), then:
+ * loopback and bundled by bundle/images.ts (skopeo), then:
  *
  *   - delta size: one image's tag bumped (a new own layer on the same base),
  *     bundled again, exported with --since the old manifest; delta / full
@@ -20,12 +20,12 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { copyImages, type ImageRequest } from "../../compile/bundle/images.js";
-import { buildManifest, serializeManifest } from "../../compile/bundle/manifest.js";
-import { formatBytes, formatRate } from "../../compile/bundle/progress.js";
-import { keygen, readPrivateKey, readPublicKey, signBytes } from "../../compile/bundle/sign.js";
-import { Store } from "../../compile/bundle/store.js";
-import { exportBundle, importTransfer } from "../../compile/bundle/transfer.js";
+import { copyImages, type ImageRequest } from "../../bundle/images.js";
+import { buildManifest, serializeManifest } from "../../bundle/manifest.js";
+import { formatBytes, formatRate } from "../../bundle/progress.js";
+import { keygen, readPrivateKey, readPublicKey, signBytes } from "../../bundle/sign.js";
+import { Store } from "../../bundle/store.js";
+import { exportBundle, importTransfer } from "../../bundle/transfer.js";
 import { freePort, makeCa, startUpstream, tempDir, type ImageSpec } from "../registry/harness.js";
 
 const COUNT = 20;

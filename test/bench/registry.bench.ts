@@ -1,7 +1,7 @@
 /**
  * Registry bench (`node dist/test/bench/registry.bench.js`, as root): 20
  * images sharing three base layers, served by a throwaway upstream registry
- * on the loopback, bundled by compile/bundle/images.ts, then seeded into a
+ * on the loopback, bundled by bundle/images.ts, then seeded into a
  * fresh site registry (distribution behind nginx, from the role's templates):
  *
  *   - our push (the role's tool: digest check, several at a time in waves
@@ -18,10 +18,10 @@
  */
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { copyImages, type ImageRequest } from "../../compile/bundle/images.js";
-import { buildManifest, serializeManifest } from "../../compile/bundle/manifest.js";
-import { formatBytes } from "../../compile/bundle/progress.js";
-import { Store } from "../../compile/bundle/store.js";
+import { copyImages, type ImageRequest } from "../../bundle/images.js";
+import { buildManifest, serializeManifest } from "../../bundle/manifest.js";
+import { formatBytes } from "../../bundle/progress.js";
+import { Store } from "../../bundle/store.js";
 import {
   buildImages,
   freePort,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { AptRoot, PackageIndex, parseSources, resolveMirrors, statusEntry, systemDebianMirrors, type DebPackage } from "../../compile/bundle/apt.js";
+import { AptRoot, PackageIndex, parseSources, resolveMirrors, statusEntry, systemDebianMirrors, type DebPackage } from "../../bundle/apt.js";
 import { OS_RELEASES } from "../../compile/model/site.js";
 import { needDebianMirror, tempDir } from "./helpers.js";
 

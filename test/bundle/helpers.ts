@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { resolveMirrors } from "../../compile/bundle/apt.js";
+import { resolveMirrors } from "../../bundle/apt.js";
 
 export function tempDir(prefix = "airgap-bundle-"): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));

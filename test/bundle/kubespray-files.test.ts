@@ -4,10 +4,10 @@ import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { SiteModels } from "../../compile/bundle/packages.js";
+import type { SiteModels } from "../../bundle/packages.js";
 import { synth } from "../../compile/synth.js";
-import { fileArtifacts, modelsByKey, resolvePins, type Planned } from "../../compile/bundle/command.js";
-import { BLOB_DIR, Store } from "../../compile/bundle/store.js";
+import { fileArtifacts, modelsByKey, resolvePins, type Planned } from "../../bundle/bundle.js";
+import { BLOB_DIR, Store } from "../../bundle/store.js";
 import { EXAMPLES } from "../helpers.js";
 import { pinnedSite } from "../kubespray/helpers.js";
 

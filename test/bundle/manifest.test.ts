@@ -7,7 +7,7 @@ import {
   serializeManifest,
   type Artifact,
   type Repository,
-} from "../../compile/bundle/manifest.js";
+} from "../../bundle/manifest.js";
 import { createHash } from "node:crypto";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { writeFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { modelsByKey } from "../../compile/bundle/command.js";
-import { PACKAGE_TABLE, packagesByHost, packageTargets } from "../../compile/bundle/packages.js";
+import { modelsByKey } from "../../bundle/bundle.js";
+import { PACKAGE_TABLE, packagesByHost, packageTargets } from "../../bundle/packages.js";
 import { synth } from "../../compile/synth.js";
 import { EXAMPLES } from "../helpers.js";
 import { tempDir } from "./helpers.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { keygen, readPrivateKey, signBytes } from "../../compile/bundle/sign.js";
+import { keygen, readPrivateKey, signBytes } from "../../bundle/sign.js";
 import { ROOT } from "../helpers.js";
 import { tempDir } from "./helpers.js";
 

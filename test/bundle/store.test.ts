@@ -4,9 +4,9 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { fetchAll, fileArtifacts, type Planned } from "../../compile/bundle/command.js";
-import { download, DownloadError, mirrorUrl } from "../../compile/bundle/download.js";
-import { Store } from "../../compile/bundle/store.js";
+import { fetchAll, fileArtifacts, type Planned } from "../../bundle/bundle.js";
+import { download, DownloadError, mirrorUrl } from "../../bundle/download.js";
+import { Store } from "../../bundle/store.js";
 import { listFiles, sha256, sink, tempDir } from "./helpers.js";
 
 function fileArtifact(url: string, content: string, fetchUrl = url): Planned {

@@ -3,11 +3,11 @@ import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { buildManifest, serializeManifest, type Artifact } from "../../compile/bundle/manifest.js";
-import { prune } from "../../compile/bundle/prune.js";
-import { keygen, readPrivateKey, readPublicKey, signBytes } from "../../compile/bundle/sign.js";
-import { padding, TAR_END, tarHeader } from "../../compile/bundle/tar.js";
-import { exportBundle, importTransfer, STAGING_DIR, TransferError } from "../../compile/bundle/transfer.js";
+import { buildManifest, serializeManifest, type Artifact } from "../../bundle/manifest.js";
+import { prune } from "../../bundle/prune.js";
+import { keygen, readPrivateKey, readPublicKey, signBytes } from "../../bundle/sign.js";
+import { padding, TAR_END, tarHeader } from "../../bundle/tar.js";
+import { exportBundle, importTransfer, STAGING_DIR, TransferError } from "../../bundle/transfer.js";
 import { CLI } from "../helpers.js";
 import { listFiles, sha256, tempDir } from "./helpers.js";
 

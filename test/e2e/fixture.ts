@@ -26,7 +26,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { readPrivateKey, signBytes } from "../../compile/bundle/sign.js";
+import { readPrivateKey, signBytes } from "../../bundle/sign.js";
 import { CLI, ROOT } from "../helpers.js";
 import { startLabUpstream } from "./upstream.js";
 

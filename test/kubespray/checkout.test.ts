@@ -15,9 +15,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
-import { compareLive, liveFetches, renderCompiled } from "../../compile/kubespray/check.js";
+import { compareLive, liveFetches, renderCompiled } from "../../kubespray/check.js";
 import { loadCatalogue, serializeCatalogue } from "../../compile/kubespray/catalogue.js";
-import { readDefaults, renderCatalogue } from "../../compile/kubespray/render.js";
+import { readDefaults, renderCatalogue } from "../../kubespray/render.js";
 import { missingFromManifest, resolveRefs } from "../../compile/kubespray/offline.js";
 import { CLI } from "../helpers.js";
 import { check, manifestOf, pinnedSite } from "./helpers.js";

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { loadCatalogue } from "../../compile/kubespray/catalogue.js";
 import type { KubesprayArtifacts } from "../../compile/kubespray/index.js";
-import { checkSite, type CheckResult } from "../../compile/kubespray/check.js";
+import { checkSite, type CheckResult } from "../../kubespray/check.js";
 import { EXAMPLES } from "../helpers.js";
 
 /** The examples that deploy Kubernetes from a shipped catalogue (not the lab's, tied to its stand-in catalogue file). */

@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
-import { modelsByKey } from "../../compile/bundle/command.js";
-import { imageRefPath, imageRequests, indexFor, ImageError, splitSource } from "../../compile/bundle/images.js";
-import { checkManifest } from "../../compile/bundle/manifest.js";
-import { PACKAGE_TABLE } from "../../compile/bundle/packages.js";
+import { modelsByKey } from "../../bundle/bundle.js";
+import { imageRefPath, imageRequests, indexFor, ImageError, splitSource } from "../../bundle/images.js";
+import { checkManifest } from "../../bundle/manifest.js";
+import { PACKAGE_TABLE } from "../../bundle/packages.js";
 import { imageModel, parseImageRef } from "../../compile/components/registry.js";
 import { synth } from "../../compile/synth.js";
 

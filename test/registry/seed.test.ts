@@ -1,7 +1,7 @@
 /**
  * The registry end to end on this machine's loopback, with the real tools:
  * test images built with umoci and served by a throwaway upstream registry
- * (TLS from a test CA); copied into a bundle's store by compile/bundle/images.ts;
+ * (TLS from a test CA); copied into a bundle's store by bundle/images.ts;
  * carried into a host store, laid out and pushed by the role's tool; served
  * by distribution behind nginx configured from the role's own templates;
  * then the access rules checked with skopeo and curl.
@@ -14,9 +14,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { copyImages, type ImageRequest, type ImageResult } from "../../compile/bundle/images.js";
-import { buildManifest, serializeManifest, type Manifest } from "../../compile/bundle/manifest.js";
-import { Store } from "../../compile/bundle/store.js";
+import { copyImages, type ImageRequest, type ImageResult } from "../../bundle/images.js";
+import { buildManifest, serializeManifest, type Manifest } from "../../bundle/manifest.js";
+import { Store } from "../../bundle/store.js";
 import {
   makeCa,
   missingTools,

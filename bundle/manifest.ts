@@ -6,16 +6,16 @@
  * The manifest is deterministic: artifacts sorted by kind then path, keys in a
  * fixed order, no timestamps. Same inputs (site and upstream state), same bytes.
  */
-import type { OsRelease } from "../../dsl/index.js";
+import type { OsRelease } from "../dsl/index.js";
 
 export const MANIFEST_FORMAT = 1;
 export const MANIFEST_FILE = "manifest.json";
-/** The detached ed25519 signature of manifest.json's exact bytes (64 raw bytes; compile/bundle/sign.ts). */
+/** The detached ed25519 signature of manifest.json's exact bytes (64 raw bytes; bundle/sign.ts). */
 export const SIGNATURE_FILE = "manifest.json.sig";
 
 /**
  * Artifact kinds of the whole product. `deb` and `file` are produced today,
- * `image` and `image-blob` too (compile/bundle/images.ts); `rpm` and `wheel`
+ * `image` and `image-blob` too (bundle/images.ts); `rpm` and `wheel`
  * are reserved with the layout given in docs/bundle.md.
  */
 export const ARTIFACT_KINDS = ["deb", "rpm", "file", "image", "image-blob", "wheel"] as const;

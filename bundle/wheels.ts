@@ -19,8 +19,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { DEVPI_REQUIREMENTS, normalizeProject, PYTHON_BY_RELEASE, type PypiModel } from "../components/pypi.js";
-import type { Planned } from "./command.js";
+import { DEVPI_REQUIREMENTS, normalizeProject, PYTHON_BY_RELEASE, type PypiModel } from "../compile/components/pypi.js";
+import type { Planned } from "./bundle.js";
 import { compareStrings } from "./manifest.js";
 import { hashFile } from "./store.js";
 

@@ -1,5 +1,5 @@
 /**
- * `node dist/compile/kubespray/regenerate.js KUBESPRAY_DIR [OUT_DIR]`:
+ * `node dist/kubespray/regenerate.js KUBESPRAY_DIR [OUT_DIR]`:
  * renders the catalogue of the Kubespray checkout in KUBESPRAY_DIR (its
  * release is read from its galaxy.yml) and writes
  * `OUT_DIR/kubespray-<release>.json` (default: the shipped catalogue folder).
@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync, existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { CATALOGUE_DIR, serializeCatalogue } from "./catalogue.js";
+import { CATALOGUE_DIR, serializeCatalogue } from "../compile/kubespray/catalogue.js";
 import { renderCatalogue } from "./render.js";
 
 export function regenerate(kubespray: string, outDir = CATALOGUE_DIR, log: (s: string) => void = () => undefined): string {
@@ -32,7 +32,7 @@ export function regenerate(kubespray: string, outDir = CATALOGUE_DIR, log: (s: s
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [dir, out] = process.argv.slice(2);
   if (!dir) {
-    process.stderr.write("usage: node dist/compile/kubespray/regenerate.js KUBESPRAY_DIR [OUT_DIR]\n");
+    process.stderr.write("usage: node dist/kubespray/regenerate.js KUBESPRAY_DIR [OUT_DIR]\n");
     process.exit(2);
   }
   try {

@@ -13,8 +13,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
-import type { Arch } from "../../dsl/index.js";
-import { evaluate, parseCondition, simplify, truthy, variablesOf, type Cond } from "./condition.js";
+import type { Arch } from "../dsl/index.js";
+import { evaluate, parseCondition, simplify, truthy, variablesOf, type Cond } from "../compile/kubespray/condition.js";
 import {
   CATALOGUE_FORMAT,
   compareVersions,
@@ -27,8 +27,8 @@ import {
   type ImagePart,
   type ImageVariant,
   type Setting,
-} from "./catalogue.js";
-import { normalizeRepo } from "./catalogue.js";
+} from "../compile/kubespray/catalogue.js";
+import { normalizeRepo } from "../compile/kubespray/catalogue.js";
 
 /** Ansible's names for our architectures (`ansible_architecture`). */
 export const MACHINE: Record<Arch, string> = { amd64: "x86_64", arm64: "aarch64" };

@@ -5,11 +5,11 @@
  */
 import type { KeyObject } from "node:crypto";
 import chalk from "chalk";
-import { prune } from "./prune.js";
-import { formatBytes, formatDuration, formatRate, ByteProgress, type ProgressStream } from "./progress.js";
-import { keyFingerprint, keygen, KeyError, readPrivateKey, readPublicKey } from "./sign.js";
-import { exportBundle, importTransfer, TransferError, type ExportResult } from "./transfer.js";
-import { ManifestError } from "./manifest.js";
+import { prune } from "../bundle/prune.js";
+import { formatBytes, formatDuration, formatRate, ByteProgress, type ProgressStream } from "../bundle/progress.js";
+import { keyFingerprint, keygen, KeyError, readPrivateKey, readPublicKey } from "../bundle/sign.js";
+import { exportBundle, importTransfer, TransferError, type ExportResult } from "../bundle/transfer.js";
+import { ManifestError } from "../bundle/manifest.js";
 
 export interface Io {
   stdout: ProgressStream;

@@ -4,20 +4,20 @@
  * A row says which component needs the packages, on which of its hosts, and
  * their names on Debian-family (`deb`) and RHEL-family (`rpm`) releases. The
  * bundle carries the dependency closure of each host's list, resolved as if on
- * a minimal host of its release (compile/bundle/apt.ts), plus the site's own
+ * a minimal host of its release (bundle/apt.ts), plus the site's own
  * `repos.packages`, which go to every host.
  *
  * Roles install these from the site's repository; a role that needs another
  * package adds it here, nowhere else.
  */
-import type { DnsModel } from "../components/dns.js";
-import type { GatewayModel } from "../components/gateway.js";
-import type { KubesprayModel } from "../components/kubespray.js";
-import type { NtpModel } from "../components/ntp.js";
-import type { PypiModel } from "../components/pypi.js";
-import type { RegistryModel } from "../components/registry.js";
-import type { ReposModel } from "../components/repos.js";
-import { isKubernetes, type CoreModel, type HostModel } from "../model/site.js";
+import type { DnsModel } from "../compile/components/dns.js";
+import type { GatewayModel } from "../compile/components/gateway.js";
+import type { KubesprayModel } from "../compile/components/kubespray.js";
+import type { NtpModel } from "../compile/components/ntp.js";
+import type { PypiModel } from "../compile/components/pypi.js";
+import type { RegistryModel } from "../compile/components/registry.js";
+import type { ReposModel } from "../compile/components/repos.js";
+import { isKubernetes, type CoreModel, type HostModel } from "../compile/model/site.js";
 import { compareStrings } from "./manifest.js";
 
 /** Which hosts a row applies to. */

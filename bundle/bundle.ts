@@ -13,10 +13,10 @@ import type { KeyObject } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import chalk from "chalk";
-import { components } from "../components/index.js";
-import { formatDiagnostics } from "../diagnostics.js";
-import type { CoreModel, HostModel } from "../model/site.js";
-import { synth } from "../synth.js";
+import { components } from "../compile/components/index.js";
+import { formatDiagnostics } from "../compile/diagnostics.js";
+import type { CoreModel, HostModel } from "../compile/model/site.js";
+import { synth } from "../compile/synth.js";
 import { AptError, AptRoot, MIRROR_NAMES, resolveMirrors, type DebPackage, type MirrorName, type MirrorOrigin, type Mirrors } from "./apt.js";
 import { artifactLabel, download, DownloadError, downloadPinned, mirrorUrl, probeSize } from "./download.js";
 import {
@@ -37,7 +37,7 @@ import { formatBytes, formatDuration, formatRate, Progress, type ProgressStream 
 import { Store } from "./store.js";
 import { readPrivateKey, signBytes, KeyError } from "./sign.js";
 import { exportBundle, TransferError } from "./transfer.js";
-import { reportExport } from "./commands.js";
+import { reportExport } from "../cli/transfer.js";
 import { rm } from "node:fs/promises";
 
 export interface BundleOptions {
@@ -62,7 +62,7 @@ export interface BundleOptions {
   authFile?: string;
   /** Private key (airgap keygen) signing the manifest: manifest.json.sig. */
   key?: string;
-  /** Then write the transfer file (compile/bundle/transfer.ts). */
+  /** Then write the transfer file (bundle/transfer.ts). */
   exportTo?: string;
   /** With `exportTo`: carry only the blobs this older manifest does not list. */
   since?: string;

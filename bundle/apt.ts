@@ -27,8 +27,8 @@ import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { Arch } from "../../dsl/index.js";
-import type { OsInfo } from "../model/site.js";
+import type { Arch } from "../dsl/index.js";
+import type { OsInfo } from "../compile/model/site.js";
 import { compareStrings } from "./manifest.js";
 
 /** Mirrors the bundle resolves packages from. */

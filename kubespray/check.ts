@@ -8,19 +8,19 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
-import type { Site } from "../../dsl/index.js";
-import { components } from "../components/index.js";
-import type { KubesprayModel } from "../components/kubespray.js";
-import type { Diagnostic } from "../diagnostics.js";
-import { loadSite } from "../load/index.js";
-import { Context } from "../model/context.js";
-import type { CoreModel } from "../model/site.js";
-import { resolveSite, synth } from "../synth.js";
-import type { KubesprayArtifacts } from "./artifacts.js";
-import { normalizeRepo } from "./catalogue.js";
-import { missingFromManifest, resolveRefs, type ManifestLike, type Missing } from "./offline.js";
+import type { Site } from "../dsl/index.js";
+import { components } from "../compile/components/index.js";
+import type { KubesprayModel } from "../compile/components/kubespray.js";
+import type { Diagnostic } from "../compile/diagnostics.js";
+import { loadSite } from "../compile/load/index.js";
+import { Context } from "../compile/model/context.js";
+import type { CoreModel } from "../compile/model/site.js";
+import { resolveSite, synth } from "../compile/synth.js";
+import type { KubesprayArtifacts } from "../compile/kubespray/artifacts.js";
+import { normalizeRepo } from "../compile/kubespray/catalogue.js";
+import { missingFromManifest, resolveRefs, type ManifestLike, type Missing } from "../compile/kubespray/offline.js";
 import { renderLive, type LiveHost } from "./render.js";
-import { truthy } from "./condition.js";
+import { truthy } from "../compile/kubespray/condition.js";
 
 export interface LiveReport {
   /** Hosts rendered. */

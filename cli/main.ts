@@ -4,11 +4,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import chalk from "chalk";
 import yargs from "yargs";
-import { MIRROR_NAMES } from "./bundle/apt.js";
-import { formatDiagnostics } from "./diagnostics.js";
-import { synth } from "./synth.js";
-import { dslTypes } from "./load/typecheck.js";
-import { writeProject } from "./write.js";
+import { MIRROR_NAMES } from "../bundle/apt.js";
+import { formatDiagnostics } from "../compile/diagnostics.js";
+import { synth } from "../compile/synth.js";
+import { dslTypes } from "../compile/load/typecheck.js";
+import { writeProject } from "../compile/write.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -51,7 +51,7 @@ async function check(site: string, manifest: string | undefined, kubespray: stri
     }
   }
   // Loaded on demand: the commands a user runs most should not pay for the others.
-  const { checkSite } = await import("./kubespray/check.js");
+  const { checkSite } = await import("../kubespray/check.js");
   let r: Awaited<ReturnType<typeof checkSite>>;
   try {
     r = await checkSite(site, { manifest, kubespray });
@@ -130,7 +130,7 @@ function init(dir: string): number {
 /** `--split SIZE` in bytes; undefined when not given, null when malformed. */
 async function splitOption(text: string | undefined): Promise<number | undefined | null> {
   if (text === undefined) return undefined;
-  const { parseSize } = await import("./bundle/transfer.js");
+  const { parseSize } = await import("../bundle/transfer.js");
   return parseSize(text) ?? null;
 }
 
@@ -200,7 +200,7 @@ export async function main(argv: string[]): Promise<number> {
           .option("split", { type: "string", describe: "with --export: chunks of SIZE (700M, 4G; powers of 1024) and a signed chunk list" })
           .option("json", { type: "boolean", default: false, describe: "--dry-run and --export summaries as JSON on stdout" }),
       async (a) => {
-        const { bundle, parseMirrorOptions } = await import("./bundle/command.js");
+        const { bundle, parseMirrorOptions } = await import("../bundle/bundle.js");
         const mirrors = parseMirrorOptions(a.mirror ?? []);
         const split = await splitOption(a.split);
         if (typeof mirrors === "string" || split === null) {
@@ -220,7 +220,7 @@ export async function main(argv: string[]): Promise<number> {
       "Make the ed25519 key pair that signs bundles: airgap-bundle.key (private, 0600) and airgap-bundle.pub",
       (y) => y.positional("dir", { type: "string", demandOption: true, describe: "folder to write the two files into" }).option("json", { type: "boolean", default: false }),
       async (a) => {
-        const { keygenCommand } = await import("./bundle/commands.js");
+        const { keygenCommand } = await import("./transfer.js");
         code = await keygenCommand(a.dir, { stdout: process.stdout, stderr: process.stderr, json: a.json });
       },
     )
@@ -242,7 +242,7 @@ export async function main(argv: string[]): Promise<number> {
           process.stderr.write(`--split ${a.split}: write a size such as 700M or 4G\n\nRun "airgap export --help" for usage.\n`);
           return;
         }
-        const { exportCommand } = await import("./bundle/commands.js");
+        const { exportCommand } = await import("./transfer.js");
         code = await exportCommand({ dir: a.dir, file: a.file, since: a.since, split, key: a.key }, { stdout: process.stdout, stderr: process.stderr, json: a.json });
       },
     )
@@ -256,7 +256,7 @@ export async function main(argv: string[]): Promise<number> {
           .option("trust", { type: "string", demandOption: true, describe: "the site's trusted public key (airgap-bundle.pub)" })
           .option("json", { type: "boolean", default: false, describe: "summary as JSON on stdout, no progress" }),
       async (a) => {
-        const { importCommand } = await import("./bundle/commands.js");
+        const { importCommand } = await import("./transfer.js");
         code = await importCommand({ inputs: a.files, store: a.store, trust: a.trust }, { stdout: process.stdout, stderr: process.stderr, json: a.json });
       },
     )
@@ -270,7 +270,7 @@ export async function main(argv: string[]): Promise<number> {
           .option("dry-run", { type: "boolean", default: false, describe: "say what would be removed; remove nothing" })
           .option("json", { type: "boolean", default: false, describe: "summary as JSON on stdout" }),
       async (a) => {
-        const { pruneCommand } = await import("./bundle/commands.js");
+        const { pruneCommand } = await import("./transfer.js");
         code = await pruneCommand({ store: a.store, keep: a.keep, dryRun: a.dryRun }, { stdout: process.stdout, stderr: process.stderr, json: a.json });
       },
     )
