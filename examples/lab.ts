@@ -49,7 +49,7 @@ export default defineSite({
     pypi: {
       on: "admin",
       packages: ["airgap-lab-top"],
-      // Tiny wheels the test writes before it bundles (test/pypi/make_wheels.py);
+      // Tiny wheels the test writes before it bundles (test/bundle/make_wheels.py);
       // never an index: the lab has no way out, and neither has CI.
       source: { wheelhouse: "../test/e2e/wheelhouse" },
     },

@@ -26,7 +26,7 @@ import { formatBytes, formatRate } from "../../bundle/progress.js";
 import { keygen, readPrivateKey, readPublicKey, signBytes } from "../../bundle/sign.js";
 import { Store } from "../../bundle/store.js";
 import { exportBundle, importTransfer } from "../../bundle/transfer.js";
-import { freePort, makeCa, startUpstream, tempDir, type ImageSpec } from "../registry/harness.js";
+import { freePort, makeCa, startUpstream, tempDir, type ImageSpec } from "../roles/registry-harness.js";
 
 const COUNT = 20;
 

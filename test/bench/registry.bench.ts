@@ -36,7 +36,7 @@ import {
   TOOL,
   type ImageSpec,
   type SiteRegistry,
-} from "../registry/harness.js";
+} from "../roles/registry-harness.js";
 
 const COUNT = 20;
 

@@ -35,7 +35,7 @@ export const EXAMPLE_SITE = path.join(ROOT, "examples/lab.ts");
 export const LAB_SH = path.join(ROOT, "test/lab/lab.sh");
 /** Local mirror of the site's plain files, laid out as `<host>/<path>`. */
 export const FILES_MIRROR = path.join(ROOT, "test/e2e/mirror");
-/** The lab site's Python package source (examples/lab.ts), written by test/pypi/make_wheels.py. */
+/** The lab site's Python package source (examples/lab.ts), written by test/bundle/make_wheels.py. */
 export const WHEELHOUSE = path.join(ROOT, "test/e2e/wheelhouse");
 export const WORK = process.env.AIRGAP_E2E_DIR ?? "/var/tmp/airgap-e2e";
 export const SITE = path.join(WORK, "site/lab.ts");
@@ -312,7 +312,7 @@ async function setUp(): Promise<LabRunResult> {
   process.env.AIRGAP_LAB_REGISTRY_PUSH_PASSWORD ??= randomBytes(18).toString("base64url");
   process.env.AIRGAP_LAB_REGISTRY_PULL_PASSWORD ??= randomBytes(18).toString("base64url");
   // The site's Python packages come from a wheelhouse of tiny test wheels (examples/lab.ts).
-  await step("test wheels", "python3", [path.join(ROOT, "test/pypi/make_wheels.py"), WHEELHOUSE]);
+  await step("test wheels", "python3", [path.join(ROOT, "test/bundle/make_wheels.py"), WHEELHOUSE]);
   // The site trusts the key of this run's bastion (made once, kept with the bundle).
   if (!existsSync(path.join(KEYS, "airgap-bundle.key"))) await step("airgap keygen", process.execPath, [CLI, "keygen", KEYS]);
   mkdirSync(path.dirname(SITE), { recursive: true });

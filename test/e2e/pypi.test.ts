@@ -1,6 +1,6 @@
 /**
  * @lab pypi: the site's Python package index (static mode), filled from the
- * bundle's wheels (tiny test wheels from a wheelhouse, test/pypi/make_wheels.py),
+ * bundle's wheels (tiny test wheels from a wheelhouse, test/bundle/make_wheels.py),
  * checked with pip itself on the nodes: in a venv, `pip install
  * airgap-lab-top` pulls airgap-lab-base from the site index over TLS verified
  * with the site CA (pip.conf written by the pip_client role, no other index),

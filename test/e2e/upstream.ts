@@ -7,7 +7,7 @@
  * `airgap bundle` copies them from it, verifying TLS with `--cert-dir`.
  */
 import path from "node:path";
-import { makeCa, startUpstream, type ImageSpec } from "../registry/harness.js";
+import { makeCa, startUpstream, type ImageSpec } from "../roles/registry-harness.js";
 
 export const UPSTREAM_PORT = 5917;
 export const UPSTREAM = `127.0.0.1:${UPSTREAM_PORT}`;

@@ -12,11 +12,11 @@ import { packagesByHost } from "../../bundle/packages.js";
 import { planWheels, platformTags, WheelError, wheelTargets } from "../../bundle/wheels.js";
 import type { PypiModel } from "../../compile/components/pypi.js";
 import { synth } from "../../compile/synth.js";
-import { sha256, tempDir } from "../bundle/helpers.js";
+import { sha256, tempDir } from "./helpers.js";
 import { ROOT } from "../helpers.js";
 import { parse } from "yaml";
 
-const MAKE_WHEELS = path.join(ROOT, "test/pypi/make_wheels.py");
+const MAKE_WHEELS = path.join(ROOT, "test/bundle/make_wheels.py");
 const TOOL = path.join(ROOT, "roles/pypi_server/files/airgap_pypi.py");
 const quiet = { log: { info: () => undefined } };
 

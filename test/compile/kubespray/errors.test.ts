@@ -1,9 +1,9 @@
 /** What the compiler refuses about the Kubernetes deployment, each at its place in the site file. */
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
-import { loadCatalogue, shippedReleases } from "../../compile/kubespray/catalogue.js";
-import { synth } from "../../compile/synth.js";
-import { pinnedSite } from "./helpers.js";
+import { loadCatalogue, shippedReleases } from "../../../compile/kubespray/catalogue.js";
+import { synth } from "../../../compile/synth.js";
+import { pinnedSite } from "../../kubespray/helpers.js";
 
 function lineOf(file: string, needle: string): number {
   return readFileSync(file, "utf8").split("\n").findIndex((l) => l.includes(needle)) + 1;

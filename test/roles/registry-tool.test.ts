@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { renderRole, sh, tempDir, TOOL } from "./harness.js";
+import { renderRole, sh, tempDir, TOOL } from "./registry-harness.js";
 
 function tool(args: string[], input?: string) {
   const r = sh("python3", [TOOL, ...args], { input });

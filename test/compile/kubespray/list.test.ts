@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { loadCatalogue, shippedReleases } from "../../compile/kubespray/catalogue.js";
-import { ROOT } from "../helpers.js";
-import { check, KUBESPRAY_EXAMPLES, kubernetesFor, pinnedSite } from "./helpers.js";
+import { loadCatalogue, shippedReleases } from "../../../compile/kubespray/catalogue.js";
+import { ROOT } from "../../helpers.js";
+import { check, KUBESPRAY_EXAMPLES, kubernetesFor, pinnedSite } from "../../kubespray/helpers.js";
 
 const GOLDEN = path.join(ROOT, "test/kubespray/golden");
 const update = process.env.AIRGAP_UPDATE_GOLDEN === "1";

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
-import { synth } from "../../compile/synth.js";
+import { synth } from "../../../compile/synth.js";
 
 const HOSTS = `
     { name: "admin", address: "10.30.0.10", os: "debian-12", roles: ["admin"] },

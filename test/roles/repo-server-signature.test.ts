@@ -4,7 +4,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { keygen, readPrivateKey, signBytes } from "../../bundle/sign.js";
 import { ROOT } from "../helpers.js";
-import { tempDir } from "./helpers.js";
+import { tempDir } from "../bundle/helpers.js";
 
 const TOOL = path.join(ROOT, "roles/repo_server/files/airgap_bundle.py");
 

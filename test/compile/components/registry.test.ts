@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
-import { modelsByKey } from "../../bundle/bundle.js";
-import { imageRefPath, imageRequests, indexFor, ImageError, splitSource } from "../../bundle/images.js";
-import { checkManifest } from "../../bundle/manifest.js";
-import { PACKAGE_TABLE } from "../../bundle/packages.js";
-import { imageModel, parseImageRef } from "../../compile/components/registry.js";
-import { synth } from "../../compile/synth.js";
+import { modelsByKey } from "../../../bundle/bundle.js";
+import { imageRefPath, imageRequests, indexFor, ImageError, splitSource } from "../../../bundle/images.js";
+import { checkManifest } from "../../../bundle/manifest.js";
+import { PACKAGE_TABLE } from "../../../bundle/packages.js";
+import { imageModel, parseImageRef } from "../../../compile/components/registry.js";
+import { synth } from "../../../compile/synth.js";
 
 function site(dir: string, images: string[], extraHosts = ""): string {
   const file = path.join(dir, "site.ts");

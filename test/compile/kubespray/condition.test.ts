@@ -1,6 +1,6 @@
 /** Reading Kubespray's `enabled` expressions into airgap's conditions, and evaluating them. */
 import assert from "node:assert/strict";
-import { evaluate, format, parseCondition, type Cond } from "../../compile/kubespray/condition.js";
+import { evaluate, format, parseCondition, type Cond } from "../../../compile/kubespray/condition.js";
 
 const settings: Record<string, unknown> = { kube_network_plugin: "cilium", helm_enabled: false, dns_mode: "coredns", flag: "True" };
 const get = (n: string) => settings[n];

@@ -28,7 +28,7 @@ import {
   type Ca,
   type Proc,
   type SiteRegistry,
-} from "./harness.js";
+} from "./registry-harness.js";
 
 function sink() {
   const parts: string[] = [];
