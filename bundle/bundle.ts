@@ -13,10 +13,11 @@ import type { KeyObject } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import chalk from "chalk";
-import { components } from "../compile/components/index.js";
+import type { SiteModels } from "../compile/components/index.js";
 import { formatDiagnostics } from "../compile/diagnostics.js";
 import type { CoreModel, HostModel } from "../compile/model/site.js";
-import { synth } from "../compile/synth.js";
+import { synth, type SynthSite } from "../compile/synth.js";
+import { checkoutReader } from "../kubespray/render.js";
 import { AptError, AptRoot, MIRROR_NAMES, resolveMirrors, type DebPackage, type MirrorName, type MirrorOrigin, type Mirrors } from "./apt.js";
 import { artifactLabel, download, DownloadError, downloadPinned, mirrorUrl, probeSize } from "./download.js";
 import {
@@ -30,7 +31,7 @@ import {
   type ArtifactKind,
   type Repository,
 } from "./manifest.js";
-import { packagesByHost, packageTargets, type PackageTarget, type SiteModels } from "./packages.js";
+import { packagesByHost, packageTargets, type PackageTarget } from "./packages.js";
 import { planWheels, WheelError } from "./wheels.js";
 import { copyImages, ImageError, imageRequests, imageSummary, type ImageRequest, type ImageResult } from "./images.js";
 import { formatBytes, formatDuration, formatRate, Progress, type ProgressStream } from "./progress.js";
@@ -118,15 +119,6 @@ export function parseMirrorOptions(list: string[]): Partial<Mirrors> | string {
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.AIRGAP_CACHE) return env.AIRGAP_CACHE;
   return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "airgap");
-}
-
-/** The resolved models, by component key. */
-export function modelsByKey(models: unknown[]): SiteModels {
-  const out: Record<string, unknown> = {};
-  components.forEach((c, i) => {
-    if (models[i] !== undefined) out[c.key] = models[i];
-  });
-  return out as SiteModels;
 }
 
 /** Where a .deb goes in the served tree: `<distribution>/pool/<suite>/<file>`. */
@@ -245,10 +237,11 @@ async function resolveApt(t: PackageTarget, cache: string, mirrors: Mirrors, inc
 }
 
 /** Works out every artifact of the bundle; resolves packages with apt (network). */
-export async function planBundle(core: CoreModel, models: SiteModels, o: BundleOptions, log: Log): Promise<Plan> {
+export async function planBundle(site: SynthSite, o: BundleOptions, log: Log): Promise<Plan> {
+  const { core, models } = site;
   const env = o.env ?? process.env;
   const images = imageRequests(core, models);
-  const targets = packageTargets(packagesByHost(core, models));
+  const targets = packageTargets(packagesByHost(site));
   const rpm = targets.filter((t) => t.release.family === "RedHat");
   if (rpm.length > 0) {
     const what = rpm.map((t) => `${t.release.release} ${t.arch} (${t.hosts.join(", ")})`).join("; ");
@@ -449,15 +442,14 @@ export async function bundle(o: BundleOptions): Promise<number> {
     return 1;
   }
   const started = Date.now();
-  const result = await synth(o.site);
-  if (result.errors.length > 0 || !result.resolved) {
+  const result = await synth(o.site, { checkouts: checkoutReader });
+  if (result.errors.length > 0 || !result.site) {
     stderr.write(formatDiagnostics(result.errors));
     return 1;
   }
-  const { core, models } = result.resolved;
   let plan: Plan;
   try {
-    plan = await planBundle(core, modelsByKey(models), o, log);
+    plan = await planBundle(result.site, o, log);
   } catch (err) {
     if (!(err instanceof AptError) && !(err instanceof ImageError) && !(err instanceof WheelError)) throw err;
     log.error(err.message, err.hint);

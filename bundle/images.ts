@@ -30,7 +30,7 @@ import { isKubernetes, type CoreModel } from "../compile/model/site.js";
 import { imageModel } from "../compile/components/registry.js";
 import { DownloadError } from "./download.js";
 import { compareStrings, type Artifact } from "./manifest.js";
-import type { SiteModels } from "./packages.js";
+import type { SiteModels } from "../compile/components/index.js";
 import { formatBytes, formatDuration, type ProgressStream } from "./progress.js";
 import { BLOB_DIR, PARTIAL_DIR, type Store } from "./store.js";
 

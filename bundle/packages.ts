@@ -10,14 +10,9 @@
  * Roles install these from the site's repository; a role that needs another
  * package adds it here, nowhere else.
  */
-import type { DnsModel } from "../compile/components/dns.js";
-import type { GatewayModel } from "../compile/components/gateway.js";
-import type { KubesprayModel } from "../compile/components/kubespray.js";
-import type { NtpModel } from "../compile/components/ntp.js";
-import type { PypiModel } from "../compile/components/pypi.js";
-import type { RegistryModel } from "../compile/components/registry.js";
-import type { ReposModel } from "../compile/components/repos.js";
-import { isKubernetes, type CoreModel, type HostModel } from "../compile/model/site.js";
+import type { SiteModels } from "../compile/components/index.js";
+import type { CoreModel, HostModel } from "../compile/model/site.js";
+import type { SynthSite } from "../compile/synth.js";
 import { compareStrings } from "./manifest.js";
 
 /** Which hosts a row applies to. */
@@ -34,7 +29,7 @@ export type HostSelector =
   | "kubernetes";
 
 export interface PackageRow {
-  component: "site" | "repos" | "ntp" | "dns" | "registry" | "pypi" | "pip" | "kubespray" | "gateway";
+  component: "site" | "repos" | "ntp" | "dns" | "registry" | "pypi" | "pip" | "gateway";
   on: HostSelector;
   deb: string[];
   rpm: string[];
@@ -104,35 +99,7 @@ export const PACKAGE_TABLE: PackageRow[] = [
     rpm: ["nftables"],
     why: "the gateway host's forwarding ruleset, loaded by nftables.service",
   },
-  {
-    // Kubespray 2.28's system_packages role on Debian 12 / Ubuntu, with the
-    // defaults the compiled project keeps (kube_proxy_mode ipvs, ntp off); ipset
-    // too, for sites that switch to iptables mode.
-    component: "kubespray", on: "kubernetes",
-    deb: [
-      "apparmor", "apt-transport-https", "bash-completion", "conntrack", "curl", "e2fsprogs", "ebtables", "gnupg",
-      "iproute2", "ipset", "iptables", "iputils-ping", "ipvsadm", "libseccomp2", "mergerfs", "openssl", "python3-apt",
-      "rsync", "socat", "software-properties-common", "tar", "unzip", "xfsprogs",
-    ],
-    rpm: [
-      "bash-completion", "conntrack", "container-selinux", "curl", "device-mapper-libs", "e2fsprogs", "ebtables",
-      "iproute", "ipset", "iptables", "iputils", "ipvsadm", "libseccomp", "nss", "openssl", "python3-libselinux",
-      "rsync", "socat", "tar", "unzip", "xfsprogs",
-    ],
-    why: "what Kubespray's system_packages role installs on cluster nodes; offline, it must come from the site's repository",
-  },
 ];
-
-/** The resolved models the table reads, by component key. */
-export interface SiteModels {
-  repos?: ReposModel;
-  ntp?: NtpModel;
-  dns?: DnsModel;
-  registry?: RegistryModel;
-  pypi?: PypiModel;
-  kubespray?: KubesprayModel;
-  gateway?: GatewayModel;
-}
 
 export interface HostPackages {
   host: HostModel;
@@ -159,8 +126,6 @@ function servers(component: PackageRow["component"], core: CoreModel, m: SiteMod
       return m.pypi?.clients;
     case "gateway":
       return m.gateway?.host && [m.gateway.host];
-    case "kubespray":
-      return m.kubespray && core.hosts.filter(isKubernetes);
   }
 }
 
@@ -181,12 +146,13 @@ function applies(row: PackageRow, host: HostModel, core: CoreModel, m: SiteModel
   }
 }
 
-/** Every host's package list: the table's rows that apply to it, plus the site's `repos.packages`. */
-export function packagesByHost(core: CoreModel, models: SiteModels): HostPackages[] {
-  const extra = models.repos?.packages ?? [];
+/** Every host's package list: the table's rows that apply to it, plus what the components export (`repos.packages`, Kubespray's). */
+export function packagesByHost(site: SynthSite): HostPackages[] {
+  const { core, models } = site;
   return core.hosts.map((host) => {
     const family = host.os.family === "Debian" ? "deb" : "rpm";
-    const names = new Set<string>(extra);
+    const names = new Set<string>();
+    for (const need of site.packages) if (need.hosts.some((h) => h.name === host.name)) need[family].forEach((p) => names.add(p));
     for (const row of PACKAGE_TABLE) if (applies(row, host, core, models)) row[family].forEach((p) => names.add(p));
     return { host, packages: [...names].sort(compareStrings) };
   });

@@ -4,22 +4,16 @@
  * the exact bytes of the file it signs, so `openssl pkeyutl -verify -pubin
  * -rawin -sigfile` checks it on a Debian 12 host without airgap.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { KeyError, keyFingerprint, parsePublicKey } from "../compile/model/keys.js";
+
+export { KeyError, keyFingerprint, parsePublicKey };
 
 export const PRIVATE_KEY_FILE = "airgap-bundle.key";
 export const PUBLIC_KEY_FILE = "airgap-bundle.pub";
-
-/** A key file that cannot be used; the message names the file and why. */
-export class KeyError extends Error {}
-
-/** Short, stable name of a public key: SHA-256 of its raw 32 bytes, first 16 hex digits. */
-export function keyFingerprint(pub: KeyObject): string {
-  const raw = pub.export({ format: "der", type: "spki" }).subarray(-32);
-  return createHash("sha256").update(raw).digest("hex").slice(0, 16);
-}
 
 /**
  * Writes a new key pair into `dir`: the private key (PKCS#8 PEM, mode 0600,
@@ -46,18 +40,6 @@ export async function readPrivateKey(file: string): Promise<KeyObject> {
     throw new KeyError(`cannot read the signing key ${file}: ${(err as Error).message}`);
   }
   if (key.asymmetricKeyType !== "ed25519") throw new KeyError(`${file} is a ${key.asymmetricKeyType} key; airgap signs with ed25519 (airgap keygen)`);
-  return key;
-}
-
-/** Parses a PEM public key (ed25519); throws a KeyError naming `what`. */
-export function parsePublicKey(pem: string | Buffer, what: string): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPublicKey(pem);
-  } catch (err) {
-    throw new KeyError(`${what} is not a PEM public key: ${(err as Error).message}`);
-  }
-  if (key.asymmetricKeyType !== "ed25519") throw new KeyError(`${what} is a ${key.asymmetricKeyType} key; airgap verifies ed25519 (airgap keygen)`);
   return key;
 }
 

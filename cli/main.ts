@@ -9,6 +9,7 @@ import { formatDiagnostics } from "../compile/diagnostics.js";
 import { synth } from "../compile/synth.js";
 import { dslTypes } from "../compile/load/typecheck.js";
 import { writeProject } from "../compile/write.js";
+import { checkoutReader } from "../kubespray/render.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -18,7 +19,7 @@ async function compile(site: string, outOption: string | undefined, write: boole
     return 1;
   }
   const started = Date.now();
-  const result = await synth(site, { outDir: outOption });
+  const result = await synth(site, { outDir: outOption, checkouts: checkoutReader });
   if (result.errors.length > 0) {
     process.stderr.write(formatDiagnostics(result.errors));
     return 1;
@@ -284,6 +285,25 @@ export async function main(argv: string[]): Promise<number> {
       usageError = true;
       process.stderr.write(`${msg}\n\nRun "airgap --help" for usage.\n`);
     });
-  await parser.parseAsync();
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    return internalError(err, argv);
+  }
   return usageError ? 2 : code;
+}
+
+/**
+ * Any exception that reaches the top is a bug in airgap, never the user's
+ * mistake: one line naming the input, exit 1; the stack only with AIRGAP_DEBUG=1.
+ */
+function internalError(err: unknown, argv: string[]): number {
+  const subject = argv.slice(1).find((a) => !a.startsWith("-"));
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(
+    `${chalk.red("error")}: internal error in airgap ${argv[0] ?? ""}${subject ? ` (${subject})` : ""}: ${message.split("\n")[0]}\n` +
+      "This is a bug in airgap, not in your input: please report it with the site file. Run with AIRGAP_DEBUG=1 for details.\n",
+  );
+  if (process.env.AIRGAP_DEBUG === "1" && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  return 1;
 }

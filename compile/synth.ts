@@ -1,24 +1,49 @@
 /**
- * The pipeline: load → validate and resolve → emit, in memory. Writing is the
- * caller's last step, so nothing is written when any stage finds an error.
+ * The pipeline, in memory: load → resolve → link → validate → emit. Writing is
+ * the caller's last step, so nothing is written when any phase finds an error.
+ *
+ * - resolve: the core (hosts, networks) and each component alone, every error
+ *   collected; then the port claims are checked against each other.
+ * - link (link.ts): the cross-service facts, from the components' exports.
+ * - validate: the components' whole-site checks (gateway routing, Kubespray's
+ *   leak check), every error collected.
+ * - emit: pure rendering.
+ *
+ * Nothing after resolve runs on a site with errors, and nothing after
+ * validate on one whose whole-site checks failed.
  */
 import path from "node:path";
 import type { Site } from "../dsl/index.js";
 import { components } from "./components/index.js";
-import { Emission } from "./components/component.js";
+import { Emission, type Component, type Linked } from "./components/component.js";
 import type { KubesprayModel } from "./components/kubespray.js";
 import { sortDiagnostics, type Diagnostic } from "./diagnostics.js";
 import { emitAnsibleCfg, emitRoles, emitRunbook } from "./emit/files.js";
 import { emitInventory } from "./emit/inventory.js";
 import { emitPlaybooks, usedRoles } from "./emit/playbooks.js";
+import type { CheckoutReader } from "./kubespray/catalogue.js";
+import { checkPorts, link, present, type ResolvedComponent } from "./link.js";
 import { loadSite, type Checker } from "./load/index.js";
+import type { Positions } from "./load/evaluate.js";
 import { compareText, Context } from "./model/context.js";
-import { resolveCore, type CoreModel } from "./model/site.js";
+import { resolveCore } from "./model/site.js";
+import type { SiteModels } from "./components/index.js";
 
 export interface SynthOptions {
   /** Folder the project will be written to (relative paths in the output depend on it). */
   outDir?: string;
   checker?: Checker;
+  /** Reads a Kubespray checkout the site names; without it, such a site is refused (AG094). */
+  checkouts?: CheckoutReader;
+  /** The components, in their order (default: every service airgap has). Tests add their own. */
+  components?: Component<unknown>[];
+  /** Where the roles are read from (default: airgap's `roles/`). */
+  rolesDirs?: string[];
+}
+
+/** The site after every phase: core, typed models by component key, the linked facts. */
+export interface SynthSite extends Linked {
+  models: SiteModels;
 }
 
 export interface Synthesized {
@@ -29,52 +54,70 @@ export interface Synthesized {
   outDir?: string;
   /** Relative path → content; empty when there are errors. */
   files: Map<string, string>;
-  /** The resolved site (models in `components` order), when there are no errors; `airgap bundle` reads it. */
-  resolved?: ReturnType<typeof resolveSite>;
+  /** The linked site, when there are no errors; `airgap bundle` and `airgap check` read it. */
+  site?: SynthSite;
 }
 
-/** Validates and resolves an evaluated site; every error is collected. */
-export function resolveSite(ctx: Context, site: Site) {
-  const core = resolveCore(ctx, site);
-  const models = components.map((c) => c.resolve(ctx, core, site.services ?? {}, site));
-  return { core, models };
+/**
+ * Resolves, links and validates an evaluated site. Errors go to `ctx`; the
+ * site is returned only when there are none.
+ */
+export function synthSite(ctx: Context, value: Site, list: Component<unknown>[] = components): SynthSite | undefined {
+  const core = resolveCore(ctx, value);
+  const resolved: ResolvedComponent[] = [];
+  for (const component of list) {
+    const r = component.resolve(ctx, core, value);
+    if (r) resolved.push({ component, model: r.model, exports: r.exports });
+  }
+  checkPorts(ctx, resolved.flatMap((r) => r.exports.ports ?? []));
+  if (ctx.errors.length > 0) return undefined;
+  const parts = present(resolved);
+  const linked = link(core, parts);
+  for (const { component, model } of parts) component.validate?.(ctx, model, linked);
+  if (ctx.errors.length > 0) return undefined;
+  const models = Object.fromEntries(parts.map((r) => [r.component.key, r.model])) as SiteModels;
+  return { ...linked, models, exports: linked.exports };
 }
 
-/** Emits the project for a resolved site. */
-export function emitProject(core: CoreModel, models: unknown[], outDir: string): Map<string, string> {
+/** Renders the project of a synthesized site (relative path → content, sorted). */
+export function emitProject(site: SynthSite, outDir: string, list: Component<unknown>[] = components, rolesDirs?: string[]): Map<string, string> {
   const out = new Emission();
-  components.forEach((c, i) => {
-    if (models[i] !== undefined) c.emit(models[i], core, out);
-  });
-  const kubespray = models[components.findIndex((c) => c.key === "kubespray")] as KubesprayModel | undefined;
+  Object.assign(out.kubespray, site.kubespray);
+  for (const c of list) {
+    const model = (site.models as Record<string, unknown>)[c.key];
+    if (model !== undefined) c.emit(model, site, out);
+  }
+  const kubespray = site.models.kubespray as KubesprayModel | undefined;
   const files = new Map<string, string>([
     ["ansible.cfg", emitAnsibleCfg(kubespray, outDir)],
-    ...emitInventory(core, out),
-    ...emitPlaybooks(out, outDir, kubespray),
-    ["README.md", emitRunbook(core, out, kubespray, outDir)],
-    ...emitRoles(usedRoles(out)),
+    ...emitInventory(site.core, out),
+    ...emitPlaybooks(site, outDir, kubespray),
+    ["README.md", emitRunbook(site, out, kubespray, outDir)],
+    ...emitRoles(usedRoles(site), rolesDirs),
   ]);
   return new Map([...files].sort(([a], [b]) => compareText(a, b)));
 }
 
+/** Loads, synthesizes and renders a site file. */
 export async function synth(siteFile: string, options: SynthOptions = {}): Promise<Synthesized> {
   const file = path.resolve(siteFile);
+  const list = options.components ?? components;
   const loaded = await loadSite(file, options.checker);
   const { typeErrors } = loaded;
   // A valid site needs no positions: take the fast evaluation as it is.
   const fast = loaded.fast?.evaluated;
   if (fast && typeErrors.length === 0) {
-    const ctx = new Context(file, fast.positions);
-    const resolved = resolveSite(ctx, fast.value as Site);
-    if (ctx.errors.length === 0) return emitted(resolved, fast.value as Site, options);
+    const ctx = new Context(file, fast.positions, options.checkouts);
+    const site = synthSite(ctx, fast.value as Site, list);
+    if (site) return emitted(site, fast.value as Site, options, list);
   }
   const located = loaded.located();
   if (!located.evaluated) return { errors: [...sortDiagnostics(typeErrors), located.error], files: new Map() };
-  const site = located.evaluated.value as Site;
-  const ctx = new Context(file, located.evaluated.positions);
-  let resolved: ReturnType<typeof resolveSite> | undefined;
+  const value = located.evaluated.value as Site;
+  const ctx = new Context(file, located.evaluated.positions as Positions, options.checkouts);
+  let site: SynthSite | undefined;
   try {
-    resolved = resolveSite(ctx, site);
+    site = synthSite(ctx, value, list);
   } catch (err) {
     // With type errors the value may not have the DSL's shape: report those alone.
     if (typeErrors.length === 0) throw err;
@@ -83,11 +126,11 @@ export async function synth(siteFile: string, options: SynthOptions = {}): Promi
   const typed = new Set(typeErrors.map((d) => d.at && `${d.at.file}:${d.at.line}:${d.at.col}`));
   const semantic = ctx.errors.filter((d) => !d.at || !typed.has(`${d.at.file}:${d.at.line}:${d.at.col}`));
   const errors = [...sortDiagnostics(typeErrors), ...sortDiagnostics(semantic)];
-  if (errors.length > 0 || !resolved) return { errors, siteName: site?.name, files: new Map() };
-  return emitted(resolved, site, options);
+  if (errors.length > 0 || !site) return { errors, siteName: typeof value?.name === "string" ? value.name : undefined, files: new Map() };
+  return emitted(site, value, options, list);
 }
 
-function emitted(resolved: ReturnType<typeof resolveSite>, site: Site, options: SynthOptions): Synthesized {
-  const outDir = options.outDir ?? path.join("out", site.name);
-  return { errors: [], siteName: site.name, outDir, files: emitProject(resolved.core, resolved.models, path.resolve(outDir)), resolved };
+function emitted(site: SynthSite, value: Site, options: SynthOptions, list: Component<unknown>[]): Synthesized {
+  const outDir = options.outDir ?? path.join("out", value.name);
+  return { errors: [], siteName: value.name, outDir, files: emitProject(site, path.resolve(outDir), list, options.rolesDirs), site };
 }

@@ -8,18 +8,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
-import type { Site } from "../dsl/index.js";
-import { components } from "../compile/components/index.js";
 import type { KubesprayModel } from "../compile/components/kubespray.js";
 import type { Diagnostic } from "../compile/diagnostics.js";
-import { loadSite } from "../compile/load/index.js";
-import { Context } from "../compile/model/context.js";
-import type { CoreModel } from "../compile/model/site.js";
-import { resolveSite, synth } from "../compile/synth.js";
+import { synth } from "../compile/synth.js";
 import type { KubesprayArtifacts } from "../compile/kubespray/artifacts.js";
 import { normalizeRepo } from "../compile/kubespray/catalogue.js";
 import { missingFromManifest, resolveRefs, type ManifestLike, type Missing } from "../compile/kubespray/offline.js";
-import { renderLive, type LiveHost } from "./render.js";
+import { checkoutReader, renderLive, type LiveHost } from "./render.js";
 import { truthy } from "../compile/kubespray/condition.js";
 
 export interface LiveReport {
@@ -40,14 +35,6 @@ export interface CheckResult {
   files: Map<string, string>;
   missing: Missing[];
   live?: LiveReport;
-}
-
-/** The site's resolved models, for a site that compiles. */
-async function resolveValid(siteFile: string): Promise<{ core: CoreModel; models: unknown[] }> {
-  const loaded = await loadSite(siteFile);
-  const ev = loaded.fast?.evaluated ?? loaded.located().evaluated;
-  if (!ev) throw new Error(`${siteFile} did not evaluate`);
-  return resolveSite(new Context(siteFile, ev.positions), ev.value as Site);
 }
 
 /** What Kubespray would fetch, per its own rendering for each host of the compiled inventory. */
@@ -110,10 +97,9 @@ export interface CheckOptions {
 
 export async function checkSite(siteFile: string, o: CheckOptions = {}): Promise<CheckResult> {
   const file = path.resolve(siteFile);
-  const r = await synth(file);
-  if (r.errors.length > 0) return { errors: r.errors, siteName: r.siteName, files: r.files, missing: [] };
-  const { models } = await resolveValid(file);
-  const kubespray = models[components.findIndex((c) => c.key === "kubespray")] as KubesprayModel | undefined;
+  const r = await synth(file, { checkouts: checkoutReader });
+  if (r.errors.length > 0 || !r.site) return { errors: r.errors, siteName: r.siteName, files: r.files, missing: [] };
+  const kubespray = r.site.models.kubespray;
   const result: CheckResult = { errors: [], siteName: r.siteName, kubespray, files: r.files, missing: [] };
   if (!kubespray) return result;
   if (o.manifest) {

@@ -26,6 +26,7 @@ import {
   type FileVariant,
   type ImagePart,
   type ImageVariant,
+  type CheckoutReader,
   type Setting,
 } from "../compile/kubespray/catalogue.js";
 import { normalizeRepo } from "../compile/kubespray/catalogue.js";
@@ -721,3 +722,12 @@ export function renderLive(kubespray: string, inventory: string): LiveHost[] {
     rmSync(work, { recursive: true, force: true });
   }
 }
+
+/** The compiler's reader of a site's Kubespray checkout (`kubespray.checkout`), through this module. */
+export const checkoutReader: CheckoutReader = {
+  read(dir) {
+    const raw = readDefaults(dir);
+    return { release: raw.release, commit: raw.commit, supported: supportedKubernetes(raw).amd64 };
+  },
+  render: (dir, kubernetes) => renderCatalogue(dir, { kubernetes: [kubernetes] }),
+};

@@ -1,20 +1,139 @@
 /**
- * A component is one service of the site (NTP, DNS, repositories, …): it
- * validates and resolves its part of the site, then says what it adds to the
- * compiled project. The shared emitters (inventory, playbooks, Kubespray vars,
- * runbook) assemble what all components add.
+ * A component is one service of the site (NTP, DNS, repositories, …). The
+ * compiler runs every component through the same phases (compile/synth.ts):
+ *
+ * 1. `resolve`: the component reads the site file's value and the core model
+ *    (hosts, networks), alone: it never sees another component. It reports its
+ *    own errors and returns its typed model and what it exports (`Exports`).
+ * 2. link (compile/link.ts): every cross-service fact is derived from the
+ *    exports: DNS names, gateway flows, TLS names, the play order, Kubespray's
+ *    merged variables. Runs only on a site without errors.
+ * 3. `validate`: whole-site checks that need the linked facts.
+ * 4. `emit`: pure rendering of the model and the linked facts into `Emission`.
  */
-import type { Services, Site } from "../../dsl/index.js";
+import type { Site } from "../../dsl/index.js";
 import type { Context } from "../model/context.js";
-import type { CoreModel, SecretModel } from "../model/site.js";
+import type { CoreModel, HostModel, NetworkModel, SecretModel } from "../model/site.js";
+
+/** A port a service listens on. */
+export interface PortClaim {
+  host: HostModel;
+  port: number;
+  protocol: "tcp" | "udp";
+  /** The service's name in messages, flows' comments and DNS (`registry`). */
+  service: string;
+  /**
+   * Who may reach it: the networks named in the service's `allow` (every site
+   * network by default), or `"loopback"` for a backend only its host reaches
+   * (no gateway flow, no clash with the host's site addresses).
+   */
+  allow: NetworkModel[] | "loopback";
+  /** Where the claim was written in the site file: errors about it point there. */
+  owner: object;
+  key: string;
+}
 
 /** A play of a compiled playbook: one role, applied to a host pattern. */
 export interface Play {
   /** admin.yml (the services), network.yml (routes, gateway), nodes.yml (every host's clients), run in that order. */
   playbook: "admin" | "network" | "nodes";
   name: string;
+  /** Inventory host pattern (`airgap_dns_servers`, `all:!airgap_ntp_servers`). */
   hosts: string;
   role: string;
+}
+
+/** A play a component declares, with what must run before it. */
+export interface PlayDecl extends Play {
+  /**
+   * Roles whose plays in the same playbook must run first (on any host: they
+   * provide what this role installs from, names, certificates). A role the
+   * site does not use is ignored.
+   */
+  after?: string[];
+  /**
+   * Roles of other playbooks this play's hosts need first, in this playbook:
+   * each becomes a play of that role narrowed to this play's hosts (its host
+   * pattern with `all` replaced by this play's `hosts`), named as given. For
+   * a host that the rest of the site is reached through (the gateway).
+   */
+  first?: { role: string; name: string }[];
+}
+
+/** OS packages a service needs on hosts beyond what its roles install (Kubespray's own). */
+export interface PackageNeed {
+  hosts: HostModel[];
+  deb: string[];
+  rpm: string[];
+  why: string;
+}
+
+/** An image the site registry must hold for a service (pushed from the bundle). */
+export interface RegistryImage {
+  /** Upstream reference: `registry.k8s.io/pause:3.10`. */
+  source: string;
+  /** Its name in the site registry: `pause:3.10`. */
+  target: string;
+}
+
+/**
+ * What a component declares for the rest of the site. Every cross-service
+ * fact comes from here; nothing reads another component's model.
+ */
+export interface Exports {
+  /** `<name>.<domain>` → host, served by the site's DNS (`registry`, `repo`). */
+  names?: { name: string; host: HostModel }[];
+  /** Ports it listens on; the link phase checks clashes and opens gateway flows for them. */
+  ports?: PortClaim[];
+  /**
+   * Hosts where it serves TLS under a name of `names`: the CA lives on the
+   * first such host and the certificate carries `<name>.<domain>` and the
+   * host's FQDN (`Linked.tlsNames`).
+   */
+  tls?: { name: string; host: HostModel }[];
+  plays?: PlayDecl[];
+  /** Kubespray variables it owns (the offline vars file). */
+  kubespray?: Record<string, unknown>;
+  /** Named URLs it offers other services (`pip-index`). */
+  endpoints?: Record<string, string>;
+  /** Images the site registry must carry for it. */
+  images?: RegistryImage[];
+  packages?: PackageNeed[];
+  /** Secrets the compiled project reads at run time. */
+  secrets?: SecretModel[];
+  /** The site registry's pull-only account (Kubernetes nodes pull with it). */
+  registryPull?: { name: string; password: SecretModel };
+}
+
+/** A component's resolution: its typed model and its exports. */
+export interface Resolved<M> {
+  model: M;
+  exports: Exports;
+}
+
+/** The site after the link phase: core, typed models, every derived cross-service fact. */
+export interface Linked {
+  core: CoreModel;
+  /** The components' exports, by component key, in component order. */
+  exports: Map<string, Exports>;
+  /** Service names the DNS serves (`registry` → its host's address), host names excluded. */
+  names: Map<string, string>;
+  /** Every port claim, in component order. */
+  ports: PortClaim[];
+  /** The host holding the site CA: the first that serves TLS. */
+  caHost?: HostModel;
+  /** Service name → the DNS names of its certificate (`registry.<domain>`, then the host's FQDN). */
+  tlsNames: Map<string, string[]>;
+  /** Plays in run order per playbook (admin, network, nodes), from the declared dependencies. */
+  plays: Play[];
+  /** Kubespray variables the services own, merged (the kubespray component adds its own). */
+  kubespray: Record<string, unknown>;
+  endpoints: Record<string, string>;
+  /** Images the services need in the site registry; undefined when no service asks for any. */
+  images?: RegistryImage[];
+  packages: PackageNeed[];
+  secrets: SecretModel[];
+  registryPull?: { name: string; password: SecretModel };
 }
 
 /** What a component adds to the compiled project. */
@@ -25,14 +144,8 @@ export class Emission {
   readonly groupVars = new Map<string, Record<string, unknown>>();
   /** Variables of single hosts, written into the inventory. */
   readonly hostVars = new Map<string, Record<string, unknown>>();
-  /** Plays, in the order components are listed. */
-  readonly plays: Play[] = [];
   /** Kubespray's own variables, written to the Kubespray offline vars file. */
   readonly kubespray: Record<string, unknown> = {};
-  /** Service names (`ntp`, `registry`, …) the site's DNS serves → address. */
-  readonly serviceNames = new Map<string, string>();
-  /** Secrets the compiled project reads at run time. */
-  readonly secrets: SecretModel[] = [];
   /** Lines for the site's runbook, per component. */
   readonly runbook: { title: string; lines: string[] }[] = [];
 
@@ -50,12 +163,23 @@ export class Emission {
 }
 
 export interface Component<M> {
-  /** The key under `services` in the site file, or the component's own name (`ca`). */
-  key: keyof Services | "ca" | "gateway";
-  /** Validates and resolves the service; reports errors on `ctx`; undefined when absent or invalid. */
-  resolve(ctx: Context, core: CoreModel, services: Services, site?: Site): M | undefined;
-  /** Adds the service's groups, variables, plays and Kubespray settings. */
-  emit(model: M, core: CoreModel, out: Emission): void;
+  /** The key under `services` in the site file, or the component's own name (`ca`, `gateway`). */
+  key: string;
+  /**
+   * The component is part of the site only when another one exports this
+   * (the CA: when some service serves TLS).
+   */
+  onlyWith?: keyof Exports;
+  /**
+   * Validates and resolves the service from the site alone; reports errors on
+   * `ctx`; undefined when the site does not have it (or it is too broken to
+   * export anything).
+   */
+  resolve(ctx: Context, core: CoreModel, site: Site): Resolved<M> | undefined;
+  /** Whole-site checks that need the linked facts (run only on a site without errors). */
+  validate?(ctx: Context, model: M, site: Linked): void;
+  /** Adds the service's groups, variables, Kubespray settings and runbook lines. */
+  emit(model: M, site: Linked, out: Emission): void;
 }
 
 /** The Jinja2 expression that reads a secret at run time. */

@@ -1,11 +1,11 @@
 /** DNS: BIND on admin hosts, authoritative for the site's zones; every host its client. */
 import { createHash } from "node:crypto";
-import type { DnsRecord, DnsService, Services } from "../../dsl/index.js";
+import type { DnsRecord, DnsService, Site } from "../../dsl/index.js";
 import { compareText, type Context } from "../model/context.js";
 import { DNS_LABEL, isDomain, type CoreModel, type HostModel } from "../model/site.js";
 import { parseIPv4, ptrName } from "../model/ip.js";
-import { allowedNetworks, claimPort, placeOn } from "./placement.js";
-import type { Component, Emission } from "./component.js";
+import { allowedNetworks, cidrs, claimPort, placeOn } from "./placement.js";
+import type { Component, Linked, PortClaim } from "./component.js";
 
 export interface RecordModel {
   name: string;
@@ -94,14 +94,14 @@ export function zoneSerial(records: RecordModel[], ttl: number): number {
 
 export const dns: Component<DnsModel> = {
   key: "dns",
-  resolve(ctx: Context, core: CoreModel, services: Services) {
-    const s: DnsService | undefined = services.dns;
+  resolve(ctx: Context, core: CoreModel, site: Site) {
+    const s: DnsService | undefined = site.services?.dns;
     if (!s) return undefined;
     const servers = placeOn(ctx, core, "dns", s);
-    for (const h of servers) {
-      claimPort(ctx, h, 53, "udp", "dns", s, "on");
-      claimPort(ctx, h, 53, "tcp", "dns", s, "on");
-    }
+    const allow = allowedNetworks(ctx, core, s);
+    const ports = servers
+      .flatMap((h) => [claimPort(ctx, h, 53, "udp", "dns", allow, s, "on"), claimPort(ctx, h, 53, "tcp", "dns", allow, s, "on")])
+      .filter((p): p is PortClaim => !!p);
     const forwarders = s.forwarders ?? [];
     forwarders.forEach((f, i) => {
       if (parseIPv4(f) === undefined) ctx.error("AG065", `forwarder "${f}" is not an IPv4 address`, forwarders, i);
@@ -123,16 +123,28 @@ export const dns: Component<DnsModel> = {
       extra.push(m);
     }
     if (servers.length === 0) return undefined;
-    return { primary: servers[0], secondaries: servers.slice(1), forwarders, allow: allowedNetworks(ctx, core, s), ttl, extra };
+    return {
+      model: { primary: servers[0], secondaries: servers.slice(1), forwarders, allow: cidrs(allow), ttl, extra },
+      exports: {
+        ports,
+        plays: [
+          { playbook: "admin", name: "Name servers", hosts: "airgap_dns_servers", role: "bind", after: ["repo_server"] },
+          { playbook: "nodes", name: "Resolvers", hosts: "all", role: "resolver" },
+        ],
+        // Cluster DNS forwards to the site's servers; Kubespray leaves the hosts' resolver to airgap.
+        kubespray: { upstream_dns_servers: servers.map((h) => h.address), resolvconf_mode: "none" },
+      },
+    };
   },
-  emit(m, core, out) {
+  emit(m, site, out) {
+    const core = site.core;
     const servers = [m.primary, ...m.secondaries];
     const nameservers = servers.map((h, i) => ({ name: `ns${i + 1}`, address: h.address }));
     const records: RecordModel[] = [
       ...nameservers.map((ns) => ({ name: "@", type: "NS", value: `${ns.name}.${core.domain}.` })),
       ...nameservers.map((ns) => ({ name: ns.name, type: "A", value: ns.address })),
       ...core.hosts.map((h) => ({ name: h.name, type: "A", value: h.address })),
-      ...serviceRecords(out, core),
+      ...serviceRecords(site),
       ...m.extra,
     ];
     const zones: ZoneModel[] = [{ name: core.domain, records: sortRecords(records), serial: 0 }];
@@ -166,13 +178,6 @@ export const dns: Component<DnsModel> = {
       airgap_bind_nameserver: `ns1.${core.domain}.`,
       airgap_bind_zones: zones,
     });
-    out.plays.push({ playbook: "admin", name: "Name servers", hosts: "airgap_dns_servers", role: "bind" });
-    out.plays.push({ playbook: "nodes", name: "Resolvers", hosts: "all", role: "resolver" });
-    // Cluster DNS forwards to the site's servers; Kubespray leaves the hosts' resolver to airgap.
-    Object.assign(out.kubespray, {
-      upstream_dns_servers: servers.map((h) => h.address),
-      resolvconf_mode: "none",
-    });
     out.runbook.push({
       title: "Names (DNS)",
       lines: [
@@ -184,10 +189,9 @@ export const dns: Component<DnsModel> = {
   },
 };
 
-/** A records for the service names the other components declared (`registry`, `repo`, …). */
-function serviceRecords(out: Emission, core: CoreModel): RecordModel[] {
-  const hostNames = new Set(core.hosts.map((h) => h.name));
-  return [...out.serviceNames].filter(([name]) => !hostNames.has(name)).map(([name, address]) => ({ name, type: "A", value: address }));
+/** A records for the service names the components export (`registry`, `repo`, …). */
+function serviceRecords(site: Linked): RecordModel[] {
+  return [...site.names].map(([name, address]) => ({ name, type: "A", value: address }));
 }
 
 function sortRecords(list: RecordModel[]): RecordModel[] {

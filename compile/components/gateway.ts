@@ -3,10 +3,10 @@
  * the gateway host that forwards between them only the flows the site allows
  * (its services' own, from the networks allowed to use them, and `flows`).
  */
-import type { Flow, Host, Services, Site } from "../../dsl/index.js";
+import type { Flow, Host, Network, Site } from "../../dsl/index.js";
 import { compareText, type Context } from "../model/context.js";
 import type { CoreModel, HostModel, NetworkModel } from "../model/site.js";
-import type { Component } from "./component.js";
+import type { Component, Linked, PlayDecl } from "./component.js";
 
 /** One rule of the gateway's forward chain. */
 export interface FlowModel {
@@ -28,15 +28,67 @@ export interface Route {
 export interface GatewayModel {
   /** The gateway host, when the site has one. */
   host?: HostModel;
-  flows: FlowModel[];
+  /** The site's declared flows (`flows`); the services' own come from the link phase. */
+  declared: FlowModel[];
+  /** Networks the declared flows need routed, and where each need was written. */
+  declaredRoutes: Map<string, RouteNeed>;
+  /** Every network's router (the gateway host's address on it, or the network's own `gateway`). */
+  routers: Map<string, string>;
+  /** The gateway host as the site file wrote it (errors point at it). */
+  raw?: Host;
+  /** Whether the site routes at all (a gateway host, or routes on some host). */
+  routed: boolean;
+  /** The networks as the site file wrote them (errors point at them). */
+  networks: Network[];
   /** CIDRs traffic is source-NATed toward (DMZ networks). */
   masquerade: string[];
   /** Host name → its routes to the other site networks, and its default route ("" for none). */
   routes: Map<string, { routes: Route[]; default: string }>;
 }
 
-/** Which `services` entry claimed a port (names given to claimPort). */
-const SERVICE_KEYS: Record<string, keyof Services> = { ntp: "ntp", dns: "dns", repos: "repos", registry: "registry", pypi: "pypi" };
+/** Why a network must be routed, and where the site says so (errors point there). */
+interface RouteNeed {
+  why: string;
+  owner: unknown;
+  key: string | number;
+}
+
+/** A service's flow, with the networks it joins. */
+interface ServiceFlow {
+  flow: FlowModel;
+  /** Client network and the server's network (names). */
+  from: string;
+  to: string;
+  need: RouteNeed;
+  server: string;
+  service: string;
+}
+
+/**
+ * The services' own flows: for every port a service opens to the site, one
+ * from each network allowed to use it that has hosts (the gateway aside) and
+ * that the server is not on.
+ */
+export function serviceFlows(site: Linked): ServiceFlow[] {
+  const populated = new Set(site.core.hosts.filter((h) => !h.roles.includes("gateway")).map((h) => h.network));
+  const out: ServiceFlow[] = [];
+  for (const c of site.ports) {
+    if (c.allow === "loopback") continue;
+    const local = new Set(c.host.interfaces.map((i) => i.network));
+    for (const n of c.allow) {
+      if (local.has(n.name) || !populated.has(n.name)) continue;
+      out.push({
+        flow: { from: n.cidr, to: c.host.address, protocol: c.protocol, ports: [String(c.port)], comment: `${c.service} for ${n.name}` },
+        from: n.name,
+        to: c.host.network,
+        need: { why: `hosts on it use the ${c.service} service on ${c.host.name}`, owner: c.owner, key: "on" },
+        server: c.host.name,
+        service: c.service,
+      });
+    }
+  }
+  return out;
+}
 
 const PORT_RANGE = /^(\d{1,5})-(\d{1,5})$/;
 
@@ -75,36 +127,15 @@ function comment(text: string): string {
 
 export const gateway: Component<GatewayModel> = {
   key: "gateway",
-  resolve(ctx: Context, core: CoreModel, services: Services, site?: Site) {
-    const declared = site?.flows ?? [];
-    const gwRaw = (site?.hosts ?? []).find((h) => (h.roles ?? []).includes("gateway"));
+  resolve(ctx: Context, core: CoreModel, site: Site) {
+    const declared = site.flows ?? [];
+    const gwRaw = (site.hosts ?? []).find((h) => (h.roles ?? []).includes("gateway"));
     const gw = gwRaw && core.hosts.find((h) => h.name === gwRaw.name);
     // An invalid gateway host is reported already: what depends on it would only repeat it.
     const broken = gwRaw !== undefined && !gw;
     const netByName = new Map(core.networks.map((n) => [n.name, n]));
-    /** Networks the gateway must route, and why (for the error when it has no address there). */
-    const mustRoute = new Map<string, { why: string; owner: unknown; key: string | number }>();
+    const declaredRoutes = new Map<string, RouteNeed>();
     const flows: FlowModel[] = [];
-
-    // The services' own flows: from every network allowed to use a service
-    // that has hosts and is not one the server is on.
-    const populated = new Set(core.hosts.filter((h) => !h.roles.includes("gateway")).map((h) => h.network));
-    for (const [claim, service] of ctx.ports) {
-      const m = /^(.+):(\d+)\/(tcp|udp)$/.exec(claim);
-      const key = SERVICE_KEYS[service];
-      const server = m && core.hosts.find((h) => h.name === m[1]);
-      if (!m || !key || !server) continue;
-      const s = services[key] as { allow?: string[] } | undefined;
-      const allowed = s?.allow ? s.allow.flatMap((n) => netByName.get(n) ?? []) : core.networks;
-      const local = new Set(server.interfaces.map((i) => i.network));
-      for (const n of allowed) {
-        if (local.has(n.name) || !populated.has(n.name)) continue;
-        flows.push({ from: n.cidr, to: server.address, protocol: m[3] as "tcp" | "udp", ports: [m[2]], comment: `${service} for ${n.name}` });
-        const why = `hosts on it use the ${service} service on ${server.name}`;
-        mustRoute.set(n.name, mustRoute.get(n.name) ?? { why, owner: s, key: "on" });
-        mustRoute.set(server.network, mustRoute.get(server.network) ?? { why: `${server.name} serves ${service} to "${n.name}"`, owner: s, key: "on" });
-      }
-    }
 
     // The site's declared flows.
     declared.forEach((f) => {
@@ -121,9 +152,9 @@ export const gateway: Component<GatewayModel> = {
       if (!from || (!toNet && !toHost) || !ports) return;
       const to = toNet ? toNet.cidr : toHost!.address;
       flows.push({ from: from.cidr, to, protocol: f.protocol, ports, comment: comment(f.why ?? `${f.from} to ${f.to}`) });
-      mustRoute.set(from.name, mustRoute.get(from.name) ?? { why: "a flow comes from it", owner: f, key: "from" });
+      if (!declaredRoutes.has(from.name)) declaredRoutes.set(from.name, { why: "a flow comes from it", owner: f, key: "from" });
       const toName = toNet ? toNet.name : toHost!.network;
-      mustRoute.set(toName, mustRoute.get(toName) ?? { why: "a flow goes to it", owner: f, key: "to" });
+      if (!declaredRoutes.has(toName)) declaredRoutes.set(toName, { why: "a flow goes to it", owner: f, key: "to" });
     });
     if (declared.length > 0 && !gwRaw) {
       ctx.error("AG116", "the site declares flows but has no gateway host to enforce them", site, "flows",
@@ -131,33 +162,19 @@ export const gateway: Component<GatewayModel> = {
     }
 
     // The router of each network: the gateway host's address on it, or the network's own `gateway`.
-    const router = new Map<string, string>();
+    const routers = new Map<string, string>();
     for (const n of core.networks) {
       const own = gw?.interfaces.find((i) => i.network === n.name)?.address;
-      const rawNet = (site?.networks ?? []).find((x) => x.name === n.name);
+      const rawNet = (site.networks ?? []).find((x) => x.name === n.name);
       if (own && n.gateway !== undefined && n.gateway !== own) {
         ctx.error("AG117", `network "${n.name}" names router ${n.gateway}, but the gateway host ${gw!.name} is ${own} on it`, rawNet, "gateway",
           "leave gateway out: the gateway host's address is the router");
       }
       const via = own ?? n.gateway;
-      if (via) router.set(n.name, via);
+      if (via) routers.set(n.name, via);
       else if (n.defaultRoute) {
         ctx.error("AG117", `network "${n.name}" asks for a default route but has no router`, rawNet, "defaultRoute",
           "give the gateway host an address on it, or the network a gateway address");
-      }
-    }
-
-    // Every network that must be routed: the gateway has an address on it
-    // (or, without a gateway host, the network has a router).
-    if (mustRoute.size > 0 && core.networks.length > 1 && !broken) {
-      for (const [name, why] of [...mustRoute].sort(([a], [b]) => compareText(a, b))) {
-        if (gw && !gw.interfaces.some((i) => i.network === name)) {
-          ctx.error("AG118", `the gateway host ${gw.name} has no address on network "${name}", which it must route (${why.why})`,
-            gwRaw as Host, gwRaw?.interfaces ? "interfaces" : "address", `add interfaces: [{ network: "${name}", address: "…" }]`);
-        } else if (!gw && !router.has(name)) {
-          ctx.error("AG118", `nothing routes network "${name}" to the other site networks (${why.why})`, why.owner, why.key,
-            `declare a gateway host with an address on "${name}", or give the network a gateway address`);
-        }
       }
     }
 
@@ -166,7 +183,7 @@ export const gateway: Component<GatewayModel> = {
     const routes = new Map<string, { routes: Route[]; default: string }>();
     for (const h of core.hosts) {
       if (h === gw) continue;
-      const via = router.get(h.network);
+      const via = routers.get(h.network);
       if (!via) continue;
       const on = new Set(h.interfaces.map((i) => i.network));
       const reachable = core.networks.filter((n) => !on.has(n.name) && (!gw || gw.interfaces.some((i) => i.network === n.name)));
@@ -174,37 +191,71 @@ export const gateway: Component<GatewayModel> = {
       routes.set(h.name, { routes: reachable.map((n) => ({ to: n.cidr, via })), default: net.defaultRoute ? via : "" });
     }
     const masquerade = gw ? core.networks.filter((n) => n.masquerade && gw.interfaces.some((i) => i.network === n.name)).map((n) => n.cidr) : [];
-    for (const n of core.networks.filter((x) => x.masquerade && !masquerade.includes(x.cidr) && !broken)) {
-      ctx.error("AG118", `network "${n.name}" is masqueraded, but no gateway host has an address on it`,
-        (site?.networks ?? []).find((x) => x.name === n.name), "masquerade");
+    if (broken) return undefined;
+    // Without a gateway host and without routes the site has one flat network: nothing to do.
+    const routed = gw || [...routes.values()].some((r) => r.routes.length > 0 || r.default);
+    const plays: PlayDecl[] = [{ playbook: "network", name: "Routes to the site networks", hosts: "all", role: "routes" }];
+    if (gw) {
+      // The gateway installs nftables from the site's repository: its names,
+      // trust and package sources are set up first, and all before the hosts behind it.
+      plays.push({
+        playbook: "network", name: "Gateway (forwarding, nftables)", hosts: "airgap_gateways", role: "gateway", after: ["routes"],
+        first: [
+          { role: "resolver", name: "Gateway: resolver" },
+          { role: "ca_trust", name: "Gateway: trust in the site CA" },
+          { role: "repo_client", name: "Gateway: package sources" },
+        ],
+      });
     }
-    if (broken || (!gw && [...routes.values()].every((r) => r.routes.length === 0 && !r.default))) return undefined;
-    return { host: gw, flows: gw ? mergeFlows(flows) : [], masquerade, routes };
+    return {
+      model: { host: gw, raw: gwRaw, declared: flows, declaredRoutes, routers, masquerade, routes, routed: !!routed, networks: site.networks ?? [] },
+      exports: routed ? { plays } : {},
+    };
   },
-  emit(m, _core, out) {
+  validate(ctx, m, site) {
+    for (const n of site.core.networks.filter((x) => x.masquerade && !m.masquerade.includes(x.cidr))) {
+      ctx.error("AG118", `network "${n.name}" is masqueraded, but no gateway host has an address on it`,
+        m.networks.find((x) => x.name === n.name), "masquerade");
+    }
+    if (site.core.networks.length < 2) return;
+    // Every network that must be routed (the services' flows first, then the
+    // declared ones): the gateway has an address on it, or, without a gateway
+    // host, the network has a router.
+    const mustRoute = new Map<string, RouteNeed>();
+    for (const s of serviceFlows(site)) {
+      if (!mustRoute.has(s.from)) mustRoute.set(s.from, s.need);
+      if (!mustRoute.has(s.to)) mustRoute.set(s.to, { ...s.need, why: `${s.server} serves ${s.service} to "${s.from}"` });
+    }
+    for (const [name, need] of m.declaredRoutes) if (!mustRoute.has(name)) mustRoute.set(name, need);
+    const gw = m.host;
+    for (const [name, why] of [...mustRoute].sort(([a], [b]) => compareText(a, b))) {
+      if (gw && !gw.interfaces.some((i) => i.network === name)) {
+        ctx.error("AG118", `the gateway host ${gw.name} has no address on network "${name}", which it must route (${why.why})`,
+          m.raw, m.raw?.interfaces ? "interfaces" : "address", `add interfaces: [{ network: "${name}", address: "…" }]`);
+      } else if (!gw && !m.routers.has(name)) {
+        ctx.error("AG118", `nothing routes network "${name}" to the other site networks (${why.why})`, why.owner, why.key,
+          `declare a gateway host with an address on "${name}", or give the network a gateway address`);
+      }
+    }
+  },
+  emit(m, site, out) {
+    if (!m.routed) return;
     out.addVars("all", { airgap_routes: [], airgap_routes_default: "" });
     for (const [host, r] of m.routes) {
       if (r.routes.length === 0 && !r.default) continue;
       out.addHostVars(host, { airgap_routes: r.routes, airgap_routes_default: r.default });
     }
-    out.plays.push({ playbook: "network", name: "Routes to the site networks", hosts: "all", role: "routes" });
     const lines = [
       "Every host gets routes to the other site networks through its network's router, written to " +
         "`/etc/airgap/routes` and applied at boot by `airgap-routes.service` (check: `ip -4 route`).",
     ];
     if (m.host) {
       const g = m.host;
+      const flows = mergeFlows([...serviceFlows(site).map((s) => s.flow), ...m.declared]);
       out.addGroup("airgap_gateways", [g.name]);
-      out.addVars("airgap_gateways", { airgap_gateway_flows: m.flows, airgap_gateway_masquerade: m.masquerade });
-      // The gateway installs nftables from the site's repository: its package
-      // sources are set up before its ruleset, and both before the hosts behind it.
-      const before: Record<string, string> = { resolver: "Gateway: resolver", ca_trust: "Gateway: trust in the site CA", repo_client: "Gateway: package sources" };
-      for (const p of out.plays.filter((x) => x.playbook === "nodes" && x.role in before)) {
-        out.plays.push({ playbook: "network", name: before[p.role], hosts: p.hosts.replace(/^all\b/, "airgap_gateways"), role: p.role });
-      }
-      out.plays.push({ playbook: "network", name: "Gateway (forwarding, nftables)", hosts: "airgap_gateways", role: "gateway" });
+      out.addVars("airgap_gateways", { airgap_gateway_flows: flows, airgap_gateway_masquerade: m.masquerade });
       lines.push(
-        `${g.name} forwards between ${g.interfaces.map((i) => i.network).join(", ")} only what ${m.flows.length} rule(s) allow ` +
+        `${g.name} forwards between ${g.interfaces.map((i) => i.network).join(", ")} only what ${flows.length} rule(s) allow ` +
           "(nftables table `inet airgap_gateway`, default drop); list them with `nft list table inet airgap_gateway`, " +
           "count what was dropped with `nft list counter inet airgap_gateway dropped`.",
       );

@@ -1,16 +1,29 @@
 /**
- * The site's components. Order matters: DNS comes after the services because
- * it serves the names they declare; the gateway last, because it opens the
- * ports every service claimed.
+ * The site's components, in the order their runbook sections, port claims and
+ * exports are listed. Nothing else depends on this order: plays are ordered
+ * by their declared dependencies (link.ts), DNS names, flows and TLS names
+ * come from the exports.
  */
-import { ca } from "./ca.js";
+import { ca, type CaComponentModel } from "./ca.js";
 import type { Component } from "./component.js";
-import { dns } from "./dns.js";
-import { gateway } from "./gateway.js";
-import { kubespray } from "./kubespray.js";
-import { ntp } from "./ntp.js";
-import { pypi } from "./pypi.js";
-import { registry } from "./registry.js";
-import { repos } from "./repos.js";
+import { dns, type DnsModel } from "./dns.js";
+import { gateway, type GatewayModel } from "./gateway.js";
+import { kubespray, type KubesprayModel } from "./kubespray.js";
+import { ntp, type NtpModel } from "./ntp.js";
+import { pypi, type PypiModel } from "./pypi.js";
+import { registry, type RegistryModel } from "./registry.js";
+import { repos, type ReposModel } from "./repos.js";
 
 export const components: Component<unknown>[] = [repos, ca, ntp, registry, pypi, kubespray, dns, gateway] as Component<unknown>[];
+
+/** The resolved models of a site, by component key (absent: the site does not have it). */
+export interface SiteModels {
+  repos?: ReposModel;
+  ca?: CaComponentModel;
+  ntp?: NtpModel;
+  registry?: RegistryModel;
+  pypi?: PypiModel;
+  kubespray?: KubesprayModel;
+  dns?: DnsModel;
+  gateway?: GatewayModel;
+}

@@ -9,22 +9,14 @@
  * It checks the whole file: nothing Kubespray fetches may come from outside.
  */
 import path from "node:path";
-import type { Arch, KubesprayAddon, KubesprayConfig, Services } from "../../dsl/index.js";
-import type { Positions } from "../load/evaluate.js";
-import { Context } from "../model/context.js";
-import { checkNoLiteralSecrets, isKubernetes, resolveSecret, type CoreModel } from "../model/site.js";
+import type { Arch, KubesprayAddon, KubesprayConfig, Services, Site } from "../../dsl/index.js";
+import type { Context } from "../model/context.js";
+import { checkNoLiteralSecrets, isKubernetes, type CoreModel } from "../model/site.js";
 import { computeList, type KubesprayArtifacts } from "../kubespray/artifacts.js";
 import { truthy } from "../kubespray/condition.js";
 import { loadCatalogue, readCatalogueFile, shippedReleases, type Catalogue } from "../kubespray/catalogue.js";
 import { findLeaks, offlineVars, outsideVariables, resolveRefs, type Leak } from "../kubespray/offline.js";
-import { readDefaults, renderCatalogue, supportedKubernetes } from "../../kubespray/render.js";
-import { Emission, secretExpression, type Component } from "./component.js";
-import { ca } from "./ca.js";
-import { dns } from "./dns.js";
-import { ntp } from "./ntp.js";
-import { pypi } from "./pypi.js";
-import { registry } from "./registry.js";
-import { repos } from "./repos.js";
+import { secretExpression, type Component } from "./component.js";
 
 export interface KubesprayModel {
   version: string;
@@ -46,9 +38,36 @@ export interface KubesprayModel {
   settings: Record<string, unknown>;
   /** What the cluster needs (everything the release knows with `everything`). */
   artifacts: KubesprayArtifacts;
-  /** The Kubespray variables this component writes, the site's extraVars last. */
+  /** Kubernetes hosts' OS families (which package repository variables Kubespray reads). */
+  families: ("Debian" | "RedHat")[];
+  /**
+   * The Kubespray variables this component writes, the site's extraVars last:
+   * computed by `validate`, from the other services' variables.
+   */
   vars: Record<string, unknown>;
+  /** The site file's `kubespray` block (errors found later point into it). */
+  config: KubesprayConfig;
 }
+
+/**
+ * What Kubespray's own system_packages role installs on cluster nodes (2.28,
+ * Debian 12 / Ubuntu, with the defaults the compiled project keeps:
+ * kube_proxy_mode ipvs, ntp off; ipset too, for sites that switch to iptables
+ * mode). Offline, it must come from the site's repository.
+ */
+export const SYSTEM_PACKAGES = {
+  deb: [
+    "apparmor", "apt-transport-https", "bash-completion", "conntrack", "curl", "e2fsprogs", "ebtables", "gnupg",
+    "iproute2", "ipset", "iptables", "iputils-ping", "ipvsadm", "libseccomp2", "mergerfs", "openssl", "python3-apt",
+    "rsync", "socat", "software-properties-common", "tar", "unzip", "xfsprogs",
+  ],
+  rpm: [
+    "bash-completion", "conntrack", "container-selinux", "curl", "device-mapper-libs", "e2fsprogs", "ebtables",
+    "iproute", "ipset", "iptables", "iputils", "ipvsadm", "libseccomp", "nss", "openssl", "python3-libselinux",
+    "rsync", "socat", "tar", "unzip", "xfsprogs",
+  ],
+  why: "what Kubespray's system_packages role installs on cluster nodes; offline, it must come from the site's repository",
+};
 
 const VERSION = /^\d+\.\d+\.\d+$/;
 const RUNTIMES = ["containerd", "crio"];
@@ -126,34 +145,6 @@ function some(list: string[], n = 8): string {
   return list.length <= n ? list.join(", ") : `${list.slice(0, n).join(", ")}, … (${list.length} in all)`;
 }
 
-/** The registry's pull account with its password as a Jinja2 expression (no braces), or undefined. */
-function pullAccount(ctx: Context, services: Services): { name: string; password: string } | undefined {
-  const u = (services.registry?.users ?? []).find((x) => x.access === "pull");
-  if (!u) return undefined;
-  // The registry component reports a bad reference; here it is only read.
-  const quiet = new Context(ctx.siteFile, { of: () => undefined } as unknown as Positions);
-  const secret = resolveSecret(quiet, u, "password");
-  if (!secret) return undefined;
-  return { name: u.name, password: secretExpression(secret).replace(/^\{\{\s*/, "").replace(/\s*\}\}$/, "") };
-}
-
-/**
- * The Kubespray variables the site's other components write, as they write
- * them: each is resolved (errors discarded; its own resolve reports them) and
- * emitted into a scratch emission.
- */
-function othersKubesprayVars(ctx: Context, core: CoreModel, services: Services): { vars: Record<string, unknown>; clean: boolean } {
-  const quiet = new Context(ctx.siteFile, { of: () => undefined } as unknown as Positions);
-  const scratch = new Emission();
-  // Listed here, not taken from ./index.js, which imports this module.
-  const others = [repos, ca, ntp, registry, pypi, dns] as Component<unknown>[];
-  for (const c of others) {
-    const m = c.resolve(quiet, core, services);
-    if (m !== undefined) c.emit(m, core, scratch);
-  }
-  return { vars: scratch.kubespray, clean: quiet.errors.length === 0 };
-}
-
 const rendered = new Map<string, Catalogue>();
 
 /**
@@ -163,9 +154,14 @@ const rendered = new Map<string, Catalogue>();
  */
 function checkoutCatalogue(ctx: Context, s: KubesprayConfig): Catalogue | undefined {
   const dir = path.resolve(path.dirname(ctx.siteFile), s.checkout!);
-  let raw: ReturnType<typeof readDefaults>;
+  const reader = ctx.checkouts;
+  if (!reader) {
+    ctx.error("AG094", "this caller of the compiler cannot read Kubespray checkouts", s, "checkout", "run airgap compile, or name a catalogue file instead (catalogue)");
+    return undefined;
+  }
+  let raw: ReturnType<typeof reader.read>;
   try {
-    raw = readDefaults(dir);
+    raw = reader.read(dir);
   } catch (err) {
     ctx.error("AG094", `the Kubespray checkout cannot be read: ${(err as Error).message}`, s, "checkout");
     return undefined;
@@ -178,14 +174,14 @@ function checkoutCatalogue(ctx: Context, s: KubesprayConfig): Catalogue | undefi
   const hit = rendered.get(key);
   if (hit) return hit;
   try {
-    const c = renderCatalogue(dir, { kubernetes: [s.kubernetes] });
+    const c = reader.render(dir, s.kubernetes);
     rendered.set(key, c);
     return c;
   } catch (err) {
     const msg = (err as Error).message;
     if (/is not supported by Kubespray/.test(msg)) {
       ctx.error("AG095", `Kubespray ${s.version} (${s.checkout}) does not support Kubernetes ${s.kubernetes}`, s, "kubernetes",
-        `Kubespray ${s.version} supports ${some(supportedKubernetes(raw).amd64, 30)}`);
+        `Kubespray ${s.version} supports ${some(raw.supported, 30)}`);
     } else {
       ctx.error("AG094", `rendering the lists of the Kubespray checkout ${s.checkout} failed: ${msg}`, s, "checkout");
     }
@@ -230,7 +226,8 @@ function leakMessage(l: Leak): string {
 
 export const kubespray: Component<KubesprayModel> = {
   key: "kubespray",
-  resolve(ctx: Context, core: CoreModel, services: Services) {
+  resolve(ctx: Context, core: CoreModel, site: Site) {
+    const services: Services = site.services ?? {};
     checkCluster(ctx, core, services);
     const s: KubesprayConfig | undefined = services.kubespray;
     if (!s) return undefined;
@@ -299,40 +296,14 @@ export const kubespray: Component<KubesprayModel> = {
     const { artifacts, problems } = computeList({ catalogue, kubernetes: s.kubernetes, settings, groups, everything: s.everything ?? false });
     for (const p of problems) ctx.error("AG097", p, s, "kubernetes");
 
-    // The offline vars, then the proof that with them nothing comes from outside.
+    if (problems.length) return undefined;
     const k8s = core.hosts.filter(isKubernetes);
-    const { vars: others, clean } = othersKubesprayVars(ctx, core, services);
-    const vars = {
-      ...offlineVars({
-        catalogue,
-        site: core.name,
-        filesRepo: resolveRefs(others.files_repo, others),
-        registryHost: resolveRefs(others.registry_host, others),
-        families: [...new Set(k8s.map((h) => h.os.family))].sort(),
-        pull: pullAccount(ctx, services),
-        containerRuntime,
-        cilium: networkPlugin === "cilium" || (s.everything ?? false) || truthy(settings.cilium_deploy_additionally),
-        artifacts,
-      }),
-      ...settings,
-    };
-    const all = { ...others, ...vars };
-    // A site with errors gets those fixed first: what leaks then may be their consequence.
-    const checkLeaks = clean && ctx.errors.length === 0;
-    const inside = (host: string) => host === core.domain || host.endsWith(`.${core.domain}`) || core.hosts.some((h) => h.address === host);
-    const listed = checkLeaks ? findLeaks(artifacts, all, catalogue) : [];
-    const seen = new Set(listed.map((l) => l.variable));
-    const leaks = checkLeaks ? [...listed, ...outsideVariables(s.extraVars ?? {}, all, inside).filter((l) => !seen.has(l.variable))] : [];
-    for (const l of leaks) {
-      const at = l.kind === "variable" || (s.extraVars && l.variable in s.extraVars) ? { owner: s.extraVars, key: l.variable } : { owner: s, key: "version" };
-      ctx.error("AG098", leakMessage(l), at.owner, at.key, `${l.variable}: ${l.fix}`);
-    }
-    return {
+    const model: KubesprayModel = {
       version: s.version,
       kubernetes: s.kubernetes,
-      containerRuntime,
+      containerRuntime: containerRuntime as KubesprayModel["containerRuntime"],
       networkPlugin,
-      etcdDeployment,
+      etcdDeployment: etcdDeployment as KubesprayModel["etcdDeployment"],
       addons,
       everything: s.everything ?? false,
       checkout: s.checkout,
@@ -342,20 +313,54 @@ export const kubespray: Component<KubesprayModel> = {
       groups,
       settings,
       artifacts,
-      vars,
-    } as KubesprayModel;
+      families: [...new Set(k8s.map((h) => h.os.family))].sort(),
+      vars: {},
+      config: s,
+    };
+    return {
+      model,
+      exports: {
+        // The registry pushes them from the bundle under the names Kubespray asks for.
+        images: artifacts.images.map((i) => ({ source: i.source, target: i.target })),
+        packages: [{ hosts: k8s, deb: SYSTEM_PACKAGES.deb, rpm: SYSTEM_PACKAGES.rpm, why: SYSTEM_PACKAGES.why }],
+      },
+    };
   },
-  emit(m, _core, out) {
+  /** The offline vars, from the other services' variables, then the proof that with them nothing comes from outside. */
+  validate(ctx, m, site) {
+    const others = site.kubespray;
+    const s = m;
+    m.vars = {
+      ...offlineVars({
+        catalogue: m.catalogue,
+        site: site.core.name,
+        filesRepo: resolveRefs(others.files_repo, others),
+        registryHost: resolveRefs(others.registry_host, others),
+        families: m.families,
+        pull: site.registryPull && { name: site.registryPull.name, password: secretExpression(site.registryPull.password).replace(/^\{\{\s*/, "").replace(/\s*\}\}$/, "") },
+        containerRuntime: m.containerRuntime,
+        cilium: m.networkPlugin === "cilium" || m.everything || truthy(m.settings.cilium_deploy_additionally),
+        artifacts: m.artifacts,
+      }),
+      ...m.settings,
+    };
+    const all = { ...others, ...m.vars };
+    const domain = site.core.domain;
+    const inside = (host: string) => host === domain || host.endsWith(`.${domain}`) || site.core.hosts.some((h) => h.address === host);
+    const listed = findLeaks(m.artifacts, all, m.catalogue);
+    const seen = new Set(listed.map((l) => l.variable));
+    const leaks = [...listed, ...outsideVariables(s.extraVars, all, inside).filter((l) => !seen.has(l.variable))];
+    // Errors point at the variable the site wrote, else at the release.
+    for (const l of leaks) {
+      const at = l.kind === "variable" || l.variable in s.extraVars ? { owner: m.config.extraVars, key: l.variable } : { owner: m.config, key: "version" };
+      ctx.error("AG098", leakMessage(l), at.owner, at.key, `${l.variable}: ${l.fix}`);
+    }
+  },
+  emit(m, site, out) {
     Object.assign(out.kubespray, m.vars);
     out.addVars("all", { airgap_kubespray_version: m.version });
     const files = m.artifacts.files.length;
     const images = m.artifacts.images.length;
-    // The registry role pushes them from the bundle under the names Kubespray asks for.
-    if (out.groups.has("airgap_registry_servers")) {
-      out.addVars("airgap_registry_servers", {
-        airgap_registry_kubespray_images: m.artifacts.images.map((i) => ({ source: i.source, target: i.target })),
-      });
-    }
     out.runbook.push({
       title: "Kubernetes (Kubespray)",
       lines: [
@@ -364,7 +369,7 @@ export const kubespray: Component<KubesprayModel> = {
         ...(m.vars.containerd_registries_mirrors || m.vars.crio_registry_auth
           ? ["Nodes pull with the registry's pull account: its password must be readable (environment variable or vault) when Kubespray's `cluster.yml` runs."]
           : []),
-        ...controllerLines(m.catalogue.controller?.requirements ?? [], out.groupVars.get("all")?.airgap_pip_index_url as string | undefined),
+        ...controllerLines(m.catalogue.controller?.requirements ?? [], site.endpoints["pip-index"]),
       ],
     });
   },

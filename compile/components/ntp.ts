@@ -1,10 +1,10 @@
 /** NTP: chrony servers on admin hosts, every other host their client. */
-import type { NtpService, Services } from "../../dsl/index.js";
+import type { NtpService, Site } from "../../dsl/index.js";
 import type { Context } from "../model/context.js";
 import { isDomain, type CoreModel, type HostModel } from "../model/site.js";
 import { parseIPv4 } from "../model/ip.js";
-import { allowedNetworks, claimPort, placeOn } from "./placement.js";
-import type { Component } from "./component.js";
+import { allowedNetworks, cidrs, claimPort, placeOn } from "./placement.js";
+import type { Component, PortClaim } from "./component.js";
 
 export interface NtpModel {
   servers: HostModel[];
@@ -15,11 +15,12 @@ export interface NtpModel {
 
 export const ntp: Component<NtpModel> = {
   key: "ntp",
-  resolve(ctx: Context, core: CoreModel, services: Services) {
-    const s: NtpService | undefined = services.ntp;
+  resolve(ctx: Context, core: CoreModel, site: Site) {
+    const s: NtpService | undefined = site.services?.ntp;
     if (!s) return undefined;
     const servers = placeOn(ctx, core, "ntp", s);
-    for (const h of servers) claimPort(ctx, h, 123, "udp", "ntp", s, "on");
+    const allow = allowedNetworks(ctx, core, s);
+    const ports = servers.map((h) => claimPort(ctx, h, 123, "udp", "ntp", allow, s, "on")).filter((p): p is PortClaim => !!p);
     const upstream = s.upstream ?? [];
     upstream.forEach((u, i) => {
       if (parseIPv4(u) === undefined && !isDomain(u)) {
@@ -30,9 +31,22 @@ export const ntp: Component<NtpModel> = {
     if (!Number.isInteger(localStratum) || localStratum < 1 || localStratum > 15) {
       ctx.error("AG101", `local stratum ${localStratum} is out of range`, s, "localStratum", "a whole number from 1 to 15");
     }
-    return { servers, upstream, allow: allowedNetworks(ctx, core, s), localStratum };
+    if (servers.length === 0) return undefined;
+    return {
+      model: { servers, upstream, allow: cidrs(allow), localStratum },
+      exports: {
+        names: [{ name: "ntp", host: servers[0] }],
+        ports,
+        plays: [
+          { playbook: "admin", name: "Time servers", hosts: "airgap_ntp_servers", role: "chrony", after: ["repo_server"] },
+          { playbook: "nodes", name: "Time clients", hosts: "all:!airgap_ntp_servers", role: "chrony", after: ["resolver", "repo_client"] },
+        ],
+        // One owner for time: airgap configures chrony, Kubespray leaves it alone.
+        kubespray: { ntp_enabled: false },
+      },
+    };
   },
-  emit(m, core, out) {
+  emit(m, _site, out) {
     const names = m.servers.map((h) => h.name);
     out.addGroup("airgap_ntp_servers", names);
     out.addVars("all", { airgap_chrony_servers: m.servers.map((h) => h.address) });
@@ -49,11 +63,6 @@ export const ntp: Component<NtpModel> = {
       airgap_chrony_orphan: orphan,
       airgap_chrony_peers: orphan ? m.servers.map((h) => h.address) : [],
     });
-    out.plays.push({ playbook: "admin", name: "Time servers", hosts: "airgap_ntp_servers", role: "chrony" });
-    out.plays.push({ playbook: "nodes", name: "Time clients", hosts: "all:!airgap_ntp_servers", role: "chrony" });
-    out.serviceNames.set("ntp", m.servers[0].address);
-    // One owner for time: airgap configures chrony, Kubespray leaves it alone.
-    Object.assign(out.kubespray, { ntp_enabled: false });
     out.runbook.push({
       title: "Time (NTP)",
       lines: [

@@ -1,6 +1,7 @@
 /** Checks shared by the services: where a service runs, its ports, who may reach it. */
 import { asList, type Context } from "../model/context.js";
-import type { CoreModel, HostModel } from "../model/site.js";
+import type { CoreModel, HostModel, NetworkModel } from "../model/site.js";
+import type { PortClaim } from "./component.js";
 
 /** The admin hosts named by `owner[key]` (a name or a list of names). */
 export function placeOn(ctx: Context, core: CoreModel, service: string, owner: object, key = "on"): HostModel[] {
@@ -34,29 +35,34 @@ export function placeOn(ctx: Context, core: CoreModel, service: string, owner: o
   return hosts;
 }
 
-/** Claims `host:port/proto` for a service; a second claim is an error at its own place. */
-export function claimPort(ctx: Context, host: HostModel, port: number, proto: "tcp" | "udp", service: string, owner: object, key: string): void {
+/**
+ * A port the service listens on, for its exports (the link phase reports a
+ * second claim of the same port at its own place); undefined and reported
+ * when the number is not a port.
+ */
+export function claimPort(
+  ctx: Context, host: HostModel, port: number, protocol: "tcp" | "udp", service: string,
+  allow: NetworkModel[] | "loopback", owner: object, key: string,
+): PortClaim | undefined {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     ctx.error("AG044", `${port} is not a valid port`, owner, key, "a whole number from 1 to 65535");
-    return;
+    return undefined;
   }
-  const id = `${host.name}:${port}/${proto}`;
-  const first = ctx.ports.get(id);
-  if (first) {
-    ctx.error("AG042", `the ${service} service and the ${first} service both use ${host.name}:${port}/${proto}`, owner, key,
-      `give the ${service} service another port`);
-  } else ctx.ports.set(id, service);
+  return { host, port, protocol, service, allow, owner, key };
 }
 
-/** The CIDRs of the networks named by `owner[key]`; every site network by default. */
-export function allowedNetworks(ctx: Context, core: CoreModel, owner: object, key = "allow"): string[] {
+/** The networks named by `owner[key]`; every site network by default. */
+export function allowedNetworks(ctx: Context, core: CoreModel, owner: object, key = "allow"): NetworkModel[] {
   const names = (owner as Record<string, string[] | undefined>)[key];
-  if (names === undefined) return core.networks.map((n) => n.cidr);
-  const out: string[] = [];
+  if (names === undefined) return core.networks;
+  const out: NetworkModel[] = [];
   names.forEach((name, i) => {
     const n = core.networks.find((x) => x.name === name);
     if (!n) ctx.error("AG043", `"${name}" is not a network of the site`, names, i, `networks: ${core.networks.map((x) => x.name).join(", ")}`);
-    else out.push(n.cidr);
+    else out.push(n);
   });
   return out;
 }
+
+/** The CIDRs of networks, as the roles' allow lists take them. */
+export const cidrs = (networks: NetworkModel[]): string[] => networks.map((n) => n.cidr);

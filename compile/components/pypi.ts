@@ -5,11 +5,11 @@
  * packages (bundle/wheels.ts); docs/pypi.md.
  */
 import path from "node:path";
-import type { OsRelease, PypiService, Services } from "../../dsl/index.js";
+import type { OsRelease, PypiService, Site } from "../../dsl/index.js";
 import type { Context } from "../model/context.js";
 import { resolveSecret, type CoreModel, type HostModel, type SecretModel } from "../model/site.js";
-import { allowedNetworks, claimPort, placeOn } from "./placement.js";
-import { secretExpression, type Component } from "./component.js";
+import { allowedNetworks, cidrs, claimPort, placeOn } from "./placement.js";
+import { secretExpression, type Component, type PortClaim } from "./component.js";
 
 /** Where `airgap bundle` gets the packages. */
 export type PypiSourceModel = { kind: "index"; url: string } | { kind: "wheelhouse"; dir: string };
@@ -26,6 +26,8 @@ export interface PypiModel {
   allow: string[];
   /** Hosts whose pip is pointed at the index (`python`, default true). */
   clients: HostModel[];
+  /** The index pip uses: `https://pypi.<domain>:<port>/simple/` (devpi: `/root/site/+simple/`). */
+  url: string;
 }
 
 export const DEFAULT_INDEX = "https://pypi.org/simple/";
@@ -79,16 +81,21 @@ function resolveSource(ctx: Context, s: PypiService): PypiSourceModel {
 
 export const pypi: Component<PypiModel> = {
   key: "pypi",
-  resolve(ctx: Context, core: CoreModel, services: Services) {
-    const s: PypiService | undefined = services.pypi;
+  resolve(ctx: Context, core: CoreModel, site: Site) {
+    const s: PypiService | undefined = site.services?.pypi;
     if (!s) return undefined;
     const [host] = placeOn(ctx, core, "pypi", s);
     const mode = s.mode ?? "static";
     const port = s.port ?? 3141;
-    if (host) claimPort(ctx, host, port, "tcp", "pypi", s, s.port !== undefined ? "port" : "on");
+    const allow = allowedNetworks(ctx, core, s);
     // devpi-server itself, on the loopback behind nginx.
     const backendPort = port === 3142 ? 3143 : 3142;
-    if (host && mode === "devpi") claimPort(ctx, host, backendPort, "tcp", "pypi (devpi-server on the loopback)", s, "mode");
+    const ports = host
+      ? [
+          claimPort(ctx, host, port, "tcp", "pypi", allow, s, s.port !== undefined ? "port" : "on"),
+          mode === "devpi" ? claimPort(ctx, host, backendPort, "tcp", "pypi (devpi-server on the loopback)", "loopback", s, "mode") : undefined,
+        ].filter((p): p is PortClaim => !!p)
+      : [];
     const packages = s.packages ?? [];
     packages.forEach((p, i) => {
       if (!REQUIREMENT.test(p)) ctx.error("AG086", `"${p}" is not a requirement pip understands here`, packages, i, 'write "name", "name==1.2" or "name>=1.2,<2"');
@@ -99,14 +106,28 @@ export const pypi: Component<PypiModel> = {
     }
     const source = resolveSource(ctx, s);
     const clients = core.hosts.filter((h) => h.python !== false);
-    return host ? { host, mode, port, backendPort, packages, source, rootPassword, allow: allowedNetworks(ctx, core, s), clients } : undefined;
-  },
-  emit(m, core, out) {
-    const name = `pypi.${core.domain}`;
+    if (!host) return undefined;
     // devpi serves its index under the index's name; the static index at /simple/.
-    const url = `https://${name}:${m.port}${m.mode === "devpi" ? `/${DEVPI_INDEX}/+simple/` : "/simple/"}`;
-    out.serviceNames.set("pypi", m.host.address);
-    if (m.rootPassword) out.secrets.push(m.rootPassword);
+    const url = `https://pypi.${core.domain}:${port}${mode === "devpi" ? `/${DEVPI_INDEX}/+simple/` : "/simple/"}`;
+    return {
+      model: { host, mode, port, backendPort, packages, source, rootPassword, allow: cidrs(allow), clients, url },
+      exports: {
+        names: [{ name: "pypi", host }],
+        ports,
+        tls: [{ name: "pypi", host }],
+        plays: [
+          { playbook: "admin", name: "Python package index", hosts: "airgap_pypi_servers", role: "pypi_server", after: ["repo_server", "ca"] },
+          { playbook: "nodes", name: "Python clients (pip)", hosts: "airgap_pip_clients", role: "pip_client", after: ["repo_client", "ca_trust"] },
+        ],
+        endpoints: { "pip-index": url },
+        secrets: rootPassword ? [rootPassword] : [],
+      },
+    };
+  },
+  emit(m, site, out) {
+    const core = site.core;
+    const name = `pypi.${core.domain}`;
+    const url = m.url;
     out.addGroup("airgap_pypi_servers", [m.host.name]);
     out.addGroup("airgap_pip_clients", m.clients.map((h) => h.name));
     out.addVars("all", { airgap_pip_index_url: url });
@@ -121,8 +142,6 @@ export const pypi: Component<PypiModel> = {
         ? { airgap_pypi_server_devpi_port: m.backendPort, airgap_pypi_server_devpi_index: DEVPI_INDEX, airgap_pypi_server_devpi_requirements: DEVPI_REQUIREMENTS, airgap_pypi_server_devpi_root_password: secretExpression(m.rootPassword!) }
         : {}),
     });
-    out.plays.push({ playbook: "admin", name: "Python package index", hosts: "airgap_pypi_servers", role: "pypi_server" });
-    out.plays.push({ playbook: "nodes", name: "Python clients (pip)", hosts: "airgap_pip_clients", role: "pip_client" });
     out.runbook.push({
       title: "Python package index",
       lines: [

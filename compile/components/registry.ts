@@ -4,11 +4,11 @@
  * htpasswd accounts and lets only push accounts write. The admin playbook
  * seeds it from the bundle's OCI layout (roles/registry, docs/registry.md).
  */
-import type { RegistryService, Services } from "../../dsl/index.js";
+import type { RegistryService, Site } from "../../dsl/index.js";
 import { compareText, type Context } from "../model/context.js";
 import { resolveSecret, type CoreModel, type HostModel, type SecretModel } from "../model/site.js";
-import { allowedNetworks, claimPort, placeOn } from "./placement.js";
-import { secretExpression, type Component } from "./component.js";
+import { allowedNetworks, cidrs, claimPort, placeOn } from "./placement.js";
+import { secretExpression, type Component, type PortClaim } from "./component.js";
 
 export interface RegistryUserModel {
   name: string;
@@ -113,23 +113,26 @@ export function imageModel(ref: string): RegistryImageModel | { problem: string;
   };
 }
 
-/** The first loopback port from 5001 that no service of the host uses. */
-function backendPort(ctx: Context, host: HostModel, port: number): number {
-  let p = 5001;
-  while (p === port || ctx.ports.has(`${host.name}:${p}/tcp`)) p++;
-  return p;
+/** distribution's loopback port: 5001, or 5002 when the registry itself is on 5001. */
+function backendPort(port: number): number {
+  return port === 5001 ? 5002 : 5001;
 }
 
 export const registry: Component<RegistryModel> = {
   key: "registry",
-  resolve(ctx: Context, core: CoreModel, services: Services) {
-    const s: RegistryService | undefined = services.registry;
+  resolve(ctx: Context, core: CoreModel, site: Site) {
+    const s: RegistryService | undefined = site.services?.registry;
     if (!s) return undefined;
     const [host] = placeOn(ctx, core, "registry", s);
     const port = s.port ?? 5000;
-    if (host) claimPort(ctx, host, port, "tcp", "registry", s, s.port !== undefined ? "port" : "on");
-    const backend = host ? backendPort(ctx, host, port) : 5001;
-    if (host) ctx.ports.set(`${host.name}:${backend}/tcp`, "registry (its loopback backend)");
+    const allow = allowedNetworks(ctx, core, s);
+    const backend = backendPort(port);
+    const ports = host
+      ? [
+          claimPort(ctx, host, port, "tcp", "registry", allow, s, s.port !== undefined ? "port" : "on"),
+          claimPort(ctx, host, backend, "tcp", "registry (its loopback backend)", "loopback", s, "on"),
+        ].filter((p): p is PortClaim => !!p)
+      : [];
     const storage = s.storage ?? "/var/lib/docker-registry";
     if (!storage.startsWith("/")) ctx.error("AG085", `storage "${storage}" is not an absolute path`, s, "storage");
     const users: RegistryUserModel[] = [];
@@ -164,22 +167,36 @@ export const registry: Component<RegistryModel> = {
     });
     images.sort((a, b) => compareText(a.source, b.source));
     if (!host) return undefined;
+    const certNames = [`registry.${core.domain}`, host.fqdn];
+    const registryHost = `${certNames[0]}:${port}`;
     return {
-      host,
-      port,
-      backendPort: backend,
-      storage,
-      users,
-      images,
-      allow: allowedNetworks(ctx, core, s),
-      names: [`registry.${core.domain}`, host.fqdn],
-      sharesStoreWithRepos: services.repos?.on === host.name,
+      model: {
+        host,
+        port,
+        backendPort: backend,
+        storage,
+        users,
+        images,
+        allow: cidrs(allow),
+        names: certNames,
+        sharesStoreWithRepos: site.services?.repos?.on === host.name,
+      },
+      exports: {
+        names: [{ name: "registry", host }],
+        ports,
+        tls: [{ name: "registry", host }],
+        plays: [{ playbook: "admin", name: "Container registry", hosts: "airgap_registry_servers", role: "registry", after: ["repo_server", "ca"] }],
+        // Kubespray's own name for the site registry; its *_image_repo and
+        // containerd_registries_mirrors (kubespray.ts) refer to it.
+        kubespray: { registry_host: registryHost },
+        endpoints: { registry: registryHost },
+        secrets: users.map((u) => u.password),
+        registryPull: users.find((u) => u.access === "pull"),
+      },
     };
   },
-  emit(m, core, out) {
+  emit(m, site, out) {
     const registryHost = `${m.names[0]}:${m.port}`;
-    out.serviceNames.set("registry", m.host.address);
-    out.secrets.push(...m.users.map((u) => u.password));
     out.addGroup("airgap_registry_servers", [m.host.name]);
     out.addVars("airgap_registry_servers", {
       airgap_registry_port: m.port,
@@ -191,12 +208,10 @@ export const registry: Component<RegistryModel> = {
       airgap_registry_users: m.users.map((u) => ({ name: u.name, access: u.access, password: secretExpression(u.password) })),
       airgap_registry_images: m.images.map((i) => ({ source: i.source, target: i.target })),
       airgap_registry_prune_store: !m.sharesStoreWithRepos,
+      // What the site's other services need in the registry (Kubespray's images), under the names they ask for.
+      ...(site.images ? { airgap_registry_kubespray_images: site.images } : {}),
     });
     out.addVars("all", { airgap_registry_host: registryHost });
-    // Kubespray's own name for the site registry; its *_image_repo and
-    // containerd_registries_mirrors (kubespray.ts) refer to it.
-    Object.assign(out.kubespray, { registry_host: registryHost });
-    out.plays.push({ playbook: "admin", name: "Container registry", hosts: "airgap_registry_servers", role: "registry" });
     const push = m.users.filter((u) => u.access === "push").map((u) => u.name);
     const pull = m.users.filter((u) => u.access === "pull").map((u) => u.name);
     out.runbook.push({

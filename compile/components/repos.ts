@@ -1,12 +1,12 @@
 /** OS package repositories and Kubespray's files_repo, served by nginx on an admin host. */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { KeyError, keyFingerprint, parsePublicKey } from "../../bundle/sign.js";
-import type { FileArtifact, ReposService, Services } from "../../dsl/index.js";
+import type { FileArtifact, ReposService, Site } from "../../dsl/index.js";
+import { KeyError, keyFingerprint, parsePublicKey } from "../model/keys.js";
 import type { Context } from "../model/context.js";
 import type { CoreModel, HostModel } from "../model/site.js";
-import { allowedNetworks, claimPort, placeOn } from "./placement.js";
-import type { Component } from "./component.js";
+import { allowedNetworks, cidrs, claimPort, placeOn } from "./placement.js";
+import type { Component, PlayDecl } from "./component.js";
 
 export interface FileModel {
   url: string;
@@ -74,30 +74,65 @@ function checkFile(ctx: Context, f: FileArtifact): FileModel | undefined {
   return { url: f.url, sha256: f.sha256, path: filesRepoPath(url) };
 }
 
+/** Where clients reach the repositories: `https://repo.<domain>` (the address without the site's DNS), the port when not the default. */
+function baseUrl(m: ReposModel, domain: string): string {
+  const defaultPort = m.tls ? 443 : 80;
+  return `${m.tls ? "https" : "http"}://${m.named ? `repo.${domain}` : m.host.address}${m.port === defaultPort ? "" : `:${m.port}`}`;
+}
+
 export const repos: Component<ReposModel> = {
   key: "repos",
-  resolve(ctx: Context, core: CoreModel, services: Services) {
-    const s: ReposService | undefined = services.repos;
+  resolve(ctx: Context, core: CoreModel, site: Site) {
+    const s: ReposService | undefined = site.services?.repos;
     if (!s) return undefined;
     const [host] = placeOn(ctx, core, "repos", s);
     const tls = s.tls ?? true;
     const port = s.port ?? (tls ? 443 : 80);
-    if (host) claimPort(ctx, host, port, "tcp", "repos", s, s.port !== undefined ? "port" : "on");
+    const allow = allowedNetworks(ctx, core, s);
+    const claim = host && claimPort(ctx, host, port, "tcp", "repos", allow, s, s.port !== undefined ? "port" : "on");
     const packages = s.packages ?? [];
     packages.forEach((p, i) => {
       if (!PACKAGE_NAME.test(p)) ctx.error("AG084", `"${p}" is not a package name`, packages, i);
     });
     const files = (s.files ?? []).map((f) => checkFile(ctx, f)).filter((f): f is FileModel => !!f);
-    const allow = allowedNetworks(ctx, core, s);
     const key = trustedKey(ctx, s);
-    return host ? { host, named: services.dns !== undefined, tls, port, packages, files, allow, trustedKey: key } : undefined;
+    if (!host) return undefined;
+    const m: ReposModel = { host, named: site.services?.dns !== undefined, tls, port, packages, files, allow: cidrs(allow), trustedKey: key };
+    const base = baseUrl(m, core.domain);
+    const filesUrl = `${base}/files`;
+    const kubespray: Record<string, unknown> = {
+      files_repo: filesUrl,
+      github_url: `${filesUrl}/github.com`,
+      dl_k8s_io_url: `${filesUrl}/dl.k8s.io`,
+      storage_googleapis_url: `${filesUrl}/storage.googleapis.com`,
+      get_helm_url: `${filesUrl}/get.helm.sh`,
+    };
+    const distributions = new Set(core.hosts.map((h) => h.os.distribution));
+    if (distributions.has("debian")) kubespray.debian_repo = `${base}/debian`;
+    if (distributions.has("ubuntu")) kubespray.ubuntu_repo = `${base}/ubuntu`;
+    if (core.hosts.some((h) => h.os.family === "RedHat")) kubespray.yum_repo = `${base}/rpm`;
+    // The repository server runs first: every other role installs from it.
+    const plays: PlayDecl[] = [
+      { playbook: "admin", name: "Package repositories", hosts: "airgap_repo_servers", role: "repo_server" },
+      { playbook: "nodes", name: "Package sources", hosts: "all:!airgap_repo_servers", role: "repo_client", after: ["resolver", "ca_trust"] },
+    ];
+    return {
+      model: m,
+      exports: {
+        names: [{ name: "repo", host }],
+        ports: claim ? [claim] : [],
+        ...(tls ? { tls: [{ name: "repo", host }] } : {}),
+        plays,
+        kubespray,
+        // The site's own packages go to every host.
+        packages: packages.length ? [{ hosts: core.hosts, deb: packages, rpm: packages, why: "repos.packages in the site file" }] : [],
+      },
+    };
   },
-  emit(m, core, out) {
-    const scheme = m.tls ? "https" : "http";
-    const defaultPort = m.tls ? 443 : 80;
+  emit(m, site, out) {
+    const core = site.core;
     const name = `repo.${core.domain}`;
-    const base = `${scheme}://${m.named ? name : m.host.address}${m.port === defaultPort ? "" : `:${m.port}`}`;
-    out.serviceNames.set("repo", m.host.address);
+    const base = baseUrl(m, core.domain);
     out.addGroup("airgap_repo_servers", [m.host.name]);
     out.addVars("all", { airgap_repo_url: base, airgap_repo_client_url: base });
     out.addVars("airgap_repo_servers", {
@@ -110,20 +145,6 @@ export const repos: Component<ReposModel> = {
       airgap_repo_server_packages: m.packages,
       ...(m.trustedKey ? { airgap_repo_server_trusted_key: m.trustedKey } : {}),
     });
-    out.plays.push({ playbook: "admin", name: "Package repositories", hosts: "airgap_repo_servers", role: "repo_server" });
-    out.plays.push({ playbook: "nodes", name: "Package sources", hosts: "all:!airgap_repo_servers", role: "repo_client" });
-    const files = `${base}/files`;
-    Object.assign(out.kubespray, {
-      files_repo: files,
-      github_url: `${files}/github.com`,
-      dl_k8s_io_url: `${files}/dl.k8s.io`,
-      storage_googleapis_url: `${files}/storage.googleapis.com`,
-      get_helm_url: `${files}/get.helm.sh`,
-    });
-    const families = [...new Set(core.hosts.map((h) => h.os.distribution))];
-    if (families.includes("debian")) out.kubespray.debian_repo = `${base}/debian`;
-    if (families.includes("ubuntu")) out.kubespray.ubuntu_repo = `${base}/ubuntu`;
-    if (core.hosts.some((h) => h.os.family === "RedHat")) out.kubespray.yum_repo = `${base}/rpm`;
     out.runbook.push({
       title: "Package repositories",
       lines: [

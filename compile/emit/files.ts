@@ -1,12 +1,11 @@
 /** Non-YAML files of the compiled project: ansible.cfg, the runbook, the roles. */
 import { compareText } from "../model/context.js";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
-import type { Emission } from "../components/component.js";
+import type { Emission, Linked } from "../components/component.js";
 import type { KubesprayModel } from "../components/kubespray.js";
-import type { CoreModel } from "../model/site.js";
 import { GENERATED } from "./yaml.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -30,9 +29,10 @@ export function emitAnsibleCfg(kubespray: KubesprayModel | undefined, outDir: st
   return render("ansible.cfg.hbs", { generated: GENERATED, checkout: checkout ?? false });
 }
 
-export function emitRunbook(core: CoreModel, out: Emission, kubespray: KubesprayModel | undefined, outDir: string): string {
-  const envSecrets = [...new Set(out.secrets.flatMap((s) => (s.kind === "env" ? [s.name] : [])))].sort();
-  const vaultFiles = [...new Set(out.secrets.flatMap((s) => (s.kind === "vault" ? [path.relative(outDir, s.file)] : [])))].sort();
+export function emitRunbook(site: Linked, out: Emission, kubespray: KubesprayModel | undefined, outDir: string): string {
+  const core = site.core;
+  const envSecrets = [...new Set(site.secrets.flatMap((s) => (s.kind === "env" ? [s.name] : [])))].sort();
+  const vaultFiles = [...new Set(site.secrets.flatMap((s) => (s.kind === "vault" ? [path.relative(outDir, s.file)] : [])))].sort();
   return render("README.md.hbs", {
     generated: GENERATED,
     name: core.name,
@@ -42,8 +42,8 @@ export function emitRunbook(core: CoreModel, out: Emission, kubespray: Kubespray
     envSecrets,
     vaultFiles,
     kubespray: kubespray ?? false,
-    bundle: out.plays.some((p) => p.role === "repo_server"),
-    network: out.plays.some((p) => p.playbook === "network"),
+    bundle: site.plays.some((p) => p.role === "repo_server"),
+    network: site.plays.some((p) => p.playbook === "network"),
     sections: out.runbook,
   });
 }
@@ -58,12 +58,16 @@ function listFiles(dir: string, prefix = ""): string[] {
     .flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
 }
 
-/** The named roles, copied into the project so it runs on its own. */
-export function emitRoles(names: string[]): Map<string, string> {
+/**
+ * The named roles, copied into the project so it runs on its own; each is
+ * read from the first of `dirs` that has it (default: airgap's roles).
+ */
+export function emitRoles(names: string[], dirs: string[] = [ROLES_DIR]): Map<string, string> {
   const files = new Map<string, string>();
   for (const name of names) {
-    for (const rel of listFiles(path.join(ROLES_DIR, name))) {
-      files.set(`roles/${name}/${rel}`, readFileSync(path.join(ROLES_DIR, name, rel), "utf8"));
+    const dir = dirs.map((d) => path.join(d, name)).find((d) => existsSync(d)) ?? path.join(ROLES_DIR, name);
+    for (const rel of listFiles(dir)) {
+      files.set(`roles/${name}/${rel}`, readFileSync(path.join(dir, rel), "utf8"));
     }
   }
   return files;

@@ -179,3 +179,15 @@ export function normalizeRepo(repo: string): string {
   if (hasHost) return repo;
   return repo.includes("/") ? `docker.io/${repo}` : `docker.io/library/${repo}`;
 }
+
+/**
+ * Reads the lists of a Kubespray checkout a site names (`kubespray.checkout`).
+ * The command line gives the compiler the one in kubespray/render.ts, which
+ * runs Ansible over the checkout's own defaults.
+ */
+export interface CheckoutReader {
+  /** The checkout's release, commit and the Kubernetes versions it supports (amd64); throws when it cannot be read. */
+  read(dir: string): { release: string; commit?: string; supported: string[] };
+  /** Its catalogue for one Kubernetes version; throws (message "… is not supported by Kubespray …" for an unknown version). */
+  render(dir: string, kubernetes: string): Catalogue;
+}

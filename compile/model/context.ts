@@ -3,16 +3,17 @@
  * and a place to report errors (all of them are collected, none stops the run).
  */
 import type { Diagnostic, SourcePos } from "../diagnostics.js";
+import type { CheckoutReader } from "../kubespray/catalogue.js";
 import type { Positions } from "../load/evaluate.js";
 
 export class Context {
   readonly errors: Diagnostic[] = [];
-  /** `host:port/proto` → the service that claimed it. */
-  readonly ports = new Map<string, string>();
 
   constructor(
     readonly siteFile: string,
     private readonly positions: Positions,
+    /** Reads a Kubespray checkout the site names (`kubespray.checkout`); given by the command line. */
+    readonly checkouts?: CheckoutReader,
   ) {}
 
   /** Where `owner[key]` was written in the site file (the file's start when unknown). */

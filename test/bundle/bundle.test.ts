@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { modelsByKey } from "../../bundle/bundle.js";
 import { parseManifest } from "../../bundle/manifest.js";
 import { packagesByHost } from "../../bundle/packages.js";
 import { hashFile } from "../../bundle/store.js";
@@ -185,8 +184,8 @@ describe("bundle command", function () {
         "Debug::NoLocking": "true",
       }).flatMap(([k, v]) => ["-o", `${k}=${v}`]);
       execFileSync("apt-get", [...o, "update", "-qq"], { stdio: "ignore" });
-      const { core, models } = (await synth(path.join(dir, "site.ts"))).resolved!;
-      for (const { host, packages } of packagesByHost(core, modelsByKey(models))) {
+      const site = (await synth(path.join(dir, "site.ts"))).site!;
+      for (const { host, packages } of packagesByHost(site)) {
         const r = spawnSync("apt-get", [...o, "install", "-s", "--no-install-recommends", ...packages], { encoding: "utf8", env: { ...process.env, LC_ALL: "C" } });
         assert.equal(r.status, 0, `${host.name}: ${r.stdout.slice(-2000)}${r.stderr}`);
       }

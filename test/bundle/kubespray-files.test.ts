@@ -4,9 +4,9 @@ import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { SiteModels } from "../../bundle/packages.js";
+import type { SiteModels } from "../../compile/components/index.js";
 import { synth } from "../../compile/synth.js";
-import { fileArtifacts, modelsByKey, resolvePins, type Planned } from "../../bundle/bundle.js";
+import { fileArtifacts, resolvePins, type Planned } from "../../bundle/bundle.js";
 import { BLOB_DIR, Store } from "../../bundle/store.js";
 import { EXAMPLES } from "../helpers.js";
 import { pinnedSite } from "../kubespray/helpers.js";
@@ -18,10 +18,10 @@ describe("bundle: Kubespray's files", () => {
   it("plans every Kubespray file at its files_repo path: SHA-256 pins as they are, SHA-512 and no pin to be learnt", async function () {
     this.timeout(60_000);
     // Cilium (chart and index pinned by nothing) and gVisor (pinned by SHA-512).
-    const site = pinnedSite("site.ts", "2.31.0", 'networkPlugin: "cilium", extraVars: { gvisor_enabled: true }');
-    const { resolved, errors } = await synth(site);
+    const file = pinnedSite("site.ts", "2.31.0", 'networkPlugin: "cilium", extraVars: { gvisor_enabled: true }');
+    const { site, errors } = await synth(file);
     assert.deepEqual(errors.map((e) => e.message), []);
-    const models = modelsByKey(resolved!.models) as SiteModels;
+    const models = site!.models;
     const files = models.kubespray!.artifacts.files;
     const said: string[] = [];
     const planned = fileArtifacts(models, undefined, { info: (s) => said.push(s), error: () => undefined });
@@ -36,8 +36,8 @@ describe("bundle: Kubespray's files", () => {
   });
 
   it("reads them from a local mirror when given one", async () => {
-    const { resolved } = await synth(path.join(EXAMPLES, "site.ts"));
-    const planned = fileArtifacts(modelsByKey(resolved!.models) as SiteModels, "/srv/mirror");
+    const { site } = await synth(path.join(EXAMPLES, "site.ts"));
+    const planned = fileArtifacts(site!.models, "/srv/mirror");
     for (const p of planned) assert.ok(p.fetchUrl.startsWith("file:///srv/mirror/"), p.fetchUrl);
   });
 

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { writeFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { modelsByKey } from "../../bundle/bundle.js";
 import { PACKAGE_TABLE, packagesByHost, packageTargets } from "../../bundle/packages.js";
 import { synth } from "../../compile/synth.js";
 import { EXAMPLES } from "../helpers.js";
@@ -10,15 +9,15 @@ import { tempDir } from "./helpers.js";
 async function resolved(file: string) {
   const r = await synth(file);
   assert.deepEqual(r.errors, []);
-  return r.resolved!;
+  return r.site!;
 }
 
 describe("bundle packages", function () {
   this.timeout(60000);
 
   it("gives each host of the example the packages of what it serves and uses", async () => {
-    const { core, models } = await resolved(path.join(EXAMPLES, "site.ts"));
-    const byHost = new Map(packagesByHost(core, modelsByKey(models)).map((h) => [h.host.name, h.packages]));
+    const site = await resolved(path.join(EXAMPLES, "site.ts"));
+    const byHost = new Map(packagesByHost(site).map((h) => [h.host.name, h.packages]));
     const admin = byHost.get("admin")!;
     for (const p of ["nginx", "apt-utils", "gnupg", "chrony", "bind9", "bind9-utils", "docker-registry", "python3-cryptography", "ca-certificates", "python3-apt", "curl", "bind9-dnsutils"]) {
       assert.ok(admin.includes(p), `admin needs ${p}`);
@@ -28,7 +27,7 @@ describe("bundle packages", function () {
     for (const p of ["chrony", "ca-certificates", "python3-apt", "ipvsadm", "conntrack", "socat", "curl", "bind9-dnsutils"]) assert.ok(worker.includes(p), `worker needs ${p}`);
     for (const p of ["nginx", "bind9", "docker-registry", "python3-cryptography"]) assert.ok(!worker.includes(p), `worker does not need ${p}`);
     assert.deepEqual(worker, [...worker].sort(), "sorted");
-    const targets = packageTargets(packagesByHost(core, modelsByKey(models)));
+    const targets = packageTargets(packagesByHost(site));
     assert.equal(targets.length, 1);
     assert.equal(targets[0].release.release, "debian-12");
     assert.deepEqual(targets[0].hosts, ["admin", "cp1", "worker1", "worker2"]);
@@ -54,8 +53,8 @@ export default defineSite({
 });
 `,
       );
-      const { core, models } = await resolved(file);
-      const list = packagesByHost(core, modelsByKey(models));
+      const site = await resolved(file);
+      const list = packagesByHost(site);
       const rocky = list.find((h) => h.host.name === "rocky")!.packages;
       assert.deepEqual(rocky, ["ca-certificates", "chrony", "python3-cryptography"]);
       const admin = list.find((h) => h.host.name === "admin")!.packages;

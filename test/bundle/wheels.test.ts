@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { modelsByKey } from "../../bundle/bundle.js";
 import { packagesByHost } from "../../bundle/packages.js";
 import { planWheels, platformTags, WheelError, wheelTargets } from "../../bundle/wheels.js";
 import type { PypiModel } from "../../compile/components/pypi.js";
@@ -40,7 +39,7 @@ export default defineSite({
 async function model(file: string): Promise<PypiModel> {
   const r = await synth(file);
   assert.deepEqual(r.errors, []);
-  return modelsByKey(r.resolved!.models).pypi!;
+  return r.site!.models.pypi!;
 }
 
 describe("pypi: the bundle's Python packages", function () {
@@ -70,7 +69,7 @@ describe("pypi: the bundle's Python packages", function () {
       `{ name: "n2", address: "10.20.0.12", os: "debian-12", roles: ["worker"], python: false },`);
     const r = await synth(file);
     assert.deepEqual(r.errors, []);
-    const lists = new Map(packagesByHost(r.resolved!.core, modelsByKey(r.resolved!.models)).map((h) => [h.host.name, h.packages]));
+    const lists = new Map(packagesByHost(r.site!).map((h) => [h.host.name, h.packages]));
     for (const h of ["admin", "n1"]) assert.ok(["python3-pip", "python3-venv"].every((p) => lists.get(h)!.includes(p)), `${h}: ${lists.get(h)!.join(" ")}`);
     assert.ok(!lists.get("n2")!.includes("python3-pip"), "n2 has python: false");
     assert.ok(lists.get("admin")!.includes("nginx"));

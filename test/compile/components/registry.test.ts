@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
-import { modelsByKey } from "../../../bundle/bundle.js";
 import { imageRefPath, imageRequests, indexFor, ImageError, splitSource } from "../../../bundle/images.js";
 import { checkManifest } from "../../../bundle/manifest.js";
 import { PACKAGE_TABLE } from "../../../bundle/packages.js";
@@ -109,7 +108,7 @@ describe("registry: compile side", function () {
   it("plans the bundle's images: the site's for the Kubernetes hosts' architectures", async () => {
     const r = await synth(site(tmp, ["nginx:1.27.3", "quay.io/a/b:1"], `{ name: "w1", address: "10.50.0.31", os: "debian-12", arch: "arm64", roles: ["worker"] },`));
     assert.deepEqual(r.errors, []);
-    const list = imageRequests(r.resolved!.core, modelsByKey(r.resolved!.models));
+    const list = imageRequests(r.site!.core, r.site!.models);
     assert.deepEqual(list, [
       { source: "docker.io/library/nginx:1.27.3", target: "library/nginx:1.27.3", arches: ["amd64", "arm64"] },
       { source: "quay.io/a/b:1", target: "a/b:1", arches: ["amd64", "arm64"] },
