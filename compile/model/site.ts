@@ -236,7 +236,8 @@ function resolveHost(ctx: Context, site: Site, h: Host, networks: NetworkModel[]
     interfaces: [{ network: network.name, address: h.address }, ...interfaces],
     os,
     arch,
-    roles: [...new Set(roles)],
+    // An unknown role is reported above; the host keeps its known ones (no cascade).
+    roles: [...new Set(roles.filter((r) => HOST_ROLES.includes(r)))],
     sshUser: h.sshUser ?? "root",
     sshPort,
     python: h.python,
