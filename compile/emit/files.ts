@@ -6,11 +6,11 @@ import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import type { Emission, Linked } from "../components/component.js";
 import type { KubesprayModel } from "../components/kubespray.js";
+import { ROLES_DIR, withDependencies } from "../roles.js";
 import { GENERATED } from "./yaml.js";
 
+export { ROLES_DIR };
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-/** The hand-written roles shipped with airgap. */
-export const ROLES_DIR = path.join(root, "roles");
 const TEMPLATES = path.join(root, "compile/emit/templates");
 
 function render(template: string, data: unknown): string {
@@ -59,13 +59,15 @@ function listFiles(dir: string, prefix = ""): string[] {
 }
 
 /**
- * The named roles, copied into the project so it runs on its own; each is
- * read from the first of `dirs` that has it (default: airgap's roles).
+ * The named roles and every role they depend on or include (as each role
+ * says itself, compile/roles.ts), copied into the project so it runs on its
+ * own; each is read from the first of `dirs` that has it (default: airgap's).
  */
 export function emitRoles(names: string[], dirs: string[] = [ROLES_DIR]): Map<string, string> {
   const files = new Map<string, string>();
-  for (const name of names) {
-    const dir = dirs.map((d) => path.join(d, name)).find((d) => existsSync(d)) ?? path.join(ROLES_DIR, name);
+  const find = (name: string) => dirs.map((d) => path.join(d, name)).find((d) => existsSync(d)) ?? path.join(ROLES_DIR, name);
+  for (const name of withDependencies(names, (n) => path.dirname(find(n)))) {
+    const dir = find(name);
     for (const rel of listFiles(dir)) {
       files.set(`roles/${name}/${rel}`, readFileSync(path.join(dir, rel), "utf8"));
     }

@@ -1,0 +1,169 @@
+/**
+ * What a hand-written role under `roles/` says about itself, read from the
+ * role's own files so that nothing about a role is kept anywhere else:
+ *
+ * - `platforms`: the OS families the role supports, from `meta/main.yml`
+ *   `galaxy_info.platforms` (Debian → `debian`, Ubuntu → `ubuntu`,
+ *   EL → `rhel-family`).
+ * - `packages`: the OS packages the role installs, per OS family: the role
+ *   variable `airgap_<role>_packages`, from `vars/<Family>.yml`
+ *   (`Debian.yml`, `RedHat.yml`) or, when the same everywhere, `vars/main.yml`
+ *   (a family file wins over `vars/main.yml`, as `include_vars` does over role
+ *   vars in Ansible). Plain names only, no Jinja. Empty when the role
+ *   installs nothing.
+ * - `dependencies`: the roles this role needs in the compiled project: those
+ *   of `meta/main.yml` `dependencies`, and every role its task and handler
+ *   files name in `include_role` / `import_role` (the convention: a role that
+ *   uses another one includes it by its literal name, for example the service
+ *   roles include `nginx` with their server blocks, `nginx` includes `ca` for
+ *   certificates). Direct dependencies only; `withDependencies` closes them.
+ *
+ * Roles are read once per process (the result is cached per roles folder and
+ * name). A role whose files do not say these things plainly is a bug of the
+ * role: reading it throws.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
+
+/** The hand-written roles shipped with airgap. */
+export const ROLES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..", "roles");
+
+/** An OS family a role supports, in the compiler's words. */
+export type RolePlatform = "debian" | "ubuntu" | "rhel-family";
+
+export interface RoleInfo {
+  name: string;
+  /** From meta/main.yml `galaxy_info.platforms`; sorted, no duplicates. */
+  platforms: RolePlatform[];
+  /** `airgap_<role>_packages` per Ansible OS family (`ansible_os_family`). */
+  packages: { Debian: string[]; RedHat: string[] };
+  /** Roles this one depends on or includes, sorted, without itself. */
+  dependencies: string[];
+}
+
+/** Galaxy platform names → the compiler's. */
+const PLATFORMS: Record<string, RolePlatform> = { Debian: "debian", Ubuntu: "ubuntu", EL: "rhel-family" };
+const FAMILIES = ["Debian", "RedHat"] as const;
+/** Task keywords that bring in another role. */
+const INCLUDES = new Set(["include_role", "import_role", "ansible.builtin.include_role", "ansible.builtin.import_role"]);
+
+const cache = new Map<string, RoleInfo>();
+
+function readYaml(file: string): unknown {
+  // Ansible reads YAML 1.1 (PyYAML).
+  return parse(readFileSync(file, "utf8"), { version: "1.1" });
+}
+
+function fail(role: string, file: string, message: string): never {
+  throw new Error(`role ${role}: ${file}: ${message}`);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** A role name as written in YAML: plain, not templated. */
+function roleName(role: string, file: string, v: unknown): string {
+  if (typeof v !== "string" || !/^[a-z][a-z0-9_]*$/.test(v)) fail(role, file, `the role it names must be a plain role name, not ${JSON.stringify(v)}`);
+  return v;
+}
+
+function readPlatforms(name: string, dir: string): RolePlatform[] {
+  const file = "meta/main.yml";
+  const meta = readYaml(path.join(dir, file));
+  const platforms = isRecord(meta) && isRecord(meta.galaxy_info) ? meta.galaxy_info.platforms : undefined;
+  if (!Array.isArray(platforms) || platforms.length === 0) fail(name, file, "galaxy_info.platforms must list the OS families the role supports");
+  const out = new Set<RolePlatform>();
+  for (const p of platforms) {
+    const known = isRecord(p) && typeof p.name === "string" ? PLATFORMS[p.name] : undefined;
+    if (!known) fail(name, file, `unknown platform ${JSON.stringify(isRecord(p) ? p.name : p)} (known: ${Object.keys(PLATFORMS).join(", ")})`);
+    out.add(known);
+  }
+  return [...out].sort();
+}
+
+function readPackages(name: string, dir: string): RoleInfo["packages"] {
+  const variable = `airgap_${name}_packages`;
+  const listIn = (file: string): string[] | undefined => {
+    if (!existsSync(path.join(dir, file))) return undefined;
+    const vars = readYaml(path.join(dir, file));
+    if (vars === null || vars === undefined) return undefined;
+    if (!isRecord(vars)) fail(name, file, "is not a mapping of variables");
+    const list = vars[variable];
+    if (list === undefined) return undefined;
+    if (!Array.isArray(list) || !list.every((p) => typeof p === "string" && /^[A-Za-z0-9][A-Za-z0-9+._-]*$/.test(p))) {
+      fail(name, file, `${variable} must be a list of plain package names`);
+    }
+    return list as string[];
+  };
+  const common = listIn("vars/main.yml");
+  const packages = { Debian: [] as string[], RedHat: [] as string[] };
+  for (const family of FAMILIES) packages[family] = [...(listIn(`vars/${family}.yml`) ?? common ?? [])];
+  return packages;
+}
+
+/** Every YAML file under a role's folder `sub`, relative to the role. */
+function yamlFiles(dir: string, sub: string): string[] {
+  const abs = path.join(dir, sub);
+  if (!existsSync(abs)) return [];
+  return readdirSync(abs, { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .flatMap((e) => (e.isDirectory() ? yamlFiles(dir, `${sub}/${e.name}`) : /\.ya?ml$/.test(e.name) ? [`${sub}/${e.name}`] : []));
+}
+
+/** Roles named by include_role / import_role anywhere in `node` (blocks, rescue, always included). */
+function includedRoles(role: string, file: string, node: unknown, found: Set<string>): void {
+  if (Array.isArray(node)) {
+    for (const x of node) includedRoles(role, file, x, found);
+  } else if (isRecord(node)) {
+    for (const [k, v] of Object.entries(node)) {
+      if (INCLUDES.has(k)) found.add(roleName(role, file, isRecord(v) ? v.name : v));
+      else includedRoles(role, file, v, found);
+    }
+  }
+}
+
+function readDependencies(name: string, dir: string): string[] {
+  const found = new Set<string>();
+  const meta = readYaml(path.join(dir, "meta/main.yml"));
+  const deps = isRecord(meta) ? meta.dependencies : undefined;
+  if (deps !== undefined && deps !== null && !Array.isArray(deps)) fail(name, "meta/main.yml", "dependencies must be a list");
+  for (const d of (deps as unknown[] | undefined | null) ?? []) found.add(roleName(name, "meta/main.yml", isRecord(d) ? d.role ?? d.name : d));
+  for (const file of [...yamlFiles(dir, "tasks"), ...yamlFiles(dir, "handlers")]) includedRoles(name, file, readYaml(path.join(dir, file)), found);
+  found.delete(name);
+  return [...found].sort();
+}
+
+/** What the role `name` under `rolesDir` says about itself (see the module's comment). */
+export function readRole(name: string, rolesDir: string = ROLES_DIR): RoleInfo {
+  const dir = path.resolve(rolesDir, name);
+  const cached = cache.get(dir);
+  if (cached) return cached;
+  if (!existsSync(path.join(dir, "meta/main.yml"))) throw new Error(`role ${name}: no such role in ${rolesDir} (meta/main.yml is missing)`);
+  const info: RoleInfo = {
+    name,
+    platforms: readPlatforms(name, dir),
+    packages: readPackages(name, dir),
+    dependencies: readDependencies(name, dir),
+  };
+  cache.set(dir, info);
+  return info;
+}
+
+/**
+ * The roles and every role they depend on, directly or not; sorted.
+ * `rolesDir`: the roles folder, or a function giving the folder a role is in.
+ */
+export function withDependencies(names: string[], rolesDir: string | ((role: string) => string) = ROLES_DIR): string[] {
+  const seen = new Set<string>();
+  const dirOf = typeof rolesDir === "string" ? () => rolesDir : rolesDir;
+  const visit = (n: string) => {
+    if (seen.has(n)) return;
+    seen.add(n);
+    readRole(n, dirOf(n)).dependencies.forEach(visit);
+  };
+  names.forEach(visit);
+  return [...seen].sort();
+}
