@@ -304,7 +304,8 @@ export function renderRole(dir: string, vars: Record<string, unknown>): { nginx:
       {
         hosts: "localhost",
         gather_facts: false,
-        vars_files: [path.join(ROLE, "defaults/main.yml"), path.join(ROLE, "vars/Debian.yml"), path.join(ROLE, "vars/main.yml")],
+        // The nginx file is rendered inside the nginx role, whose variables it reads too.
+        vars_files: [path.join(ROLE, "defaults/main.yml"), path.join(ROLE, "vars/Debian.yml"), path.join(ROLE, "vars/main.yml"), path.join(ROOT, "roles/nginx/vars/main.yml")],
         tasks: [
           { name: "nginx", "ansible.builtin.template": { src: path.join(ROLE, "templates/airgap-registry.conf.j2"), dest: out.nginx, mode: "0644" } },
           { name: "config", "ansible.builtin.template": { src: path.join(ROLE, "templates/config.yml.j2"), dest: out.config, mode: "0644" } },
@@ -380,7 +381,7 @@ export async function startSiteRegistry(dir: string, ca: Ca, o: { bcryptCost?: n
     airgap_registry_certificate: cert.crt,
     airgap_registry_certificate_key: cert.key,
     airgap_registry_config_file: path.join(etc, "config.yml"),
-    airgap_registry_nginx_log_dir: logs,
+    airgap_nginx_log_dir: logs,
     airgap_registry_log_level: "warn",
   });
   must("python3", [TOOL, "check-config", rendered.config]);
