@@ -12,10 +12,11 @@
       devpi-server at URL and uploads the packages it lacks; root password on stdin
 
 Prints {"changed": bool, ...} as JSON; problems on stderr, exit 1.
+Python 3.6 or later, standard library and airgap_store.py (the store role's
+code shared with the other bundle tools) only.
 """
 import argparse
 import base64
-import hashlib
 import html
 import json
 import os
@@ -24,6 +25,13 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
+
+# The code shared by the tools that read a bundle: beside this tool on the
+# host, in the store role's files/ (beside this role) on the controller.
+sys.dont_write_bytecode = True
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "store", "files"))
+from airgap_store import (Refused, artifact_problems, read_manifest, safe_relative, sha256_file, store_has,  # noqa: E402
+                          write_if_changed)
 
 
 def fail(msg):
@@ -35,38 +43,26 @@ def normalize(name):
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def safe_relative(p):
-    return p and not p.startswith("/") and "\\" not in p and all(s not in ("", ".", "..") for s in p.split("/"))
-
-
 def wheel_entries(manifest):
     out = []
-    for a in manifest.get("artifacts", []):
-        if a.get("kind") != "wheel":
+    for i, a in enumerate(manifest["artifacts"]):
+        if not isinstance(a, dict) or a.get("kind") != "wheel":
             continue
         p = a.get("path", "")
         if not safe_relative(p) or not p.startswith("pypi/") or len(p.split("/")) != 3:
             fail("unsafe path in the manifest: %r" % p)
-        if not re.fullmatch(r"[0-9a-f]{64}", a.get("sha256", "")):
-            fail("%s: sha256 is not 64 hex digits" % p)
+        problems = artifact_problems(a, "artifacts[%d]" % i)
+        if problems:
+            fail("; ".join(problems))
         out.append(a)
     return out
 
 
 def load(path):
-    with open(path, encoding="utf-8") as f:
-        m = json.load(f)
-    if m.get("format") != 1:
-        fail("%s: format %r, this role reads format 1" % (path, m.get("format")))
-    return m
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    try:
+        return read_manifest(path)[0]
+    except Refused as e:
+        fail("; ".join(e.problems))
 
 
 def cmd_check(a):
@@ -81,28 +77,11 @@ def cmd_check(a):
         if name not in have:
             problems.append("it carries no package of %s (from the site's pypi.packages): run airgap bundle again" % req)
     for w in wheels:
-        blob = os.path.join(a.bundle, "blobs", "sha256", w["sha256"])
-        if not os.path.isfile(blob) or os.path.getsize(blob) != w["size"]:
+        if not store_has(a.bundle, w["sha256"], w["size"]):
             problems.append("%s: its blob is missing or has the wrong size" % w["path"])
     if problems:
         fail("; ".join(problems))
     print(json.dumps({"changed": False, "wheels": [{"path": w["path"], "sha256": w["sha256"]} for w in wheels]}))
-
-
-def write_if_changed(path, text):
-    data = text.encode()
-    try:
-        with open(path, "rb") as f:
-            if f.read() == data:
-                return False
-    except FileNotFoundError:
-        pass
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return True
 
 
 def page(title, links):
@@ -120,7 +99,7 @@ def cmd_index(a):
         f = os.path.join(a.packages, project, name)
         if not os.path.isfile(f) or os.path.getsize(f) != w["size"]:
             fail("%s is missing or has the wrong size: give the bundle again" % f)
-        if a.verify and sha256_file(f) != w["sha256"]:
+        if a.verify and sha256_file(f)[0] != w["sha256"]:
             fail("%s does not have the manifest's sha256 %s; the index was not changed" % (f, w["sha256"]))
         projects.setdefault(project, []).append((name, w["sha256"]))
     os.makedirs(a.simple, exist_ok=True)
@@ -128,8 +107,8 @@ def cmd_index(a):
         d = os.path.join(a.simple, project)
         os.makedirs(d, exist_ok=True)
         links = [("../../packages/%s/%s#sha256=%s" % (project, n, h), n) for n, h in sorted(files)]
-        changed |= write_if_changed(os.path.join(d, "index.html"), page("Links for %s" % project, links))
-    changed |= write_if_changed(os.path.join(a.simple, "index.html"), page("Simple index", [(p + "/", p) for p in sorted(projects)]))
+        changed |= write_if_changed(os.path.join(d, "index.html"), page("Links for %s" % project, links).encode())
+    changed |= write_if_changed(os.path.join(a.simple, "index.html"), page("Simple index", [(p + "/", p) for p in sorted(projects)]).encode())
     # Projects and files of older bundles go.
     for name in os.listdir(a.simple):
         p = os.path.join(a.simple, name)

@@ -20,7 +20,8 @@ stdin, never on the command line.
   htpasswd FILE COST GROUP                       stdin [{"name","password"}]; bcrypt via htpasswd -B
   check-config FILE                              the registry's config.yml, before it goes live
 
-Python 3.6 or later; standard library only, except check-config (PyYAML);
+Python 3.6 or later; standard library and airgap_store.py (the store role's
+code shared with the other bundle tools) only, except check-config (PyYAML);
 htpasswd needs apache2-utils (or httpd-tools), push needs skopeo.
 """
 import argparse
@@ -28,7 +29,6 @@ import base64
 import concurrent.futures
 import glob
 import grp
-import hashlib
 import http.client
 import json
 import os
@@ -37,13 +37,16 @@ import shutil
 import ssl
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
-BLOBS = os.path.join("blobs", "sha256")
-CHUNK = 1 << 20
+# The code shared by the tools that read a bundle: beside this tool on the
+# host, in the store role's files/ (beside this role) on the controller.
+sys.dont_write_bytecode = True
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "store", "files"))
+from airgap_store import (BLOBS, HEX64, Refused, artifact_problems, ingest, missing, out, pack,  # noqa: E402
+                          dispatch, read_manifest, store_has, write_if_changed)
+
 IMAGE_KINDS = ("image", "image-blob")
 REF_NAME = "org.opencontainers.image.ref.name"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -55,58 +58,20 @@ ACCEPT = ", ".join([
 ])
 
 
-class Refused(Exception):
-    def __init__(self, problems):
-        Exception.__init__(self, "\n".join(problems))
-        self.problems = problems
-
-
-def out(obj):
-    sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(CHUNK)
-            if not b:
-                break
-            h.update(b)
-            size += len(b)
-    return h.hexdigest(), size
-
-
-def safe_relative(p):
-    if not isinstance(p, str) or not p or p.startswith("/") or "\\" in p or "\0" in p:
-        return False
-    return all(seg not in ("", ".", "..") for seg in p.split("/"))
-
-
 def load_manifest(path):
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        m = json.loads(raw.decode("utf-8"))
-    except (OSError, ValueError) as e:
-        raise Refused(["manifest %s cannot be read: %s" % (path, e)])
-    if not isinstance(m, dict) or m.get("format") != 1 or not isinstance(m.get("artifacts"), list):
-        raise Refused(["manifest %s is not a format 1 airgap manifest" % path])
+    """The manifest, checked where the registry reads it: its image entries."""
+    m, mid = read_manifest(path)
     problems = []
     for i, a in enumerate(m["artifacts"]):
-        if not isinstance(a, dict):
-            problems.append("artifacts[%d] is not an object" % i)
+        if isinstance(a, dict) and a.get("kind") not in IMAGE_KINDS:
             continue
-        if a.get("kind") not in IMAGE_KINDS:
-            continue
-        if not safe_relative(a.get("path")) or not HEX64.match(str(a.get("sha256", ""))) or not isinstance(a.get("size"), int):
-            problems.append("artifacts[%d] (%s): path, sha256 or size malformed" % (i, a.get("path")))
-        if a.get("kind") == "image" and not (isinstance(a.get("name"), str) and isinstance(a.get("tag"), str)):
-            problems.append("artifacts[%d] (%s): an image needs its name and tag" % (i, a.get("path")))
+        where = "artifacts[%d]" % i
+        problems += artifact_problems(a, where)
+        if isinstance(a, dict) and a.get("kind") == "image" and not (isinstance(a.get("name"), str) and isinstance(a.get("tag"), str)):
+            problems.append("%s (%s): an image needs its name and tag" % (where, a.get("path")))
     if problems:
         raise Refused(problems)
-    return m, hashlib.sha256(raw).hexdigest()
+    return m, mid
 
 
 def image_entries(manifest):
@@ -122,13 +87,6 @@ def image_entries(manifest):
 def image_digests(manifest):
     """sha256 -> size, for every image and image-blob entry"""
     return {a["sha256"]: a["size"] for a in manifest["artifacts"] if a.get("kind") in IMAGE_KINDS}
-
-
-def store_has(store, digest, size):
-    try:
-        return os.stat(os.path.join(store, BLOBS, digest)).st_size == size
-    except OSError:
-        return False
 
 
 def ref_name(entry):
@@ -168,63 +126,20 @@ def cmd_check(a):
 
 def cmd_missing(a):
     manifest, _ = load_manifest(a.manifest)
-    missing = sorted(d for d, size in image_digests(manifest).items() if not store_has(a.store, d, size))
-    out({"changed": False, "missing": missing})
+    out({"changed": False, "missing": missing(a.store, image_digests(manifest))})
 
 
 def cmd_pack(a):
-    tmp = a.out + ".partial"
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as t:
-        for d in a.digests:
-            if not HEX64.match(d):
-                raise Refused(["%r is not a sha256 digest" % d])
-            t.add(os.path.join(a.bundle, BLOBS, d), arcname="blobs/sha256/" + d, recursive=False)
-    os.replace(tmp, a.out)
-    out({"changed": True, "blobs": len(a.digests), "bytes": os.path.getsize(a.out)})
+    out(pack(a.bundle, a.out, a.digests))
 
 
 def cmd_ingest(a):
     """Each blob is hashed on arrival and must be one of the manifest's image
     blobs; only when all are right do they move into the store."""
     manifest, _ = load_manifest(a.manifest)
-    digests = image_digests(manifest)
-    blobs = os.path.join(a.store, BLOBS)
-    os.makedirs(blobs, exist_ok=True)
-    incoming = tempfile.mkdtemp(prefix=".incoming-", dir=a.store)
-    problems, done = [], []
-    try:
-        with tarfile.open(a.tar, "r:") as t:
-            for member in t:
-                m = re.match(r"^blobs/sha256/([0-9a-f]{64})$", member.name)
-                if not m or not member.isreg():
-                    problems.append("%s: unexpected entry in the transfer" % member.name)
-                    continue
-                d = m.group(1)
-                if d not in digests:
-                    problems.append("blob %s is not an image blob of the manifest" % d)
-                    continue
-                h, n = hashlib.sha256(), 0
-                src = t.extractfile(member)
-                with open(os.path.join(incoming, d), "wb") as f:
-                    while True:
-                        b = src.read(CHUNK)
-                        if not b:
-                            break
-                        h.update(b)
-                        n += len(b)
-                        f.write(b)
-                if n != digests[d] or h.hexdigest() != d:
-                    problems.append("blob %s arrived with %d bytes and sha256 %s; the manifest says %d bytes" % (d, n, h.hexdigest(), digests[d]))
-                    continue
-                done.append(d)
-        if problems:
-            raise Refused(problems)
-        for d in done:
-            os.chmod(os.path.join(incoming, d), 0o644)
-            os.replace(os.path.join(incoming, d), os.path.join(blobs, d))
-    finally:
-        shutil.rmtree(incoming, ignore_errors=True)
-    out({"changed": bool(done), "ingested": len(done)})
+    n = ingest(a.tar, a.store, image_digests(manifest), name=lambda d: "blob %s" % d,
+               foreign="%s is not an image blob of the manifest")
+    out({"changed": bool(n), "ingested": n})
 
 
 def read_json_blob(store, digest):
@@ -258,21 +173,6 @@ def media_type(store, entry):
     if doc.get("mediaType"):
         return doc["mediaType"]
     return OCI_INDEX if "manifests" in doc else OCI_MANIFEST
-
-
-def write_if_changed(path, data, mode=0o644):
-    try:
-        with open(path, "rb") as f:
-            if f.read() == data:
-                return False
-    except OSError:
-        pass
-    tmp = path + ".partial"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-    return True
 
 
 def cmd_layout(a):
@@ -576,23 +476,8 @@ def main(argv):
     s = sub.add_parser("htpasswd"); s.add_argument("file"); s.add_argument("cost", type=int); s.add_argument("group")
     s.add_argument("--tool", default="htpasswd")
     s = sub.add_parser("check-config"); s.add_argument("file")
-    a = p.parse_args(argv)
-    if not a.cmd:
-        p.print_usage(sys.stderr)
-        return 2
-    os.umask(0o022)
-    try:
-        globals()["cmd_" + a.cmd.replace("-", "_")](a)
-    except Refused as e:
-        for line in e.problems[:50]:
-            sys.stderr.write(line + "\n")
-        if len(e.problems) > 50:
-            sys.stderr.write("... and %d more\n" % (len(e.problems) - 50))
-        return 1
-    except (RuntimeError, OSError, ValueError, KeyError) as e:
-        sys.stderr.write("%s\n" % e)
-        return 1
-    return 0
+    commands = {name[len("cmd_"):].replace("_", "-"): f for name, f in globals().items() if name.startswith("cmd_")}
+    return dispatch(p, argv, commands, (RuntimeError, OSError, ValueError, KeyError))
 
 
 if __name__ == "__main__":

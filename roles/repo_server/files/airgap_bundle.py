@@ -18,98 +18,47 @@ naming the artifact; exit 1 = the bundle or the store is wrong, 2 = usage.
   build MANIFEST STORE RELEASES GNUPGHOME CACHE
   prune RELEASES STORE KEEP CURRENT
 
-Python 3.6 or later, standard library only; build needs apt-ftparchive and gpg,
-the signature check openssl 3 (ed25519 with pkeyutl -rawin).
+Python 3.6 or later, standard library and airgap_store.py (the store role's
+code shared with the other bundle tools) only; build needs apt-ftparchive and
+gpg, the signature check openssl 3 (ed25519 with pkeyutl -rawin).
 """
 import argparse
 import concurrent.futures
-import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
-BLOBS = os.path.join("blobs", "sha256")
-CHUNK = 1 << 20
+# The code shared by the tools that read a bundle: beside this tool on the
+# host, in the store role's files/ (beside this role) on the controller.
+sys.dont_write_bytecode = True
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "store", "files"))
+from airgap_store import (BLOBS, Refused, artifact_problems, blob_name, ingest, missing, out, pack,  # noqa: E402
+                          dispatch, read_manifest, safe_relative, sha256_file, store_has, write_if_changed)
+
 # Names the admin writes into a release itself; no artifact may take them.
 RESERVED = ("airgap-archive-keyring.gpg", "airgap-archive-keyring.asc", ".airgap-release.json", ".airgap-manifest.json")
-
-
-class Refused(Exception):
-    """The bundle or the store does not match the manifest."""
-
-    def __init__(self, problems):
-        Exception.__init__(self, "\n".join(problems))
-        self.problems = problems
-
-
-
 # Artifact kinds the repository server places in its web tree.
 WEB_KINDS = ("deb", "rpm", "file")
 
-def out(obj):
-    sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(CHUNK)
-            if not b:
-                break
-            h.update(b)
-            size += len(b)
-    return h.hexdigest(), size
-
-
-def safe_relative(p):
-    if not isinstance(p, str) or not p or p.startswith("/") or "\\" in p or "\0" in p:
-        return False
-    return all(seg not in ("", ".", "..") for seg in p.split("/"))
-
 
 def load_manifest(path):
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        m = json.loads(raw.decode("utf-8"))
-    except (OSError, ValueError) as e:
-        raise Refused(["manifest %s cannot be read: %s" % (path, e)])
+    """The manifest, every entry checked: the repository server places them all."""
+    m, mid = read_manifest(path)
     problems = []
-    if not isinstance(m, dict):
-        raise Refused(["manifest %s is not a JSON object" % path])
-    if m.get("format") != 1:
-        problems.append("manifest format is %r; this role reads format 1" % (m.get("format"),))
-    arts = m.get("artifacts")
-    if not isinstance(arts, list):
-        raise Refused(problems + ["manifest has no artifact list"])
     paths = {}
-    for i, a in enumerate(arts):
-        where = "artifacts[%d]" % i
-        if not isinstance(a, dict):
-            problems.append("%s is not an object" % where)
+    for i, a in enumerate(m["artifacts"]):
+        problems += artifact_problems(a, "artifacts[%d]" % i)
+        if not isinstance(a, dict) or not safe_relative(a.get("path")):
             continue
-        p = a.get("path")
-        if not safe_relative(p):
-            problems.append("%s: path %r is not a safe relative path" % (where, p))
-            continue
-        where = p
+        p = a["path"]
         if p in paths:
             problems.append("%s is listed twice" % p)
         paths[p] = a
         if p.split("/")[0] in RESERVED or p in RESERVED:
             problems.append("%s: the path is reserved for the admin's own files" % p)
-        if not HEX64.match(str(a.get("sha256", ""))):
-            problems.append("%s: sha256 is not 64 lower-case hex digits" % where)
-        if not isinstance(a.get("size"), int) or a["size"] < 0:
-            problems.append("%s: size is not a byte count" % where)
     for r in m.get("repositories") or []:
         if not isinstance(r, dict) or not safe_relative(r.get("path")) or not safe_relative(r.get("pool")):
             problems.append("repository %r: path and pool must be safe relative paths" % (r,))
@@ -124,11 +73,7 @@ def load_manifest(path):
             problems.append("%s is both a file and a folder of other artifacts" % p)
     if problems:
         raise Refused(problems)
-    return m, hashlib.sha256(raw).hexdigest()
-
-
-def blob_name(hexdigest):
-    return "blobs/sha256/" + hexdigest
+    return m, mid
 
 
 def by_digest(manifest):
@@ -228,28 +173,14 @@ def cmd_check(a):
     out({"changed": False, "release": mid[:16], "manifest_sha256": mid, "artifacts": len(arts), "bytes": total})
 
 
-def store_has(store, digest, size):
-    try:
-        return os.stat(os.path.join(store, BLOBS, digest)).st_size == size
-    except OSError:
-        return False
-
-
 def cmd_missing(a):
     manifest, mid = load_manifest(a.manifest)
-    missing = sorted(d for d, (size, _) in by_digest(manifest).items() if not store_has(a.store, d, size))
-    out({"changed": False, "release": mid[:16], "missing": missing})
+    sizes = {d: size for d, (size, _) in by_digest(manifest).items()}
+    out({"changed": False, "release": mid[:16], "missing": missing(a.store, sizes)})
 
 
 def cmd_pack(a):
-    tmp = a.out + ".partial"
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as t:
-        for d in a.digests:
-            if not HEX64.match(d):
-                raise Refused(["%r is not a sha256 digest" % d])
-            t.add(os.path.join(a.bundle, BLOBS, d), arcname=blob_name(d), recursive=False)
-    os.replace(tmp, a.out)
-    out({"changed": True, "blobs": len(a.digests), "bytes": os.path.getsize(a.out)})
+    out(pack(a.bundle, a.out, a.digests))
 
 
 def cmd_ingest(a):
@@ -257,47 +188,9 @@ def cmd_ingest(a):
     its name and the manifest, and only then moves them all into the store."""
     manifest, _ = load_manifest(a.manifest)
     digests = by_digest(manifest)
-    blobs = os.path.join(a.store, BLOBS)
-    os.makedirs(blobs, exist_ok=True)
-    incoming = tempfile.mkdtemp(prefix=".incoming-", dir=a.store)
-    problems, done = [], []
-    try:
-        with tarfile.open(a.tar, "r:") as t:
-            for member in t:
-                m = re.match(r"^blobs/sha256/([0-9a-f]{64})$", member.name)
-                if not m or not member.isreg():
-                    problems.append("%s: unexpected entry in the transfer" % member.name)
-                    continue
-                d = m.group(1)
-                if d not in digests:
-                    problems.append("%s is not in the manifest" % blob_name(d))
-                    continue
-                size, paths = digests[d]
-                dest = os.path.join(incoming, d)
-                h = hashlib.sha256()
-                n = 0
-                src = t.extractfile(member)
-                with open(dest, "wb") as f:
-                    while True:
-                        b = src.read(CHUNK)
-                        if not b:
-                            break
-                        h.update(b)
-                        n += len(b)
-                        f.write(b)
-                if n != size or h.hexdigest() != d:
-                    problems.append("%s: its blob %s arrived with %d bytes and sha256 %s; the manifest says %d bytes, sha256 %s"
-                                    % (describe(paths), blob_name(d), n, h.hexdigest(), size, d))
-                    continue
-                done.append(d)
-        if problems:
-            raise Refused(problems)
-        for d in done:
-            os.chmod(os.path.join(incoming, d), 0o644)
-            os.replace(os.path.join(incoming, d), os.path.join(blobs, d))
-    finally:
-        shutil.rmtree(incoming, ignore_errors=True)
-    out({"changed": bool(done), "ingested": len(done)})
+    n = ingest(a.tar, a.store, {d: size for d, (size, _) in digests.items()},
+               name=lambda d: "%s: its blob %s" % (describe(digests[d][1]), blob_name(d)))
+    out({"changed": bool(n), "ingested": n})
 
 
 def repositories(manifest):
@@ -361,21 +254,6 @@ def secret_fingerprint(home):
         if line.startswith("fpr:"):
             return line.split(":")[9]
     return None
-
-
-def write_if_changed(path, data, mode=0o644):
-    try:
-        with open(path, "rb") as f:
-            if f.read() == data:
-                return False
-    except OSError:
-        pass
-    tmp = path + ".partial"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-    return True
 
 
 def cmd_signing_key(a):
@@ -547,23 +425,8 @@ def main(argv):
     for n in ("manifest", "store", "releases", "home", "cache", "keyring", "armored"):
         s.add_argument(n)
     s = sub.add_parser("prune"); s.add_argument("releases"); s.add_argument("store"); s.add_argument("keep", type=int); s.add_argument("current")
-    a = p.parse_args(argv)
-    if not a.cmd:
-        p.print_usage(sys.stderr)
-        return 2
-    os.umask(0o022)
-    try:
-        globals()["cmd_" + a.cmd.replace("-", "_")](a)
-    except Refused as e:
-        for line in e.problems[:50]:
-            sys.stderr.write(line + "\n")
-        if len(e.problems) > 50:
-            sys.stderr.write("... and %d more\n" % (len(e.problems) - 50))
-        return 1
-    except (RuntimeError, OSError) as e:
-        sys.stderr.write("%s\n" % e)
-        return 1
-    return 0
+    commands = {name[len("cmd_"):].replace("_", "-"): f for name, f in globals().items() if name.startswith("cmd_")}
+    return dispatch(p, argv, commands)
 
 
 if __name__ == "__main__":
