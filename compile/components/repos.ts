@@ -142,7 +142,7 @@ export const repos: Component<ReposModel> = {
       airgap_repo_server_names: [name, m.host.fqdn],
       airgap_repo_server_addresses: [m.host.address],
       airgap_repo_server_files: m.files,
-      airgap_repo_server_packages: m.packages,
+      airgap_repo_server_site_packages: m.packages,
       ...(m.trustedKey ? { airgap_repo_server_trusted_key: m.trustedKey } : {}),
     });
     out.runbook.push({

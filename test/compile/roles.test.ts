@@ -1,0 +1,147 @@
+/**
+ * compile/roles.ts reads what each role under roles/ says about itself: its
+ * platforms, its OS packages (airgap_<role>_packages) and the roles it
+ * includes. Every role must say these plainly; a role that installs OS
+ * packages names them only through its one package variable.
+ */
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parse } from "yaml";
+import { emitRoles } from "../../compile/emit/files.js";
+import { readRole, withDependencies } from "../../compile/roles.js";
+import { ROOT } from "../helpers.js";
+
+const ROLES = path.join(ROOT, "roles");
+const roles = readdirSync(ROLES, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+/** Modules that install OS packages. */
+const INSTALLERS = new Set(["package", "apt", "dnf", "yum"].flatMap((m) => [m, `ansible.builtin.${m}`]));
+
+/** The `name` of every OS package install task in the role's task files. */
+function installs(role: string): unknown[] {
+  const found: unknown[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === "object") {
+      for (const [k, v] of Object.entries(node)) {
+        if (INSTALLERS.has(k) && v && typeof v === "object" && "name" in v) found.push((v as { name: unknown }).name);
+        else walk(v);
+      }
+    }
+  };
+  const dir = path.join(ROLES, role, "tasks");
+  for (const f of readdirSync(dir).filter((f) => f.endsWith(".yml"))) walk(parse(readFileSync(path.join(dir, f), "utf8")));
+  return found;
+}
+
+/** Families a role supports, in Ansible's os_family words. */
+function families(platforms: string[]): ("Debian" | "RedHat")[] {
+  return [...(platforms.some((p) => p === "debian" || p === "ubuntu") ? ["Debian" as const] : []), ...(platforms.includes("rhel-family") ? ["RedHat" as const] : [])];
+}
+
+/** Supported families where a role that installs packages has none to install (said in its vars file). */
+const NOTHING_TO_INSTALL: Record<string, string[]> = { repo_client: ["RedHat"] };
+
+describe("roles: what each role says about itself (compile/roles.ts)", () => {
+  it("finds the roles", () => {
+    for (const r of ["nginx", "store", "registry", "repo_server", "pypi_server", "ca"]) assert.ok(roles.includes(r), r);
+  });
+
+  for (const name of roles) {
+    describe(name, () => {
+      it("parses, and declares the platforms it supports", () => {
+        const info = readRole(name);
+        assert.equal(info.name, name);
+        assert.ok(info.platforms.length > 0);
+        for (const d of info.dependencies) assert.ok(roles.includes(d), `${name} includes ${d}, which is not a role`);
+      });
+
+      it("installs OS packages only through airgap_<role>_packages, and lists them for each family it supports", () => {
+        const info = readRole(name);
+        const names = installs(name);
+        const variable = `airgap_${name}_packages`;
+        for (const n of names) assert.ok(typeof n === "string" && n.includes(variable), `${name} installs ${JSON.stringify(n)}, not through ${variable}`);
+        if (names.length === 0) {
+          assert.deepEqual(info.packages, { Debian: [], RedHat: [] }, `${name} installs nothing but lists packages`);
+          return;
+        }
+        for (const family of families(info.platforms)) {
+          if (NOTHING_TO_INSTALL[name]?.includes(family)) continue;
+          assert.ok(info.packages[family].length > 0, `${name}: no ${variable} for ${family}`);
+        }
+      });
+    });
+  }
+
+  it("holds what the roles need (the compile-side package table's rows, now in the roles)", () => {
+    const has = (role: string, family: "Debian" | "RedHat", ...pkgs: string[]) => {
+      for (const p of pkgs) assert.ok(readRole(role).packages[family].includes(p), `${role} ${family}: ${p}`);
+    };
+    has("ca_trust", "Debian", "ca-certificates");
+    has("ca_trust", "RedHat", "ca-certificates");
+    has("repo_client", "Debian", "python3-apt");
+    has("repo_server", "Debian", "python3-apt", "apt-utils", "gnupg", "openssl");
+    has("ca", "Debian", "python3-cryptography");
+    has("gateway", "Debian", "nftables");
+    has("pip_client", "Debian", "python3-pip", "python3-venv");
+    has("pypi_server", "Debian", "python3-venv");
+    has("registry", "Debian", "docker-registry", "apache2-utils", "skopeo", "python3-yaml");
+    has("nginx", "Debian", "nginx");
+    has("nginx", "RedHat", "nginx");
+    for (const r of ["registry", "repo_server", "pypi_server"]) assert.ok(!readRole(r).packages.Debian.includes("nginx"), `${r} leaves nginx to the nginx role`);
+  });
+
+  it("says which roles run only on Debian and Ubuntu", () => {
+    for (const r of ["registry", "repo_server", "pypi_server", "pip_client"]) assert.deepEqual(readRole(r).platforms, ["debian", "ubuntu"], r);
+    for (const r of ["nginx", "ca", "bind", "chrony"]) assert.deepEqual(readRole(r).platforms, ["debian", "rhel-family", "ubuntu"], r);
+  });
+
+  it("knows the roles each role includes, and their closure", () => {
+    for (const r of ["registry", "repo_server", "pypi_server"]) assert.deepEqual(readRole(r).dependencies, ["nginx", "store"], r);
+    assert.deepEqual(readRole("nginx").dependencies, ["ca"]);
+    assert.deepEqual(withDependencies(["registry"]), ["ca", "nginx", "registry", "store"]);
+    const copied = [...emitRoles(["pypi_server"]).keys()];
+    for (const f of ["roles/nginx/tasks/main.yml", "roles/nginx/files/nginx-check", "roles/store/files/airgap_store.py", "roles/ca/tasks/certificate.yml"]) {
+      assert.ok(copied.includes(f), f);
+    }
+  });
+
+  describe("on a role written for the test", () => {
+    let dir: string;
+    const write = (rel: string, text: string) => {
+      mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      writeFileSync(path.join(dir, rel), text);
+    };
+    beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), "airgap-roles-"))));
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it("reads platforms, packages (a family file wins over vars/main.yml) and included roles", () => {
+      write("demo/meta/main.yml", "galaxy_info:\n  platforms:\n    - {name: EL, versions: ['9']}\n    - {name: Debian, versions: [bookworm]}\ndependencies:\n  - role: base\n");
+      write("demo/vars/main.yml", "airgap_demo_packages: [common]\n");
+      write("demo/vars/Debian.yml", "airgap_demo_packages:\n  - deb-one\n  - deb-two\nother: x\n");
+      write(
+        "demo/tasks/main.yml",
+        "- name: A block\n  block:\n    - name: In\n      ansible.builtin.include_role:\n        name: helper\n        tasks_from: x\n  always:\n    - name: Static\n      ansible.builtin.import_role: {name: other}\n",
+      );
+      write("demo/handlers/main.yml", "- name: H\n  include_role:\n    name: fromhandler\n");
+      assert.deepEqual(readRole("demo", dir), {
+        name: "demo",
+        platforms: ["debian", "rhel-family"],
+        packages: { Debian: ["deb-one", "deb-two"], RedHat: ["common"] },
+        dependencies: ["base", "fromhandler", "helper", "other"],
+      });
+    });
+
+    it("refuses a templated package list, an unknown platform and a templated role name", () => {
+      write("a/meta/main.yml", "galaxy_info:\n  platforms: [{name: Debian}]\n");
+      write("a/vars/Debian.yml", "airgap_a_packages: \"{{ x }}\"\n");
+      assert.throws(() => readRole("a", dir), /role a: vars\/Debian.yml: airgap_a_packages must be a list of plain package names/);
+      write("b/meta/main.yml", "galaxy_info:\n  platforms: [{name: Solaris}]\n");
+      assert.throws(() => readRole("b", dir), /role b: meta\/main.yml: unknown platform "Solaris"/);
+      write("c/meta/main.yml", "galaxy_info:\n  platforms: [{name: Debian}]\n");
+      write("c/tasks/main.yml", "- include_role:\n    name: \"{{ which }}\"\n");
+      assert.throws(() => readRole("c", dir), /role c: tasks\/main.yml: the role it names must be a plain role name/);
+    });
+  });
+});
