@@ -23,10 +23,11 @@ import { emitInventory } from "./emit/inventory.js";
 import { emitPlaybooks, usedRoles } from "./emit/playbooks.js";
 import type { CheckoutReader } from "./kubespray/catalogue.js";
 import { checkPorts, link, present, type ResolvedComponent } from "./link.js";
+import { checkPlatforms, placements } from "./platforms.js";
 import { loadSite, type Checker } from "./load/index.js";
 import type { Positions } from "./load/evaluate.js";
 import { compareText, Context } from "./model/context.js";
-import { resolveCore } from "./model/site.js";
+import { resolveCore, type HostModel } from "./model/site.js";
 import type { SiteModels } from "./components/index.js";
 
 export interface SynthOptions {
@@ -44,6 +45,8 @@ export interface SynthOptions {
 /** The site after every phase: core, typed models by component key, the linked facts. */
 export interface SynthSite extends Linked {
   models: SiteModels;
+  /** Which hosts each role runs on, dependencies included (known once rendered; `airgap bundle` plans OS packages from it). */
+  placements?: { role: string; hosts: HostModel[] }[];
 }
 
 export interface Synthesized {
@@ -81,6 +84,10 @@ export function synthSite(ctx: Context, value: Site, list: Component<unknown>[] 
 
 /** Renders the project of a synthesized site (relative path → content, sorted). */
 export function emitProject(site: SynthSite, outDir: string, list: Component<unknown>[] = components, rolesDirs?: string[]): Map<string, string> {
+  return render(site, outDir, list, rolesDirs).files;
+}
+
+function render(site: SynthSite, outDir: string, list: Component<unknown>[], rolesDirs?: string[]): { files: Map<string, string>; out: Emission } {
   const out = new Emission();
   Object.assign(out.kubespray, site.kubespray);
   for (const c of list) {
@@ -95,7 +102,19 @@ export function emitProject(site: SynthSite, outDir: string, list: Component<unk
     ["README.md", emitRunbook(site, out, kubespray, outDir)],
     ...emitRoles(usedRoles(site), rolesDirs),
   ]);
-  return new Map([...files].sort(([a], [b]) => compareText(a, b)));
+  return { files: new Map([...files].sort(([a], [b]) => compareText(a, b))), out };
+}
+
+/** The phases on an evaluated site, then the check of the rendered project (roles' platforms); undefined on any error. */
+function run(ctx: Context, value: Site, options: SynthOptions, list: Component<unknown>[]): Synthesized | undefined {
+  const site = synthSite(ctx, value, list);
+  if (!site) return undefined;
+  const outDir = options.outDir ?? path.join("out", value.name);
+  const { files, out } = render(site, path.resolve(outDir), list, options.rolesDirs);
+  site.placements = placements(site, out, options.rolesDirs);
+  checkPlatforms(ctx, site, site.placements, site.core.sources, options.rolesDirs);
+  if (ctx.errors.length > 0) return undefined;
+  return { errors: [], siteName: value.name, outDir, files, site };
 }
 
 /** Loads, synthesizes and renders a site file. */
@@ -107,17 +126,16 @@ export async function synth(siteFile: string, options: SynthOptions = {}): Promi
   // A valid site needs no positions: take the fast evaluation as it is.
   const fast = loaded.fast?.evaluated;
   if (fast && typeErrors.length === 0) {
-    const ctx = new Context(file, fast.positions, options.checkouts);
-    const site = synthSite(ctx, fast.value as Site, list);
-    if (site) return emitted(site, fast.value as Site, options, list);
+    const done = run(new Context(file, fast.positions, options.checkouts), fast.value as Site, options, list);
+    if (done) return done;
   }
   const located = loaded.located();
   if (!located.evaluated) return { errors: [...sortDiagnostics(typeErrors), located.error], files: new Map() };
   const value = located.evaluated.value as Site;
   const ctx = new Context(file, located.evaluated.positions as Positions, options.checkouts);
-  let site: SynthSite | undefined;
+  let done: Synthesized | undefined;
   try {
-    site = synthSite(ctx, value, list);
+    done = run(ctx, value, options, list);
   } catch (err) {
     // With type errors the value may not have the DSL's shape: report those alone.
     if (typeErrors.length === 0) throw err;
@@ -126,11 +144,6 @@ export async function synth(siteFile: string, options: SynthOptions = {}): Promi
   const typed = new Set(typeErrors.map((d) => d.at && `${d.at.file}:${d.at.line}:${d.at.col}`));
   const semantic = ctx.errors.filter((d) => !d.at || !typed.has(`${d.at.file}:${d.at.line}:${d.at.col}`));
   const errors = [...sortDiagnostics(typeErrors), ...sortDiagnostics(semantic)];
-  if (errors.length > 0 || !site) return { errors, siteName: typeof value?.name === "string" ? value.name : undefined, files: new Map() };
-  return emitted(site, value, options, list);
-}
-
-function emitted(site: SynthSite, value: Site, options: SynthOptions, list: Component<unknown>[]): Synthesized {
-  const outDir = options.outDir ?? path.join("out", value.name);
-  return { errors: [], siteName: value.name, outDir, files: emitProject(site, path.resolve(outDir), list, options.rolesDirs), site };
+  if (errors.length > 0 || !done) return { errors, siteName: typeof value?.name === "string" ? value.name : undefined, files: new Map() };
+  return done;
 }

@@ -87,6 +87,8 @@ export interface CoreModel {
   hosts: HostModel[];
   /** Every host name the site declares, valid or not (so errors are not repeated). */
   declaredHosts: Map<string, HostRole[]>;
+  /** Each valid host as the site file wrote it (later errors point at it). */
+  sources: Map<string, Host>;
   ca: CaModel;
 }
 
@@ -316,5 +318,6 @@ export function resolveCore(ctx: Context, site: Site): CoreModel {
     ctx.error("AG113", `"${g.name}" is a second gateway host ("${gateways[0].name}" is the first)`, g, "roles", "a site has one gateway host, with an address on every network it routes");
   }
   const declaredHosts = new Map((site.hosts ?? []).map((h) => [h.name, h.roles ?? []]));
-  return { siteFile: ctx.siteFile, name: site.name, domain: site.domain, networks, hosts, declaredHosts, ca: caModel };
+  const sources = new Map((site.hosts ?? []).filter((h) => hosts.some((m) => m.name === h.name)).map((h) => [h.name, h]));
+  return { siteFile: ctx.siteFile, name: site.name, domain: site.domain, networks, hosts, declaredHosts, sources, ca: caModel };
 }
