@@ -29,7 +29,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Arch } from "../dsl/index.js";
 import type { OsInfo } from "../compile/model/site.js";
-import { compareStrings } from "./manifest.js";
+import { compareText } from "../compile/model/context.js";
 
 /** Mirrors the bundle resolves packages from. */
 export const MIRROR_NAMES = ["debian", "debian-security", "ubuntu", "ubuntu-ports"] as const;
@@ -102,7 +102,7 @@ export function systemDebianMirrors(etcApt = "/etc/apt"): Partial<Pick<Mirrors, 
   };
   read(path.join(etcApt, "sources.list"), false);
   const dir = path.join(etcApt, "sources.list.d");
-  const files = existsSync(dir) ? readdirSync(dir).sort(compareStrings) : [];
+  const files = existsSync(dir) ? readdirSync(dir).sort(compareText) : [];
   for (const f of files) {
     if (f.endsWith(".list")) read(path.join(dir, f), false);
     else if (f.endsWith(".sources")) read(path.join(dir, f), true);
@@ -200,7 +200,7 @@ export class PackageIndex {
     const roots = new Set<string>(["apt"]);
     if (this.names.has("usr-is-merged")) roots.add("usr-is-merged");
     for (const s of this.byKey.values()) if (s.priority === "required" || s.essential) roots.add(s.name);
-    return [...roots].sort(compareStrings);
+    return [...roots].sort(compareText);
   }
 }
 
@@ -418,7 +418,7 @@ export class AptRoot {
       }
       debs.push({ name, version, arch, url, file: path.posix.basename(s.filename), size: s.size, sha256: s.sha256 });
     }
-    return debs.sort((a, b) => compareStrings(a.name, b.name) || compareStrings(a.arch, b.arch));
+    return debs.sort((a, b) => compareText(a.name, b.name) || compareText(a.arch, b.arch));
   }
 
   /** What a minimal host of the release has; written as this root's dpkg status. */

@@ -16,6 +16,7 @@ import chalk from "chalk";
 import type { SiteModels } from "../compile/components/index.js";
 import { formatDiagnostics } from "../compile/diagnostics.js";
 import type { CoreModel, HostModel } from "../compile/model/site.js";
+import { compareText } from "../compile/model/context.js";
 import { synth, type SynthSite } from "../compile/synth.js";
 import { checkoutReader } from "../kubespray/render.js";
 import { AptError, AptRoot, MIRROR_NAMES, resolveMirrors, type DebPackage, type MirrorName, type MirrorOrigin, type Mirrors } from "./apt.js";
@@ -23,7 +24,6 @@ import { artifactLabel, download, DownloadError, downloadPinned, mirrorUrl, prob
 import {
   ARTIFACT_KINDS,
   buildManifest,
-  compareStrings,
   MANIFEST_FILE,
   serializeManifest,
   SIGNATURE_FILE,
@@ -249,7 +249,7 @@ export async function planBundle(site: SynthSite, o: BundleOptions, log: Log): P
   }
   const { mirrors, origin } = resolveMirrors(o.mirrors ?? {}, env, o.systemMirrors);
   const used = new Set(targets.flatMap((t) => (t.release.distribution === "debian" ? ["debian", "debian-security"] : [t.arch === "amd64" ? "ubuntu" : "ubuntu-ports"])));
-  for (const name of [...used].sort(compareStrings)) log.info(`mirror ${name}: ${mirrors[name as keyof Mirrors]} (${origin[name as keyof Mirrors] satisfies MirrorOrigin})`);
+  for (const name of [...used].sort(compareText)) log.info(`mirror ${name}: ${mirrors[name as keyof Mirrors]} (${origin[name as keyof Mirrors] satisfies MirrorOrigin})`);
   const cache = path.resolve(o.cache ?? defaultCacheDir(env));
   const artifacts = new Map<string, Planned>();
   const repos = new Map<string, Repository>();
@@ -290,7 +290,7 @@ async function dryRun(plan: Plan, store: Store | undefined, out: ProgressStream,
     let fetchBytes = 0;
     let totalBytes = 0;
     let unknown = 0;
-    for (const a of [...list].sort((x, y) => compareStrings(x.path, y.path))) {
+    for (const a of [...list].sort((x, y) => compareText(x.path, y.path))) {
       const pinned = a.pin ? (await store?.readPins())?.[pinKey(a)] : undefined;
       const sha256 = a.pin ? pinned : a.sha256;
       const have = store && sha256 ? await store.check({ sha256, size: a.size }) : { state: "missing" as const };

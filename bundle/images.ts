@@ -29,7 +29,7 @@ import { compareText } from "../compile/model/context.js";
 import { isKubernetes, type CoreModel } from "../compile/model/site.js";
 import { imageModel } from "../compile/components/registry.js";
 import { DownloadError } from "./download.js";
-import { compareStrings, type Artifact } from "./manifest.js";
+import type { Artifact } from "./manifest.js";
 import type { SiteModels } from "../compile/components/index.js";
 import { formatBytes, formatDuration, type ProgressStream } from "./progress.js";
 import { BLOB_DIR, PARTIAL_DIR, type Store } from "./store.js";
@@ -96,7 +96,7 @@ export function imageRequests(core: CoreModel, models: SiteModels): ImageRequest
   // Kubespray's list (compile/kubespray): images with their target in the site registry and the architectures that pull them.
   const kubespray = (models.kubespray as { artifacts?: { images?: { source: string; target: string; arches: Arch[] }[] } } | undefined)?.artifacts?.images ?? [];
   for (const i of kubespray) add({ source: i.source, target: i.target, arches: i.arches }, "Kubespray");
-  const list = [...bySource.values()].sort((a, b) => compareStrings(a.source, b.source));
+  const list = [...bySource.values()].sort((a, b) => compareText(a.source, b.source));
   if (list.length > 0 && !models.registry) {
     throw new ImageError(`the site needs ${list.length} images but runs no registry to serve them`, "add services.registry to the site");
   }

@@ -6,6 +6,7 @@
  * The manifest is deterministic: artifacts sorted by kind then path, keys in a
  * fixed order, no timestamps. Same inputs (site and upstream state), same bytes.
  */
+import { compareText } from "../compile/model/context.js";
 import type { OsRelease } from "../dsl/index.js";
 
 export const MANIFEST_FORMAT = 1;
@@ -71,10 +72,6 @@ const HEX64 = /^[0-9a-f]{64}$/;
 /** A manifest that cannot be read; the message lists every problem. */
 export class ManifestError extends Error {}
 
-/** Byte-wise string order: the same on every machine, whatever its locale. */
-export function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 /** A relative path that stays inside the folder it is joined to. */
 export function isSafeRelativePath(p: string): boolean {
@@ -105,7 +102,7 @@ function orderedRepository(r: Repository): Repository {
     path: r.path,
     ...(r.suite !== undefined ? { suite: r.suite } : {}),
     pool: r.pool,
-    architectures: [...r.architectures].sort(compareStrings),
+    architectures: [...r.architectures].sort(compareText),
   };
 }
 
@@ -127,7 +124,7 @@ export function mergeArtifacts(list: Artifact[]): Artifact[] {
 }
 
 export function sortArtifacts(list: Artifact[]): Artifact[] {
-  return [...list].sort((a, b) => compareStrings(a.kind, b.kind) || compareStrings(a.path, b.path));
+  return [...list].sort((a, b) => compareText(a.kind, b.kind) || compareText(a.path, b.path));
 }
 
 export function buildManifest(site: string, repositories: Repository[], artifacts: Artifact[]): Manifest {
@@ -136,7 +133,7 @@ export function buildManifest(site: string, repositories: Repository[], artifact
     site,
     repositories: repositories
       .map(orderedRepository)
-      .sort((a, b) => compareStrings(a.path, b.path) || compareStrings(a.pool, b.pool)),
+      .sort((a, b) => compareText(a.path, b.path) || compareText(a.pool, b.pool)),
     artifacts: mergeArtifacts(artifacts).map(orderedArtifact),
   };
 }

@@ -10,7 +10,7 @@
 import type { HostModel } from "../compile/model/site.js";
 import { readRole } from "../compile/roles.js";
 import type { SynthSite } from "../compile/synth.js";
-import { compareStrings } from "./manifest.js";
+import { compareText } from "../compile/model/context.js";
 
 export interface HostPackages {
   host: HostModel;
@@ -31,7 +31,7 @@ export function packagesByHost(site: SynthSite): HostPackages[] {
     for (const { role, hosts } of site.placements ?? []) {
       if (hosts.some((h) => h.name === host.name)) readRole(role).packages[family].forEach((p) => names.add(p));
     }
-    return { host, packages: [...names].sort(compareStrings) };
+    return { host, packages: [...names].sort(compareText) };
   });
 }
 
@@ -53,5 +53,5 @@ export function packageTargets(list: HostPackages[]): PackageTarget[] {
     if (packages.length > 0 && !t.sets.some((s) => s.join(" ") === packages.join(" "))) t.sets.push(packages);
     byKey.set(key, t);
   }
-  return [...byKey.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, t]) => t);
+  return [...byKey.entries()].sort(([a], [b]) => compareText(a, b)).map(([, t]) => t);
 }

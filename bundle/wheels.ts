@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { DEVPI_REQUIREMENTS, normalizeProject, PYTHON_BY_RELEASE, type PypiModel } from "../compile/components/pypi.js";
 import type { Planned } from "./bundle.js";
-import { compareStrings } from "./manifest.js";
+import { compareText } from "../compile/model/context.js";
 import { hashFile } from "./store.js";
 
 const exec = promisify(execFile);
@@ -76,7 +76,7 @@ export function wheelTargets(m: PypiModel): WheelTarget[] {
   // The static index serves every target's files to every client; devpi also
   // needs its own server's packages, installed from the bundle into a venv.
   if (m.mode === "devpi") add(m.host, DEVPI_REQUIREMENTS);
-  return [...byKey.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, t]) => t);
+  return [...byKey.entries()].sort(([a], [b]) => compareText(a, b)).map(([, t]) => t);
 }
 
 interface ReportItem {

@@ -41,8 +41,8 @@ export interface RegistryModel {
   users: RegistryUserModel[];
   images: RegistryImageModel[];
   allow: string[];
-  /** `registry.<domain>` first, then the host's own name: the certificate's DNS names. */
-  names: string[];
+  /** `registry.<domain>:<port>`: how Kubespray and clients name it. */
+  registryHost: string;
   /** Whether the repository server runs on the same host (they share one content-addressed store). */
   sharesStoreWithRepos: boolean;
 }
@@ -167,8 +167,7 @@ export const registry: Component<RegistryModel> = {
     });
     images.sort((a, b) => compareText(a.source, b.source));
     if (!host) return undefined;
-    const certNames = [`registry.${core.domain}`, host.fqdn];
-    const registryHost = `${certNames[0]}:${port}`;
+    const registryHost = `registry.${core.domain}:${port}`;
     return {
       model: {
         host,
@@ -178,7 +177,7 @@ export const registry: Component<RegistryModel> = {
         users,
         images,
         allow: cidrs(allow),
-        names: certNames,
+        registryHost,
         sharesStoreWithRepos: site.services?.repos?.on === host.name,
       },
       exports: {
@@ -196,7 +195,7 @@ export const registry: Component<RegistryModel> = {
     };
   },
   emit(m, site, out) {
-    const registryHost = `${m.names[0]}:${m.port}`;
+    const registryHost = m.registryHost;
     out.addGroup("airgap_registry_servers", [m.host.name]);
     out.addVars("airgap_registry_servers", {
       airgap_registry_port: m.port,
@@ -204,7 +203,8 @@ export const registry: Component<RegistryModel> = {
       airgap_registry_backend_port: m.backendPort,
       airgap_registry_storage: m.storage,
       airgap_registry_allow: m.allow,
-      airgap_registry_names: m.names,
+      // The certificate's DNS names (link: `registry.<domain>`, then the host's own).
+      airgap_registry_names: site.tlsNames.get("registry"),
       airgap_registry_users: m.users.map((u) => ({ name: u.name, access: u.access, password: secretExpression(u.password) })),
       airgap_registry_images: m.images.map((i) => ({ source: i.source, target: i.target })),
       airgap_registry_prune_store: !m.sharesStoreWithRepos,

@@ -139,7 +139,7 @@ export const repos: Component<ReposModel> = {
       airgap_repo_server_port: m.port,
       airgap_repo_server_tls: m.tls,
       airgap_repo_server_allow: m.allow,
-      airgap_repo_server_names: [name, m.host.fqdn],
+      airgap_repo_server_names: site.tlsNames.get("repo") ?? [name, m.host.fqdn],
       airgap_repo_server_addresses: [m.host.address],
       airgap_repo_server_files: m.files,
       airgap_repo_server_site_packages: m.packages,
