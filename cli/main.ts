@@ -7,7 +7,7 @@ import yargs from "yargs";
 import { MIRROR_NAMES } from "../bundle/apt.js";
 import { formatDiagnostics } from "../compile/diagnostics.js";
 import { synth } from "../compile/synth.js";
-import { dslTypes } from "../compile/load/typecheck.js";
+import { dslTypes, siteCompilerOptions } from "../compile/load/typecheck.js";
 import { writeProject } from "../compile/write.js";
 import { checkoutReader } from "../kubespray/render.js";
 
@@ -111,16 +111,7 @@ function init(dir: string): number {
   writeFileSync(site, readFileSync(path.join(root, "examples/site.ts"), "utf8"));
   // The editor resolves `airgap` to this installation's DSL, with the compiler's own options.
   const config = {
-    compilerOptions: {
-      strict: true,
-      noEmit: true,
-      target: "es2022",
-      module: "preserve",
-      moduleResolution: "bundler",
-      skipLibCheck: true,
-      types: [],
-      paths: { airgap: [path.relative(path.resolve(dir), dslTypes)] },
-    },
+    compilerOptions: siteCompilerOptions(path.relative(path.resolve(dir), dslTypes)),
     files: ["site.ts"],
   };
   writeFileSync(tsconfig, JSON.stringify(config, null, 2) + "\n");

@@ -32,6 +32,22 @@ describe("airgap command line", function () {
   beforeEach(() => (tmp = mkdtempSync(path.join(os.tmpdir(), "airgap-cli-"))));
   afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
+  it("prints an exception inside the compiler as one internal error naming the site file: exit 1, no stack, nothing written", () => {
+    // A value that throws when the compiler reads it: the compiler's own failure, whatever the input.
+    const site = readFileSync(path.join(EXAMPLES, "site.ts"), "utf8")
+      .replace("export default defineSite(", "const site = defineSite(")
+      .concat('\nObject.defineProperty(site, "domain", { get() { throw new Error("boom"); } });\nexport default site;\n');
+    writeFileSync(path.join(tmp, "site.ts"), site);
+    const r = airgap(["compile", "site.ts", "-o", "out"], tmp);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /^error: internal error in airgap compile \(site\.ts\): boom$/m);
+    assert.match(r.err, /This is a bug in airgap/);
+    assert.doesNotMatch(r.err, /^\s+at /m);
+    assert.deepEqual(readdirSync(tmp), ["site.ts"]);
+    const debug = spawnSync(process.execPath, [CLI, "validate", "site.ts"], { cwd: tmp, encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0", AIRGAP_DEBUG: "1" } });
+    assert.match(debug.stderr, /^\s+at /m, "AIRGAP_DEBUG=1 shows the stack");
+  });
+
   it("answers --help on every command with exit 0", () => {
     for (const args of [["--help"], ["compile", "--help"], ["validate", "--help"], ["init", "--help"]]) {
       const r = airgap(args, tmp);
