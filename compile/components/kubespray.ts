@@ -329,7 +329,6 @@ export const kubespray: Component<KubesprayModel> = {
   /** The offline vars, from the other services' variables, then the proof that with them nothing comes from outside. */
   validate(ctx, m, site) {
     const others = site.kubespray;
-    const s = m;
     m.vars = {
       ...offlineVars({
         catalogue: m.catalogue,
@@ -349,10 +348,10 @@ export const kubespray: Component<KubesprayModel> = {
     const inside = (host: string) => host === domain || host.endsWith(`.${domain}`) || site.core.hosts.some((h) => h.address === host);
     const listed = findLeaks(m.artifacts, all, m.catalogue);
     const seen = new Set(listed.map((l) => l.variable));
-    const leaks = [...listed, ...outsideVariables(s.extraVars, all, inside).filter((l) => !seen.has(l.variable))];
+    const leaks = [...listed, ...outsideVariables(m.extraVars, all, inside).filter((l) => !seen.has(l.variable))];
     // Errors point at the variable the site wrote, else at the release.
     for (const l of leaks) {
-      const at = l.kind === "variable" || l.variable in s.extraVars ? { owner: m.config.extraVars, key: l.variable } : { owner: m.config, key: "version" };
+      const at = l.kind === "variable" || l.variable in m.extraVars ? { owner: m.config.extraVars, key: l.variable } : { owner: m.config, key: "version" };
       ctx.error("AG098", leakMessage(l), at.owner, at.key, `${l.variable}: ${l.fix}`);
     }
   },
