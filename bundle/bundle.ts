@@ -265,7 +265,7 @@ export async function planBundle(site: SynthSite, o: BundleOptions, log: Log): P
     if (prior && prior.sha256 !== f.sha256) throw new AptError(`two files want the path ${f.path}: ${prior.source} and ${f.source} with different sha256`);
     artifacts.set(f.path, f);
   }
-  for (const w of await planWheels(models.pypi, { env, log })) artifacts.set(w.path, w);
+  for (const w of await planWheels(models.pypi, { env, log, controller: site.python })) artifacts.set(w.path, w);
   return { site: core.name, repositories: [...repos.values()], artifacts: [...artifacts.values()], images };
 }
 

@@ -61,7 +61,12 @@ export function platformTags(glibc: [number, number], arch: "amd64" | "arm64"): 
 }
 
 /** The resolutions the site needs: its clients' (python, arch) pairs, and devpi-server for the index host. */
-export function wheelTargets(m: PypiModel): WheelTarget[] {
+/**
+ * The pip targets (CPython version × machine) with their requirements: the
+ * site's packages for every pip client; `controller` (other services' needs,
+ * Kubespray's controller kit) for the index host's own CPython.
+ */
+export function wheelTargets(m: PypiModel, controller: string[] = []): WheelTarget[] {
   const byKey = new Map<string, WheelTarget>();
   const add = (host: PypiModel["host"], requirements: string[]) => {
     if (requirements.length === 0) return;
@@ -73,6 +78,7 @@ export function wheelTargets(m: PypiModel): WheelTarget[] {
     byKey.set(key, t);
   };
   for (const h of m.clients) add(h, m.packages);
+  add(m.host, controller);
   // The static index serves every target's files to every client; devpi also
   // needs its own server's packages, installed from the bundle into a venv.
   if (m.mode === "devpi") add(m.host, DEVPI_REQUIREMENTS);
@@ -85,6 +91,8 @@ interface ReportItem {
 }
 
 export interface WheelOptions {
+  /** Requirements other services need in the index (Kubespray's controller), for the index host's CPython. */
+  controller?: string[];
   /** The Python that runs pip. @default $AIRGAP_PYTHON, else python3 */
   python?: string;
   env?: NodeJS.ProcessEnv;
@@ -245,7 +253,7 @@ export async function planWheels(m: PypiModel | undefined, o: WheelOptions): Pro
     throw new WheelError(`no such wheelhouse folder: ${m.source.dir} (pypi.source.wheelhouse)`, "the folder is relative to the site file");
   }
   const byPath = new Map<string, Planned>();
-  for (const t of wheelTargets(m)) {
+  for (const t of wheelTargets(m, o.controller)) {
     const started = Date.now();
     const list = await resolveTarget(t, m, python, env, o.log);
     for (const w of list) byPath.set(w.path, w);

@@ -103,5 +103,6 @@ export function link(core: CoreModel, resolved: ResolvedComponent[]): Linked {
     packages: all.flatMap((e) => e.packages ?? []),
     secrets: all.flatMap((e) => e.secrets ?? []),
     registryPull: all.find((e) => e.registryPull)?.registryPull,
+    python: [...new Set(all.flatMap((e) => e.python ?? []))],
   };
 }

@@ -103,6 +103,12 @@ export interface Exports {
   secrets?: SecretModel[];
   /** The site registry's pull-only account (Kubernetes nodes pull with it). */
   registryPull?: { name: string; password: SecretModel };
+  /**
+   * Python requirements the site's index must carry for this service beyond
+   * `pypi.packages` (Kubespray: its controller's `requirements.txt`), resolved
+   * for the index host's CPython and platform (the controller's, as a rule).
+   */
+  python?: string[];
 }
 
 /** A component's resolution: its typed model and its exports. */
@@ -134,6 +140,8 @@ export interface Linked {
   packages: PackageNeed[];
   secrets: SecretModel[];
   registryPull?: { name: string; password: SecretModel };
+  /** Python requirements the services need in the site's index (each once, in component order). */
+  python: string[];
 }
 
 /** What a component adds to the compiled project. */

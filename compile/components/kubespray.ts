@@ -215,7 +215,7 @@ function controllerLines(requirements: string[], index: string | undefined): str
   return [
     `The Ansible controller that runs Kubespray needs its Python packages (Kubespray's \`requirements.txt\`): ${list}.`,
     index
-      ? `Install them from the site's index (carry them in the bundle by listing them in \`pypi.packages\`): \`python3 -m venv kubespray-venv && kubespray-venv/bin/pip install --index-url ${index} -r KUBESPRAY_DIR/requirements.txt\`.`
+      ? `\`airgap bundle\` carries them for the index host's Python; install them from the site's index alone: \`python3 -m venv kubespray-venv && kubespray-venv/bin/pip install --index-url ${index} -r KUBESPRAY_DIR/requirements.txt\`.`
       : "The site has no Python package index: install them on the controller before it enters the site, or add a `pypi` service that carries them.",
   ];
 }
@@ -323,6 +323,8 @@ export const kubespray: Component<KubesprayModel> = {
         // The registry pushes them from the bundle under the names Kubespray asks for.
         images: artifacts.images.map((i) => ({ source: i.source, target: i.target })),
         packages: [{ hosts: k8s, deb: SYSTEM_PACKAGES.deb, rpm: SYSTEM_PACKAGES.rpm, why: SYSTEM_PACKAGES.why }],
+        // The Ansible controller that runs Kubespray installs them from the site's index.
+        python: catalogue.controller?.requirements ?? [],
       },
     };
   },

@@ -137,7 +137,8 @@ export const pypi: Component<PypiModel> = {
       airgap_pypi_server_address: m.host.address,
       airgap_pypi_server_allow: m.allow,
       airgap_pypi_server_names: site.tlsNames.get("pypi"),
-      airgap_pypi_server_requirements: m.packages,
+      // The site's own and what other services need (Kubespray's controller).
+      airgap_pypi_server_requirements: [...m.packages, ...site.python.filter((r) => !m.packages.includes(r))],
       ...(m.mode === "devpi"
         ? { airgap_pypi_server_devpi_port: m.backendPort, airgap_pypi_server_devpi_index: DEVPI_INDEX, airgap_pypi_server_devpi_requirements: DEVPI_REQUIREMENTS, airgap_pypi_server_devpi_root_password: secretExpression(m.rootPassword!) }
         : {}),

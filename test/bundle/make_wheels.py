@@ -6,6 +6,8 @@ RECORD), byte for byte the same on every run (fixed timestamps and order).
   airgap-lab-base 1.0
   airgap-lab-top 1.0     requires airgap-lab-base>=1.0
   airgap-lab-other 1.0   in the wheelhouse but not listed by the site: never bundled
+  airgap-lab-controller 1.0  the lab's stand-in for Kubespray's controller
+                             requirements (test/e2e/kubespray/standin.ts)
 """
 import base64
 import hashlib
@@ -18,6 +20,7 @@ WHEELS = [
     ("airgap_lab_top", "1.0", ["airgap-lab-base>=1.0"],
      'from airgap_lab_base import greet\n\n\ndef main():\n    return "top says: " + greet()\n'),
     ("airgap_lab_other", "1.0", [], 'VALUE = "not in the bundle"\n'),
+    ("airgap_lab_controller", "1.0", [], 'VALUE = "what the Ansible controller needs"\n'),
 ]
 
 

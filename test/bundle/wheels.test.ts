@@ -75,6 +75,30 @@ describe("pypi: the bundle's Python packages", function () {
     assert.ok(lists.get("admin")!.includes("nginx"));
   });
 
+  it("carries what other services need in the index (Kubespray's controller kit) for the index host's CPython", async () => {
+    const m = await model(site(tmp, `{ on: "admin", packages: ["airgap-lab-top"], source: { wheelhouse: "wheels" } }`));
+    const targets = wheelTargets(m, ["airgap-lab-controller==1.0"]);
+    assert.deepEqual(targets.map((t) => [t.python, t.arch, t.hosts.join(","), t.requirements.join(" ")]), [
+      ["3.11", "amd64", "admin", "airgap-lab-top airgap-lab-controller==1.0"],
+      ["3.11", "arm64", "n1", "airgap-lab-top"],
+    ]);
+    const planned = await planWheels(m, { ...quiet, controller: ["airgap-lab-controller==1.0"] });
+    assert.ok(planned.some((p) => p.path === "pypi/airgap-lab-controller/airgap_lab_controller-1.0-py3-none-any.whl"), planned.map((p) => p.path).join(" "));
+  });
+
+  it("a Kubespray site's index carries the release's controller requirements (from its catalogue)", async () => {
+    const text = readFileSync(site(tmp, `{ on: "admin", source: { wheelhouse: "wheels" } }`), "utf8")
+      .replace("pypi: {", `kubespray: { version: "2.28.1", kubernetes: "1.32.8" },
+    registry: { on: "admin", users: [{ name: "p", password: fromEnv("P"), access: "push" }, { name: "q", password: fromEnv("Q"), access: "pull" }] },
+    pypi: {`);
+    writeFileSync(path.join(tmp, "site.ts"), text);
+    const r = await synth(path.join(tmp, "site.ts"));
+    assert.deepEqual(r.errors.map((e) => e.message), []);
+    assert.deepEqual(r.site!.python, ["ansible==9.13.0", "cryptography==45.0.2", "jmespath==1.0.1", "netaddr==1.3.0"]);
+    const vars = r.files.get("inventory/group_vars/airgap_pypi_servers/airgap.yml")!;
+    assert.match(vars, /airgap_pypi_server_requirements:\n {2}- "?ansible==9\.13\.0"?\n/);
+  });
+
   it("resolves the listed package with its dependency from a wheelhouse, with pip's digests, and nothing else", async () => {
     const m = await model(site(tmp, `{ on: "admin", packages: ["airgap-lab-top"], source: { wheelhouse: "wheels" } }`));
     const planned = await planWheels(m, quiet);

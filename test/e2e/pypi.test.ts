@@ -65,6 +65,14 @@ describe("@lab pypi: the site's Python package index, static mode", function () 
     assert.ok(page.includes(`#sha256=${base.sha256}`), page);
   });
 
+  it("the index carries Kubespray's controller requirements without the site listing them (the stand-in's airgap-lab-controller)", async function () {
+    this.timeout(2 * 60_000);
+    // On the admin, as the Ansible controller inside the site would: a venv from the index alone.
+    const r = await site.lab.ssh("admin", `python3 -m venv /tmp/airgap-controller && /tmp/airgap-controller/bin/pip install --disable-pip-version-check --index-url ${INDEX} airgap-lab-controller==1.0`);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /Successfully installed airgap-lab-controller-1\.0/, r.stdout);
+  });
+
   it("a package the bundle lacks fails with pip's own message", async function () {
     this.timeout(2 * 60_000);
     // airgap-lab-other is in the wheelhouse but not listed by the site.

@@ -8,7 +8,9 @@
  * one Kubernetes version and amd64, each under its real upstream URL and
  * Kubespray variable, with a small stand-in file in the test mirror
  * (test/e2e/mirror/<host>/<path>) whose sha256 replaces Kubespray's pin.
- * Images are left out: the registry tests carry their own.
+ * Images are left out: the registry tests carry their own. The controller's
+ * Python requirements are the lab's test wheel airgap-lab-controller
+ * (test/bundle/make_wheels.py): the lab has no way to PyPI.
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -44,7 +46,14 @@ function main(): void {
     const { image: _image, ...fileOnly } = d;
     downloads.push({ ...fileOnly, file: { ...d.file, variants } });
   }
-  const standin: Catalogue = { ...real, commit: "lab stand-in", kubernetes: { default: KUBERNETES, supported: [KUBERNETES] }, arches: [ARCH], downloads };
+  const standin: Catalogue = {
+    ...real,
+    commit: "lab stand-in",
+    kubernetes: { default: KUBERNETES, supported: [KUBERNETES] },
+    arches: [ARCH],
+    downloads,
+    controller: { requirements: ["airgap-lab-controller==1.0"] },
+  };
   writeFileSync(STANDIN_CATALOGUE, serializeCatalogue(standin));
   console.log(`${path.relative(ROOT, STANDIN_CATALOGUE)}: ${downloads.length} downloads, stand-ins under ${path.relative(ROOT, MIRROR)}`);
 }
