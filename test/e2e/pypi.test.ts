@@ -30,10 +30,11 @@ describe("@lab pypi: the site's Python package index, static mode", function () 
     site = await labBefore(this);
   });
 
-  it("the bundle carries the listed package and its dependency, and nothing else of the wheelhouse", () => {
+  it("the bundle carries the listed package, its dependency and Kubespray's controller requirement, and nothing else of the wheelhouse", () => {
     const wheels = site.manifest.artifacts.filter((a) => a.kind === "wheel");
     assert.deepEqual(wheels.map((w) => w.path).sort(), [
       "pypi/airgap-lab-base/airgap_lab_base-1.0-py3-none-any.whl",
+      "pypi/airgap-lab-controller/airgap_lab_controller-1.0-py3-none-any.whl",
       "pypi/airgap-lab-top/airgap_lab_top-1.0-py3-none-any.whl",
     ]);
   });
