@@ -206,6 +206,20 @@ interface Extra {
   file?: { url: string; version: string; repoFlag: { var: string; flag: string; upstream: string } };
 }
 
+/**
+ * Whether the release's container runtime templates carry registry credentials:
+ * containerd's hosts.toml renders a mirror's `header` (2.30 and later; 2.28's
+ * has none, and its containerd 2 config has no auth section), CRI-O's auth file
+ * renders `crio_registry_auth`.
+ */
+export function registryAuth(dir: string): { containerd: boolean; crio: boolean } {
+  const text = (f: string) => (existsSync(path.join(dir, f)) ? readFileSync(path.join(dir, f), "utf8") : "");
+  return {
+    containerd: /\bmirror\.header\b/.test(text("roles/container-engine/containerd/templates/hosts.toml.j2")),
+    crio: /\bcrio_registry_auth\b/.test(text("roles/container-engine/cri-o/templates/config.json.j2")),
+  };
+}
+
 /** The variable kubeadm's image repository comes from (`imageRepository:` of Kubespray's kubeadm-images template). */
 export function kubeadmRepoVar(dir: string): string {
   const template = path.join(dir, "roles/download/templates/kubeadm-images.yaml.j2");
@@ -266,6 +280,16 @@ function extras(raw: RawDefaults): Extra[] {
       image: { repo: "{{ node_feature_discovery_image_repo }}", tag: "{{ node_feature_discovery_image_tag }}", repoVar: "node_feature_discovery_image_repo" },
     });
   }
+  if (downloads.ingress_nginx_controller && has("ingress_nginx_kube_webhook_certgen_image_repo") && has("ingress_nginx_kube_webhook_certgen_image_tag")) {
+    out.push({
+      name: "ingress_nginx_kube_webhook_certgen", origin: "airgap", like: "ingress_nginx_controller", groups: ["kube_node"],
+      note: "ingress-nginx's admission webhook Jobs run this image (with ingress_nginx_webhook_enabled); carried with the add-on",
+      image: {
+        repo: "{{ ingress_nginx_kube_webhook_certgen_image_repo }}", tag: "{{ ingress_nginx_kube_webhook_certgen_image_tag }}",
+        repoVar: "ingress_nginx_kube_webhook_certgen_image_repo",
+      },
+    });
+  }
   for (const part of ["controller", "scheduler"]) {
     if (!has(`scheduler_plugins_${part}_image_repo`) || !has("scheduler_plugins_enabled")) continue;
     out.push({
@@ -303,6 +327,98 @@ export function supportedKubernetes(raw: RawDefaults): Record<string, string[]> 
     out[a] = [...sets[0]].filter((v) => sets.every((s) => s.has(v))).sort(compareVersions).reverse();
   }
   return out;
+}
+
+/**
+ * Images whose containers run only on the hosts of their download groups:
+ * static pods (the control plane's, kube-vip, etcd under kubeadm, the nodes'
+ * API server proxy). Every other image runs in a pod Kubernetes schedules, so
+ * it may land on any node of the cluster.
+ */
+export const HOST_PINNED = new Set([
+  "kubeadm_kube_apiserver", "kubeadm_kube_controller_manager", "kubeadm_kube_scheduler",
+  "kube-vip", "etcd", "nginx", "haproxy",
+]);
+
+const JINJA_WORDS = new Set([
+  "if", "else", "elif", "endif", "for", "endfor", "in", "is", "not", "and", "or", "true", "false", "none",
+  "True", "False", "None", "loop", "item", "set", "endset", "recursive",
+]);
+
+/** The variables a Jinja2 template reads (not attributes, filters, tests or functions). */
+export function referencesOf(template: string): string[] {
+  const out = new Set<string>();
+  for (const m of template.matchAll(/\{\{([\s\S]*?)\}\}|\{%([\s\S]*?)%\}/g)) {
+    const body = (m[1] ?? m[2]).replace(/'[^']*'|"[^"]*"/g, " ");
+    for (const t of body.matchAll(/([.|]\s*|\bis\s+(?:not\s+)?)?\b([A-Za-z_][A-Za-z0-9_]*)\b(\s*\()?/g)) {
+      if (t[1] || t[3] || JINJA_WORDS.has(t[2])) continue;
+      out.add(t[2]);
+    }
+  }
+  return [...out];
+}
+
+function referencesIn(v: unknown): string[] {
+  if (typeof v === "string") return referencesOf(v);
+  if (Array.isArray(v)) return v.flatMap(referencesIn);
+  if (v && typeof v === "object") return Object.values(v).flatMap(referencesIn);
+  return [];
+}
+
+/** Every variable the values read, transitively through Kubespray's defaults. */
+export function dependencies(raw: RawDefaults, values: unknown[]): string[] {
+  const seen = new Set<string>();
+  const queue = values.flatMap(referencesIn);
+  while (queue.length) {
+    const v = queue.pop()!;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    const def = raw.core.has(v) ? raw.core.get(v) : raw.others.get(v);
+    if (def !== undefined) queue.push(...referencesIn(def));
+  }
+  return [...seen].sort();
+}
+
+const rawValue = (raw: RawDefaults, v: string): unknown => (raw.core.has(v) ? raw.core.get(v) : raw.others.get(v));
+
+/** A variable, then each variable its default is exactly (`calico_ctl_version` → `calico_version`). */
+function aliasChain(raw: RawDefaults, v: string): string[] {
+  const chain = [v];
+  for (let next = soleVar(rawValue(raw, v)); next && !chain.includes(next); next = soleVar(rawValue(raw, next))) chain.push(next);
+  return chain;
+}
+
+/** The tag's default as `prefix{{ version }}suffix`, with the version's alias chain. */
+function tagFromOf(raw: RawDefaults, tagVar: string | undefined): { vars: string[]; prefix: string; suffix: string } | undefined {
+  if (!tagVar) return undefined;
+  const t = rawValue(raw, tagVar);
+  const m = typeof t === "string" ? /^([^{}]*)\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}([^{}]*)$/.exec(t) : null;
+  return m ? { vars: aliasChain(raw, m[2]), prefix: m[1], suffix: m[3] } : undefined;
+}
+
+/** A repository variable whose default ends with `{{ 'a' if cond else 'b' }}` (kube-vip's `-iptables`). */
+function repoIfOf(raw: RawDefaults, repoVar: string | undefined): { when: Cond; then: string; else: string } | undefined {
+  const r = repoVar ? rawValue(raw, repoVar) : undefined;
+  const m = typeof r === "string" ? /^([^{}]*\{\{[^{}]*\}\}[^{}]*)\{\{\s*'([^']*)'\s+if\s+(.+?)\s+else\s+'([^']*)'\s*\}\}$/.exec(r) : null;
+  if (!m) return undefined;
+  try {
+    return { when: parseCondition(`{{ ${m[3]} }}`), then: m[2], else: m[4] };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `*_checksums` table a file's checksum is looked up in by its version variable, and whether it is per architecture. */
+function checksumTable(raw: RawDefaults, d: Record<string, unknown>, versionVar: string): { table: Record<string, Record<string, unknown>> } | undefined {
+  const cs = typeof d.checksum === "string" ? d.checksum : "";
+  const texts = [cs, ...referencesOf(cs).filter((v) => v.endsWith("_checksum")).map((v) => String(rawValue(raw, v) ?? ""))];
+  const re = new RegExp(`([a-z0-9_]+)(?:\\[image_arch\\]|\\['no_arch'\\]|\\.no_arch)\\[${versionVar}\\]`);
+  for (const t of texts) {
+    const name = re.exec(t)?.[1];
+    const table = name ? raw.core.get(name) : undefined;
+    if (table && typeof table === "object") return { table: table as Record<string, Record<string, unknown>> };
+  }
+  return undefined;
 }
 
 const MARK = (v: string) => `@@${v}@@`;
@@ -352,7 +468,17 @@ export function renderCatalogue(kubespray: string, o: RenderOptions = {}): Catal
 
   // Settings those conditions read, with their defaults' own expressions, transitively.
   const settingExpr = new Map<string, Cond | undefined>();
-  const pending = [...conds.values()].flatMap((c) => [c.enabled, c.file, c.container]).concat([...extraEnabled.values()]).flatMap(variablesOf);
+  // Repositories whose default picks a suffix by a setting (kube-vip's `-iptables`): that setting is read too.
+  const repoIfs = new Map<string, NonNullable<ReturnType<typeof repoIfOf>>>();
+  for (const [name, d] of Object.entries(rawDownloads)) {
+    const r = d.container !== false ? repoIfOf(raw, soleVar(d.repo)) : undefined;
+    if (r) repoIfs.set(name, r);
+  }
+  for (const x of extraList) {
+    const r = x.image ? repoIfOf(raw, x.image.repoVar) : undefined;
+    if (r) repoIfs.set(x.name, r);
+  }
+  const pending = [...conds.values()].flatMap((c) => [c.enabled, c.file, c.container]).concat([...extraEnabled.values()], [...repoIfs.values()].map((r) => r.when)).flatMap(variablesOf);
   while (pending.length) {
     const v = pending.pop()!;
     if (settingExpr.has(v)) continue;
@@ -386,6 +512,19 @@ export function renderCatalogue(kubespray: string, o: RenderOptions = {}): Catal
     extraVars[`airgap_extra_${i}`] = x.image ? { repo: x.image.repo, tag: x.image.tag } : { url: x.file!.url, version: x.file!.version };
   });
   const combos = kubes.flatMap((k) => arches.map((a) => ({ kube: k, arch: a, machine: MACHINE[a] })));
+  // Every other version of a file Kubespray pins a checksum for (its `*_checksums` table), per architecture.
+  const alternatives: { name: string; chain: string[]; items: { version: string; arch: Arch; machine: string }[] }[] = [];
+  for (const [name, d] of Object.entries(rawDownloads)) {
+    const v = conds.get(name)!.file === false ? undefined : versionVarOf(raw, d);
+    if (!v || v === "kube_version" || typeof d.url !== "string") continue;
+    const t = checksumTable(raw, d, v);
+    if (!t) continue;
+    const items = arches.flatMap((a) =>
+      Object.entries(t.table[a] ?? t.table.no_arch ?? {})
+        .filter(([, c]) => typeof c === "string" && c.trim() !== "" && c.trim() !== "0")
+        .map(([version]) => ({ version, arch: a, machine: MACHINE[a] })));
+    if (items.length) alternatives.push({ name, chain: aliasChain(raw, v), items });
+  }
   const markers = Object.fromEntries([...FILE_BASES, ...IMAGE_BASES].map((b) => [b, MARK(b)]));
 
   const work = mkdtempSync(path.join(os.tmpdir(), "airgap-kubespray-"));
@@ -448,6 +587,15 @@ export function renderCatalogue(kubespray: string, o: RenderOptions = {}): Catal
         ignore_errors: true,
         vars: comboVars,
       })),
+      ...alternatives.map((alt, i) => ({
+        name: `Every version of ${alt.name} Kubespray pins`,
+        "ansible.builtin.debug": { msg: { url: rawDownloads[alt.name].url, checksum: rawDownloads[alt.name].checksum ?? "" } },
+        loop: alt.items,
+        loop_control: { label: "{{ item.version }} {{ item.arch }}" },
+        register: `airgap_versions_${i}`,
+        ignore_errors: true,
+        vars: { [alt.chain[0]]: "{{ item.version }}", image_arch: "{{ item.arch }}", host_architecture: "{{ item.arch }}", ansible_architecture: "{{ item.machine }}" },
+      })),
       {
         name: "Write everything",
         "ansible.builtin.copy": {
@@ -460,7 +608,8 @@ export function renderCatalogue(kubespray: string, o: RenderOptions = {}): Catal
             'marked': airgap_marked.msg,
             'marked_extras': [${extraList.map((_, i) => `airgap_marked_extra_${i}.msg if airgap_marked_extra_${i} is succeeded else none`).join(", ")}],
             'combos': airgap_combos.results | map(attribute='msg') | list,
-            'extras': [${extraList.map((_, i) => `(airgap_extra_out_${i}.results | default([])) | map(attribute='msg') | list if airgap_extra_out_${i} is succeeded else none`).join(", ")}]
+            'extras': [${extraList.map((_, i) => `(airgap_extra_out_${i}.results | default([])) | map(attribute='msg') | list if airgap_extra_out_${i} is succeeded else none`).join(", ")}],
+            'versions': [${alternatives.map((_, i) => `{'msg': airgap_versions_${i}.results | map(attribute='msg') | list, 'failed': airgap_versions_${i}.results | map(attribute='failed', default=false) | list}`).join(", ")}]
           } | to_json }}`,
         },
       },
@@ -485,6 +634,7 @@ export function renderCatalogue(kubespray: string, o: RenderOptions = {}): Catal
       marked_extras: (Record<string, string> | null)[];
       combos: { downloads: Record<string, Record<string, unknown>>; versions: Record<string, string> }[];
       extras: (Record<string, string>[] | null)[];
+      versions: { msg: unknown[]; failed: boolean[] }[];
     }
     const r = readJson(work, "rendered.json") as Rendered;
 
@@ -590,6 +740,50 @@ export function renderCatalogue(kubespray: string, o: RenderOptions = {}): Catal
         .sort((a, b) => compareVersions(b.kubernetes?.[0] ?? "", a.kubernetes?.[0] ?? "") || (a.tag < b.tag ? -1 : 1));
     };
 
+    // What follows a setting the site may change: other versions, the tag, a repository suffix; and what reads what.
+    const fileFollow = (name: string, values: unknown[], variants: FileVariant[]): Pick<FilePart, "versionVars" | "versions" | "deps"> => {
+      const out: Pick<FilePart, "versionVars" | "versions" | "deps"> = {};
+      const i = alternatives.findIndex((a) => a.name === name);
+      if (i >= 0) {
+        const alt = alternatives[i];
+        const res = r.versions[i];
+        const versions: FileVariant[] = [];
+        alt.items.forEach((it, k) => {
+          const m = res.msg[k] as { url?: unknown; checksum?: unknown } | string;
+          if (res.failed[k] || typeof m !== "object" || typeof m.url !== "string" || m.url === "None") return log(`  ${name} ${it.version} ${it.arch}: not rendered (left out)`);
+          let checksum: string | null;
+          try {
+            checksum = normChecksum(m.checksum);
+          } catch {
+            return log(`  ${name} ${it.version} ${it.arch}: unreadable checksum (left out)`);
+          }
+          const v: FileVariant = { arch: it.arch, version: it.version, url: m.url, checksum };
+          const same = variants.find((x) => x.arch === v.arch && x.version === v.version);
+          if (!same) versions.push(v);
+          else if (same.url !== v.url || same.checksum !== v.checksum) {
+            throw new Error(`${name} ${v.version} (${v.arch}) rendered by ${alt.chain[0]} differs from the default rendering: ${v.url} ${v.checksum} / ${same.url} ${same.checksum}`);
+          }
+        });
+        out.versionVars = alt.chain;
+        if (versions.length) out.versions = versions.sort((a, b) => (a.arch < b.arch ? -1 : a.arch > b.arch ? 1 : compareVersions(b.version, a.version)));
+      }
+      out.deps = dependencies(raw, values);
+      return out;
+    };
+    const imageFollow = (name: string, tag: unknown, values: unknown[], variants: ImageVariant[]): Pick<ImagePart, "tagVar" | "tagFrom" | "repoIf" | "deps"> => {
+      const tagVar = soleVar(tag);
+      const tagFrom = tagFromOf(raw, tagVar);
+      if (tagFrom && !variants.every((v) => v.tag.startsWith(tagFrom.prefix) && v.tag.endsWith(tagFrom.suffix))) {
+        throw new Error(`${name}: airgap reads ${tagVar} as "${tagFrom.prefix}{{ ${tagFrom.vars[0]} }}${tagFrom.suffix}", Ansible renders ${variants.map((v) => v.tag).join(", ")}`);
+      }
+      const repoIf = repoIfs.get(name);
+      if (repoIf) {
+        const want = evaluate(repoIf.when, lookup) ? repoIf.then : repoIf.else;
+        if (!variants.every((v) => v.repo.endsWith(want))) throw new Error(`${name}: airgap reads the repository as ending with "${want}", Ansible renders ${variants[0].repo}`);
+      }
+      return { ...(tagVar ? { tagVar } : {}), ...(tagFrom ? { tagFrom } : {}), ...(repoIf ? { repoIf } : {}), deps: dependencies(raw, values) };
+    };
+
     const downloads: Download[] = [];
     for (const [name, d] of Object.entries(rawDownloads)) {
       const cc = conds.get(name)!;
@@ -598,14 +792,23 @@ export function renderCatalogue(kubespray: string, o: RenderOptions = {}): Catal
       const fr = fileRows.get(name)?.get("");
       if (fr && cc.file !== false) {
         const base = baseOf(m.url, FILE_BASES);
-        const part: FilePart = { when: cc.file, ...(soleVar(d.url) ? { urlVar: soleVar(d.url) } : {}), ...(base ? { base } : {}), variants: fileVariants(fr) };
+        const variants = fileVariants(fr);
+        const part: FilePart = {
+          when: cc.file, ...(soleVar(d.url) ? { urlVar: soleVar(d.url) } : {}), ...(base ? { base } : {}), variants,
+          ...fileFollow(name, [d.url, d.checksum], variants),
+        };
         entry.file = part;
       }
       const ir = imageRows.get(name);
       if (ir && cc.container !== false) {
         const base = baseOf(m.repo, IMAGE_BASES);
-        const part: ImagePart = { when: cc.container, ...(soleVar(d.repo) ? { repoVar: soleVar(d.repo) } : {}), ...(base ? { base } : {}), variants: imageVariants(ir) };
+        const variants = imageVariants(ir);
+        const part: ImagePart = {
+          when: cc.container, ...(soleVar(d.repo) ? { repoVar: soleVar(d.repo) } : {}), ...(base ? { base } : {}), variants,
+          ...imageFollow(name, d.tag, [d.repo, d.tag, d.checksum], variants),
+        };
         entry.image = part;
+        if (HOST_PINNED.has(name)) entry.runsOn = "hosts";
       }
       if (entry.file || entry.image) downloads.push(entry);
     }
@@ -619,11 +822,17 @@ export function renderCatalogue(kubespray: string, o: RenderOptions = {}): Catal
           return log(`  ${x.name}: not rendered for any version (left out)`);
         }
         const base = baseOf(mk?.repo, IMAGE_BASES);
-        entry.image = { when: true, repoVar: x.image.repoVar, ...(x.image.repoSuffix ? { repoSuffix: x.image.repoSuffix } : {}), ...(base ? { base } : {}), variants: imageVariants(ir) };
+        const variants = imageVariants(ir);
+        entry.image = {
+          when: true, repoVar: x.image.repoVar, ...(x.image.repoSuffix ? { repoSuffix: x.image.repoSuffix } : {}), ...(base ? { base } : {}), variants,
+          ...imageFollow(x.name, x.image.tag, [x.image.repo, x.image.tag], variants),
+        };
+        if (HOST_PINNED.has(x.name)) entry.runsOn = "hosts";
       } else {
         const fr = fileRows.get(x.name)?.get("");
         if (!fr) return log(`  ${x.name}: not rendered for any version (left out)`);
-        entry.file = { when: true, repoFlag: x.file!.repoFlag, variants: fileVariants(fr) };
+        const variants = fileVariants(fr);
+        entry.file = { when: true, repoFlag: x.file!.repoFlag, variants, ...fileFollow(x.name, [x.file!.url, x.file!.version, `{{ ${x.file!.repoFlag.var} }}`], variants) };
       }
       downloads.push(entry);
     });
@@ -648,6 +857,7 @@ export function renderCatalogue(kubespray: string, o: RenderOptions = {}): Catal
       settings,
       imageRepos,
       variables: [...new Set(variables)].sort(),
+      registryAuth: registryAuth(raw.dir),
       downloads,
     };
   } finally {

@@ -51,7 +51,18 @@ export interface FilePart {
   base?: string;
   /** For charts fetched by a tool: the variable and flag that set the repository (`cilium_install_extra_flags`, `--repository`). */
   repoFlag?: { var: string; flag: string; upstream: string };
+  /** What `variants` hold: the release's default version of the component (per Kubernetes version and architecture). */
   variants: FileVariant[];
+  /**
+   * The `*_version` variables the URL and checksum are keyed by, nearest first
+   * (`["calico_ctl_version", "calico_version"]`: the first defaults to the second).
+   * A site that sets one gets the variant of that version (from `variants` or `versions`).
+   */
+  versionVars?: string[];
+  /** Every other version Kubespray pins a checksum for (its `*_checksums` table), rendered like `variants`. */
+  versions?: FileVariant[];
+  /** Every Kubespray variable the URL and checksum are computed from (transitively). */
+  deps?: string[];
 }
 
 export interface ImagePart {
@@ -63,6 +74,14 @@ export interface ImagePart {
   /** The base variable the repository starts with (`quay_image_repo`); absent: the repository names its registry itself. */
   base?: string;
   variants: ImageVariant[];
+  /** Kubespray's variable holding the tag (`calico_node_image_tag`): a site that sets it gets that tag. */
+  tagVar?: string;
+  /** The tag's default is `prefix` + a version + `suffix`, the version from the first of `vars` (nearest first) that the site sets. */
+  tagFrom?: { vars: string[]; prefix: string; suffix: string };
+  /** The repository's default ends with `then` when the condition holds, else with `else` (kube-vip: `-iptables` when `kube_vip_lb_fwdmethod` is `masquerade`). */
+  repoIf?: { when: Cond; then: string; else: string };
+  /** Every Kubespray variable the repository, the tag and the digest are computed from (transitively). */
+  deps?: string[];
 }
 
 export interface Download {
@@ -75,6 +94,13 @@ export interface Download {
   enabled: Cond;
   /** Kubespray's inventory groups whose hosts download it. */
   groups: string[];
+  /**
+   * Images only: `hosts` when its containers run only on the hosts of `groups`
+   * (static pods: the control plane's, kube-vip, the nodes' API proxy). Absent:
+   * Kubernetes schedules them, they may land on any node of the cluster, and
+   * the image is carried for every architecture of the cluster.
+   */
+  runsOn?: "hosts";
   file?: FilePart;
   image?: ImagePart;
 }
@@ -104,6 +130,13 @@ export interface Catalogue {
   imageRepos: Record<string, string>;
   /** The variables airgap writes that this release knows (role defaults or its offline sample). */
   variables: string[];
+  /**
+   * Whether the release's container runtime templates carry registry credentials:
+   * containerd's `hosts.toml.j2` renders a mirror's `header` (the pull account's
+   * `Authorization`), CRI-O's `config.json.j2` renders `crio_registry_auth`.
+   * Absent (a catalogue written before this field): unknown, taken as no.
+   */
+  registryAuth?: { containerd: boolean; crio: boolean };
   downloads: Download[];
 }
 
@@ -163,8 +196,8 @@ export function compareVersions(a: string, b: string): number {
 export function serializeCatalogue(c: Catalogue): string {
   const oneLine = (v: unknown) => JSON.stringify(v);
   const out = JSON.stringify(c, (key, value) => {
-    if (key === "variants" && Array.isArray(value)) return value.map((x) => `\u0000${oneLine(x)}\u0000`);
-    if (["enabled", "when", "expr", "groups", "arches", "supported", "repoFlag"].includes(key) && typeof value === "object" && value !== null) {
+    if ((key === "variants" || key === "versions") && Array.isArray(value)) return value.map((x) => `\u0000${oneLine(x)}\u0000`);
+    if (["enabled", "when", "expr", "groups", "arches", "supported", "repoFlag", "versionVars", "deps", "tagFrom", "repoIf", "registryAuth"].includes(key) && typeof value === "object" && value !== null) {
       return `\u0000${oneLine(value)}\u0000`;
     }
     return value;
