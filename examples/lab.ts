@@ -42,9 +42,9 @@ export default defineSite({
     },
     ntp: { on: "admin" },
     // The real checksums are for real binaries the lab cannot fetch: a catalogue
-    // derived from the shipped 2.28.1 one names small stand-in files (same URLs,
+    // derived from the shipped 2.30.0 one names small stand-in files (same URLs,
     // same Kubespray variables) that the test mirror holds (test/e2e/kubespray/standin.ts).
-    kubespray: { version: "2.28.1", kubernetes: "1.32.8", catalogue: "../test/e2e/kubespray/kubespray-2.28.1-standin.json" },
+    kubespray: { version: "2.30.0", kubernetes: "1.32.8", catalogue: "../test/e2e/kubespray/kubespray-2.30.0-standin.json" },
     dns: { on: "admin" },
     pypi: {
       on: "admin",

@@ -50,7 +50,7 @@ export default defineSite({
     },
     pypi: { on: "infra2", mode: "static", packages: ["jmespath", "netaddr"] },
     kubespray: {
-      version: "2.28.1",
+      version: "2.30.0",
       kubernetes: "1.32.8",
       networkPlugin: "cilium",
       extraVars: { kube_proxy_strict_arp: true },

@@ -24,6 +24,6 @@ export default defineSite({
       ],
     },
     pypi: { on: "admin", mode: "static" },
-    kubespray: { version: "2.28.1", kubernetes: "1.32.8" },
+    kubespray: { version: "2.30.0", kubernetes: "1.32.8" },
   },
 });

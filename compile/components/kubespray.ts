@@ -12,7 +12,7 @@ import path from "node:path";
 import type { Arch, KubesprayAddon, KubesprayConfig, Services, Site } from "../../dsl/index.js";
 import type { Context } from "../model/context.js";
 import { checkNoLiteralSecrets, isKubernetes, type CoreModel } from "../model/site.js";
-import { computeList, type KubesprayArtifacts } from "../kubespray/artifacts.js";
+import { computeList, TYPED_SETTINGS, type KubesprayArtifacts } from "../kubespray/artifacts.js";
 import { truthy } from "../kubespray/condition.js";
 import { loadCatalogue, readCatalogueFile, shippedReleases, type Catalogue } from "../kubespray/catalogue.js";
 import { findLeaks, offlineVars, outsideVariables, resolveRefs, type Leak } from "../kubespray/offline.js";
@@ -208,6 +208,16 @@ function fileCatalogue(ctx: Context, s: KubesprayConfig): Catalogue | undefined 
   return c;
 }
 
+/** Whether airgap carries Cilium's chart and can point the release's cilium-cli at it (2.30 and later). */
+function servesCiliumChart(c: Catalogue): boolean {
+  return c.downloads.some((d) => d.file?.repoFlag && d.name === "cilium_chart");
+}
+
+/** The shipped releases whose templates give the runtime the pull account. */
+function releasesWithRegistryAuth(runtime: "containerd" | "crio"): string[] {
+  return shippedReleases().filter((r) => loadCatalogue(r)?.registryAuth?.[runtime]);
+}
+
 /** What the Ansible controller that runs Kubespray needs, and where it gets it inside the site. */
 function controllerLines(requirements: string[], index: string | undefined): string[] {
   if (requirements.length === 0) return [];
@@ -289,14 +299,38 @@ export const kubespray: Component<KubesprayModel> = {
         ctx.error("AG096", `Kubespray ${s.version} has no add-on "${a}" (no setting ${v})`, addons, i);
       } else settings[v] = true;
     });
-    for (const [k, v] of Object.entries(s.extraVars ?? {})) settings[k] = v;
+    const extraVars = s.extraVars ?? {};
+    let refused = false;
+    for (const [k, v] of Object.entries(extraVars)) {
+      if (k in TYPED_SETTINGS) {
+        refused = true;
+        ctx.error("AG099", `extraVars.${k} would override the site's own ${TYPED_SETTINGS[k]}, which the list and the offline vars are made from`, extraVars, k,
+          `set kubespray.${TYPED_SETTINGS[k]} instead, and remove ${k} from extraVars`);
+      } else settings[k] = v;
+    }
+
+    // What the release cannot install offline.
+    const cilium = networkPlugin === "cilium" ? { owner: s as unknown, key: "networkPlugin" }
+      : truthy(settings.cilium_deploy_additionally) ? { owner: extraVars as unknown, key: "cilium_deploy_additionally" } : undefined;
+    if (cilium && !servesCiliumChart(catalogue)) {
+      refused = true;
+      const can = shippedReleases().filter((r) => servesCiliumChart(loadCatalogue(r)!));
+      ctx.error("AG120", `Kubespray ${s.version} cannot install Cilium offline: its \`cilium install\` takes no chart repository, so cilium-cli fetches the chart from the upstream chart site (helm.cilium.io), and the images it deploys are pinned by upstream digests`,
+        cilium.owner, cilium.key,
+        can.length ? `Kubespray ${can.join(", ")} can (cilium_install_extra_flags points cilium-cli at the site's copy of the chart); or choose another network plugin (${PLUGINS.filter((x) => x !== "cilium").join(", ")})`
+          : `choose another network plugin (${PLUGINS.filter((x) => x !== "cilium").join(", ")})`);
+    }
 
     // The list.
     const groups = groupArches(core);
-    const { artifacts, problems } = computeList({ catalogue, kubernetes: s.kubernetes, settings, groups, everything: s.everything ?? false });
-    for (const p of problems) ctx.error("AG097", p, s, "kubernetes");
+    const siteVars = Object.keys(extraVars).filter((k) => !(k in TYPED_SETTINGS));
+    const { artifacts, problems } = computeList({ catalogue, kubernetes: s.kubernetes, settings, siteVars, groups, everything: s.everything ?? false });
+    for (const p of problems) {
+      if (p.variable && p.variable in extraVars) ctx.error("AG099", p.message, extraVars, p.variable, p.hint);
+      else ctx.error("AG097", p.message, s, "kubernetes", p.hint);
+    }
 
-    if (problems.length) return undefined;
+    if (problems.length || refused) return undefined;
     const k8s = core.hosts.filter(isKubernetes);
     const model: KubesprayModel = {
       version: s.version,
@@ -330,6 +364,19 @@ export const kubespray: Component<KubesprayModel> = {
   },
   /** The offline vars, from the other services' variables, then the proof that with them nothing comes from outside. */
   validate(ctx, m, site) {
+    // The pull account must reach the container runtime, through what the release's templates render.
+    if (site.registryPull && !m.catalogue.registryAuth?.[m.containerRuntime]) {
+      const can = releasesWithRegistryAuth(m.containerRuntime);
+      const other = m.containerRuntime === "containerd" ? "crio" : "containerd";
+      const why = m.containerRuntime === "containerd"
+        ? `its containerd templates drop the pull account: hosts.toml has no header field and the containerd 2 config no auth section, so nodes pull anonymously and the site registry answers 401 to the first image pull`
+        : `its CRI-O templates render no crio_registry_auth, so nodes pull anonymously and the site registry answers 401 to the first image pull`;
+      ctx.error("AG121", `Kubespray ${m.version} cannot give ${m.containerRuntime} the registry's pull account (${site.registryPull.name}): ${why}`, m.config, "version",
+        [
+          can.length ? `Kubespray ${can.join(", ")} render${can.length === 1 ? "s" : ""} it (check that the release supports Kubernetes ${m.kubernetes})` : "",
+          m.catalogue.registryAuth?.[other] ? `or containerRuntime: "${other}" with Kubespray ${m.version}` : "",
+        ].filter(Boolean).join("; "));
+    }
     const others = site.kubespray;
     m.vars = {
       ...offlineVars({

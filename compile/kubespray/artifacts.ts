@@ -4,8 +4,8 @@
  * architectures of the hosts in the Kubespray groups that download it.
  */
 import type { Arch } from "../../dsl/index.js";
-import { evaluate, type Cond } from "./condition.js";
-import { normalizeRepo, type Catalogue, type Download, type FileVariant, type ImageVariant } from "./catalogue.js";
+import { evaluate, variablesOf, type Cond } from "./condition.js";
+import { compareVersions, FILE_BASES, IMAGE_BASES, normalizeRepo, type Catalogue, type Download, type FileVariant, type ImageVariant } from "./catalogue.js";
 
 /** A file Kubespray downloads, and where the site serves it. */
 export interface KubesprayFile {
@@ -60,6 +60,12 @@ export interface ListInput {
   kubernetes: string;
   /** Kubespray variables the site sets (network plugin, runtime, add-on toggles, extra vars). */
   settings: Record<string, unknown>;
+  /**
+   * The names among `settings` the site wrote itself (`kubespray.extraVars`):
+   * each one that changes what a carried download fetches must be one the
+   * list follows, or it is a problem naming it.
+   */
+  siteVars?: string[];
   /** Architectures of the hosts in each Kubespray group (`kube_control_plane`, `kube_node`, `etcd`). */
   groups: Record<string, Arch[]>;
   /** Every download of the release for this Kubernetes version, enabled or not. */
@@ -75,6 +81,26 @@ export function settingLookup(c: Catalogue, site: Record<string, unknown>): (nam
     return s.expr !== undefined ? evaluate(s.expr, get) : s.default;
   };
   return get;
+}
+
+/** Something the list cannot be made with; `variable` when a variable the site set is the cause. */
+export interface ListProblem {
+  message: string;
+  variable?: string;
+  hint?: string;
+}
+
+/** Set by the site's own fields, never through extraVars. */
+export const TYPED_SETTINGS: Record<string, string> = {
+  kube_version: "kubernetes",
+  container_manager: "containerRuntime",
+  kube_network_plugin: "networkPlugin",
+  etcd_deployment_type: "etcdDeployment",
+};
+
+/** Lists a few values, then "…". */
+function some(list: string[], n = 12): string {
+  return list.length <= n ? list.join(", ") : `${list.slice(0, n).join(", ")}, … (${list.length} in all)`;
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -98,16 +124,35 @@ export function splitRepo(repo: string): { host: string; path: string } {
   return { host: n.slice(0, i), path: n.slice(i + 1) };
 }
 
-export function computeList(input: ListInput): { artifacts: KubesprayArtifacts; problems: string[] } {
+export function computeList(input: ListInput): { artifacts: KubesprayArtifacts; problems: ListProblem[] } {
   const { catalogue: c, kubernetes } = input;
-  const problems: string[] = [];
+  const problems: ListProblem[] = [];
+  const problem = (message: string, variable?: string, hint?: string) => {
+    if (!problems.some((p) => p.message === message)) problems.push({ message, ...(variable ? { variable } : {}), ...(hint ? { hint } : {}) });
+  };
   const get = settingLookup(c, input.settings);
-  const holds = (cond: Cond, what: string): boolean => {
+  const defaults = settingLookup(c, {});
+  const holds = (cond: Cond, what: string, lookup = get): boolean => {
     try {
-      return evaluate(cond, get);
+      return evaluate(cond, lookup);
     } catch (err) {
-      problems.push(`${what}: ${(err as Error).message}`);
+      problem(`${what}: ${(err as Error).message}`);
       return false;
+    }
+  };
+  /** The value the site gives the first of these variables it sets (nearest first), as Kubespray would template it. */
+  const siteValue = (vars: string[] | undefined): { variable: string; value: string } | undefined => {
+    for (const v of vars ?? []) if (v in input.settings) return { variable: v, value: String(input.settings[v]) };
+    return undefined;
+  };
+  const siteVars = new Set(input.siteVars ?? []);
+  /** Variables a carried part reads that the list follows (or the leak check proves), per part. */
+  const followed = new Set<string>(["files_repo", "registry_host", ...FILE_BASES, ...IMAGE_BASES, ...Object.keys(c.imageRepos)]);
+  const unfollowed = new Map<string, string[]>();
+  const watch = (d: Download, part: "file" | "image", deps: string[] | undefined, follows: (string | undefined)[]) => {
+    for (const v of deps ?? []) {
+      if (!siteVars.has(v) || followed.has(v) || follows.includes(v)) continue;
+      unfollowed.set(v, [...(unfollowed.get(v) ?? []), `${d.name} (${part})`]);
     }
   };
   const groupArches = (groups: string[]): Arch[] => {
@@ -115,6 +160,10 @@ export function computeList(input: ListInput): { artifacts: KubesprayArtifacts; 
     const all = input.everything ? Object.values(input.groups).flat() : groups.flatMap(expand).flatMap((g) => input.groups[g] ?? []);
     return [...new Set(all)].sort(cmp) as Arch[];
   };
+  // A pod Kubernetes schedules may land on any node: its image is carried for every architecture of the cluster.
+  const clusterArches = groupArches(["k8s_cluster"]);
+  const imageArches = (d: Download): Arch[] =>
+    d.runsOn === "hosts" ? groupArches(d.groups) : ([...new Set([...groupArches(d.groups), ...clusterArches])].sort(cmp) as Arch[]);
 
   const files = new Map<string, KubesprayFile>();
   const images = new Map<string, KubesprayImage>();
@@ -122,7 +171,7 @@ export function computeList(input: ListInput): { artifacts: KubesprayArtifacts; 
     const path = filePath(v.url);
     const prior = files.get(path);
     if (prior) {
-      if (prior.checksum !== v.checksum) problems.push(`${path}: ${prior.name} and ${d.name} pin different checksums`);
+      if (prior.checksum !== v.checksum) problem(`${path}: ${prior.name} and ${d.name} pin different checksums`);
       if (!prior.arches.includes(v.arch)) prior.arches = [...prior.arches, v.arch].sort(cmp) as Arch[];
       if (!prior.name.split("+").includes(d.name)) prior.name = `${prior.name}+${d.name}`;
       prior.origin = firstOrigin(prior.origin, d.origin);
@@ -166,37 +215,71 @@ export function computeList(input: ListInput): { artifacts: KubesprayArtifacts; 
     });
   };
 
-  for (const d of c.downloads) {
-    if (!input.everything && !holds(d.enabled, d.name)) continue;
-    const arches = groupArches(d.groups);
-    if (arches.length === 0) continue;
-    if (d.file && (input.everything || holds(d.file.when, d.name))) {
-      const variants = forKube(d.file.variants, kubernetes);
-      for (const a of arches) {
-        const v = variants.find((x) => x.arch === a);
-        if (v) addFile(d, v);
-        else problems.push(`Kubespray ${c.kubespray} has no ${d.name} for ${a} with Kubernetes ${kubernetes}`);
+  /** An image variant as the site's settings make it: its tag (`*_image_tag`, or the version it is made of) and a repository suffix chosen by a setting. */
+  const follow = (d: Download, v: ImageVariant): ImageVariant => {
+    const im = d.image!;
+    let { repo, tag } = v;
+    if (im.tagVar && im.tagVar in input.settings) tag = String(input.settings[im.tagVar]);
+    else {
+      const version = im.tagFrom && siteValue(im.tagFrom.vars);
+      if (version) tag = `${im.tagFrom!.prefix}${version.value}${im.tagFrom!.suffix}`;
+    }
+    if (im.repoIf) {
+      const pick = (holdsNow: boolean) => (holdsNow ? im.repoIf!.then : im.repoIf!.else);
+      const was = pick(holds(im.repoIf.when, d.name, defaults));
+      const now = pick(holds(im.repoIf.when, d.name));
+      if (was !== now) {
+        if (repo.endsWith(was)) repo = `${repo.slice(0, repo.length - was.length)}${now}`;
+        else problem(`${d.name}: the catalogue's repository ${repo} does not end with "${was}"`);
       }
     }
-    if (d.image && (input.everything || holds(d.image.when, d.name))) {
-      const variants = forKube(d.image.variants, kubernetes);
+    return { ...v, repo, tag };
+  };
+  for (const d of c.downloads) {
+    if (!input.everything && !holds(d.enabled, d.name)) continue;
+    const fileArches = groupArches(d.groups);
+    if (d.file && fileArches.length > 0 && (input.everything || holds(d.file.when, d.name))) {
+      const f = d.file;
+      // The version the site asks for (`runc_version`), else the release's default for this Kubernetes version.
+      const asked = siteValue(f.versionVars);
+      const pool = asked ? [...forKube(f.variants, kubernetes), ...(f.versions ?? [])].filter((x) => x.version === asked.value) : forKube(f.variants, kubernetes);
+      for (const a of fileArches) {
+        const v = pool.find((x) => x.arch === a);
+        if (v) addFile(d, v);
+        else if (asked) {
+          const known = [...new Set([...forKube(f.variants, kubernetes), ...(f.versions ?? [])].filter((x) => x.arch === a).map((x) => x.version))].sort(compareVersions).reverse();
+          problem(`Kubespray ${c.kubespray} pins no checksum for ${d.name} ${asked.value} (${a}): airgap cannot carry what Kubespray would fetch`, asked.variable,
+            `${asked.variable}: one of the versions Kubespray ${c.kubespray} pins for ${a}: ${some(known)}`);
+        } else problem(`Kubespray ${c.kubespray} has no ${d.name} for ${a} with Kubernetes ${kubernetes}`);
+      }
+      watch(d, "file", f.deps, [f.urlVar, f.base, f.repoFlag?.var, ...(f.versionVars ?? [])]);
+    }
+    const arches = imageArches(d);
+    if (d.image && arches.length > 0 && (input.everything || holds(d.image.when, d.name))) {
+      const im = d.image;
+      const variants = forKube(im.variants, kubernetes).map((v) => follow(d, v));
       const perArch = variants.some((v) => v.arch);
-      if (variants.length === 0) problems.push(`Kubespray ${c.kubespray} has no ${d.name} image with Kubernetes ${kubernetes}`);
+      if (variants.length === 0) problem(`Kubespray ${c.kubespray} has no ${d.name} image with Kubernetes ${kubernetes}`);
       else if (!perArch) addImage(d, variants[0], arches);
       else {
         for (const a of arches) {
           const v = variants.find((x) => x.arch === a);
           if (v) addImage(d, v, [a]);
-          else problems.push(`Kubespray ${c.kubespray} has no ${d.name} image for ${a} with Kubernetes ${kubernetes}`);
+          else problem(`Kubespray ${c.kubespray} has no ${d.name} image for ${a} with Kubernetes ${kubernetes}`);
         }
       }
+      watch(d, "image", im.deps, [im.repoVar, im.base, im.tagVar, ...(im.tagFrom?.vars ?? []), ...(im.repoIf ? variablesOf(im.repoIf.when) : [])]);
     }
+  }
+  for (const [v, parts] of unfollowed) {
+    problem(`extraVars.${v} changes what Kubespray fetches for ${some(parts, 4)}, and airgap cannot follow it: the bundle would not carry what Kubespray asks for`, v,
+      `remove ${v} from extraVars; airgap follows a file's *_version where the release pins its checksum, an image's *_image_tag or its version, and the settings that turn downloads on or off`);
   }
   // Two upstream images may not land on one name in the site registry.
   const byTarget = new Map<string, string>();
   for (const i of images.values()) {
     const prior = byTarget.get(i.target);
-    if (prior && prior !== i.source) problems.push(`${prior} and ${i.source} would both be ${i.target} in the site registry`);
+    if (prior && prior !== i.source) problem(`${prior} and ${i.source} would both be ${i.target} in the site registry`);
     byTarget.set(i.target, i.source);
   }
   return {

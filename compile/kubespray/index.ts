@@ -26,6 +26,6 @@ export function kubesprayArtifacts(core: CoreModel, kubespray: KubesprayModel, o
     groups: kubespray.groups,
     everything: options.everything,
   });
-  if (problems.length) throw new Error(`the Kubespray list for ${core.name}: ${problems.join("; ")}`);
+  if (problems.length) throw new Error(`the Kubespray list for ${core.name}: ${problems.map((p) => p.message).join("; ")}`);
   return artifacts;
 }

@@ -47,8 +47,10 @@ export function offlineVars(i: OfflineInput): Record<string, unknown> {
     for (const d of c.downloads) {
       const f = d.file;
       if (!f?.urlVar || f.base || f.repoFlag) continue;
-      // One URL for every variant, or one per architecture that differs only by it.
-      const templates = [...new Set(f.variants.map((x) => x.url.split(x.arch).join("@@arch@@")))];
+      // One URL for every variant, or one per architecture that differs only by it: the
+      // version the list carries (the site may have asked for another), else the release's.
+      const listed = i.artifacts.files.filter((x) => x.urlVar === f.urlVar).flatMap((x) => x.arches.map((arch) => ({ arch, url: x.url })));
+      const templates = [...new Set((listed.length ? listed : f.variants).map((x) => x.url.split(x.arch).join("@@arch@@")))];
       if (templates.length !== 1) continue;
       const local = filePath(templates[0]).slice("files/".length).split("@@arch@@").join("{{ image_arch }}");
       v[f.urlVar] = `${FILES_REPO}/${local}`;

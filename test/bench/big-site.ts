@@ -44,7 +44,7 @@ ${hosts.join("\n")}
       ],
     },
     pypi: { on: "admin" },
-    kubespray: { version: "2.28.1", kubernetes: "1.32.8" },
+    kubespray: { version: "2.30.0", kubernetes: "1.32.8" },
   },
 });
 `;

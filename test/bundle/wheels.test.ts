@@ -88,7 +88,7 @@ describe("pypi: the bundle's Python packages", function () {
 
   it("a Kubespray site's index carries the release's controller requirements (from its catalogue)", async () => {
     const text = readFileSync(site(tmp, `{ on: "admin", source: { wheelhouse: "wheels" } }`), "utf8")
-      .replace("pypi: {", `kubespray: { version: "2.28.1", kubernetes: "1.32.8" },
+      .replace("pypi: {", `kubespray: { version: "2.28.1", kubernetes: "1.32.8", containerRuntime: "crio" },
     registry: { on: "admin", users: [{ name: "p", password: fromEnv("P"), access: "push" }, { name: "q", password: fromEnv("Q"), access: "pull" }] },
     pypi: {`);
     writeFileSync(path.join(tmp, "site.ts"), text);

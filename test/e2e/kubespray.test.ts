@@ -1,7 +1,7 @@
 /**
  * @lab Kubespray's files, offline: each file the stand-in catalogue lists
  * (test/e2e/kubespray/standin.ts; same URLs and Kubespray variables as the
- * shipped 2.28.1 catalogue, small stand-in contents) is fetched on the nodes
+ * shipped 2.30.0 catalogue, small stand-in contents) is fetched on the nodes
  * of its Kubespray group the way Kubespray's download role does it:
  * `get_url` with the URL built from the base variable (`{{ github_url }}/…`,
  * `{{ dl_k8s_io_url }}/…`) as the compiled offline vars set it, and
@@ -16,7 +16,7 @@ import type { Catalogue } from "../../compile/kubespray/catalogue.js";
 import { ROOT } from "../helpers.js";
 import { formatRecap, labBefore, phase, WORK, type LabRunResult } from "./fixture.js";
 
-const CATALOGUE = path.join(ROOT, "test/e2e/kubespray/kubespray-2.28.1-standin.json");
+const CATALOGUE = path.join(ROOT, "test/e2e/kubespray/kubespray-2.30.0-standin.json");
 const DEST = "/var/tmp/airgap-kubespray";
 
 interface Fetch {

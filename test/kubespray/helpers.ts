@@ -36,12 +36,13 @@ export function kubernetesFor(example: string, release: string): string {
   return c.kubernetes.supported.includes(own) ? own : c.kubernetes.default;
 }
 
-/** Writes the example, pinned to a release (and optional extra settings), into a scratch folder. */
-export function pinnedSite(example: string, release: string, extra?: string, kubernetes?: string): string {
+/** Writes the example, pinned to a release (and optional extra settings, then an edit of the text), into a scratch folder. */
+export function pinnedSite(example: string, release: string, extra?: string, kubernetes?: string, edit?: (text: string) => string): string {
   let text = readFileSync(path.join(EXAMPLES, example), "utf8");
   text = setKey(text, "version", release);
   text = setKey(text, "kubernetes", kubernetes ?? kubernetesFor(example, release));
   if (extra) text = addSettings(text, extra);
+  if (edit) text = edit(text);
   const dir = mkdtempSync(path.join(os.tmpdir(), "airgap-ks-test-"));
   const file = path.join(dir, example);
   writeFileSync(file, text);

@@ -18,7 +18,7 @@ import path from "node:path";
 import { loadCatalogue, serializeCatalogue, type Catalogue } from "../../../compile/kubespray/catalogue.js";
 import { ROOT } from "../../helpers.js";
 
-const RELEASE = "2.28.1";
+const RELEASE = "2.30.0";
 const KUBERNETES = "1.32.8";
 const ARCH = "amd64";
 const NAMES = ["calicoctl", "cni", "containerd", "crictl", "etcd", "kubeadm", "kubectl", "kubelet", "nerdctl", "runc"];
@@ -44,7 +44,9 @@ function main(): void {
       });
     if (variants.length !== 1) throw new Error(`${d.name}: ${variants.length} variants for ${KUBERNETES}/${ARCH}`);
     const { image: _image, ...fileOnly } = d;
-    downloads.push({ ...fileOnly, file: { ...d.file, variants } });
+    // Other versions keep their real checksums, which no stand-in has: left out.
+    const { versions: _versions, ...part } = d.file;
+    downloads.push({ ...fileOnly, file: { ...part, variants } });
   }
   const standin: Catalogue = {
     ...real,
