@@ -15,7 +15,7 @@ import { checkNoLiteralSecrets, isKubernetes, type CoreModel } from "../model/si
 import { computeList, TYPED_SETTINGS, type KubesprayArtifacts } from "../kubespray/artifacts.js";
 import { truthy } from "../kubespray/condition.js";
 import { loadCatalogue, readCatalogueFile, shippedReleases, type Catalogue } from "../kubespray/catalogue.js";
-import { findLeaks, offlineVars, outsideVariables, resolveRefs, type Leak } from "../kubespray/offline.js";
+import { CA_PATHS_VAR, caPaths, findLeaks, offlineVars, outsideVariables, resolveRefs, type Leak } from "../kubespray/offline.js";
 import { secretExpression, type Component } from "./component.js";
 
 export interface KubesprayModel {
@@ -406,7 +406,11 @@ export const kubespray: Component<KubesprayModel> = {
   },
   emit(m, site, out) {
     Object.assign(out.kubespray, m.vars);
-    out.addVars("all", { airgap_kubespray_version: m.version });
+    out.addVars("all", {
+      airgap_kubespray_version: m.version,
+      // The mirrors' CA path per OS family, read by their `ca` in a cluster that mixes them.
+      ...(m.vars.containerd_registries_mirrors && m.families.length > 1 ? { [CA_PATHS_VAR]: caPaths(site.core.name) } : {}),
+    });
     const files = m.artifacts.files.length;
     const images = m.artifacts.images.length;
     out.runbook.push({

@@ -30,6 +30,17 @@ export function caPath(family: "Debian" | "RedHat", site: string): string {
   return family === "Debian" ? `/usr/local/share/ca-certificates/airgap-${site}.crt` : `/etc/pki/ca-trust/source/anchors/airgap-${site}.pem`;
 }
 
+/**
+ * A cluster of Debian- and RedHat-family nodes: the CA path per family, in the
+ * inventory's `all` variables, so that the mirrors' `ca` is a short lookup by
+ * `ansible_os_family` (an inline `'…' if … else '…'` of both paths made lines
+ * longer than yamllint's limit once the site name had five characters).
+ */
+export const CA_PATHS_VAR = "airgap_kubespray_ca_paths";
+export function caPaths(site: string): Record<"Debian" | "RedHat", string> {
+  return { Debian: caPath("Debian", site), RedHat: caPath("RedHat", site) };
+}
+
 const REGISTRY_HOST = "{{ registry_host }}";
 const FILES_REPO = "{{ files_repo }}";
 
@@ -61,9 +72,7 @@ export function offlineVars(i: OfflineInput): Record<string, unknown> {
     for (const [name, upstream] of Object.entries(c.imageRepos)) v[name] = siteRepo(upstream);
     const registries = upstreamRegistries(i);
     const families = [...new Set(i.families)];
-    const ca = families.length === 1
-      ? caPath(families[0], i.site)
-      : `{{ '${caPath("Debian", i.site)}' if ansible_os_family == 'Debian' else '${caPath("RedHat", i.site)}' }}`;
+    const ca = families.length === 1 ? caPath(families[0], i.site) : `{{ ${CA_PATHS_VAR}[ansible_os_family] }}`;
     if (i.containerRuntime === "containerd") {
       const mirror = {
         host: `https://${i.registryHost}`,

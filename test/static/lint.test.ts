@@ -18,9 +18,13 @@ function run(cmd: string, args: string[], cwd: string) {
   return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
 }
 
-// The default example, and the lab's site: it alone routes between networks
-// (playbooks/network.yml, the gateway and routes roles) and has a PyPI index.
-for (const example of ["site.ts", "lab.ts"]) {
+// The default example, the lab's site: it alone routes between networks
+// (playbooks/network.yml, the gateway and routes roles) and has a PyPI index,
+// and a cluster of Debian and RHEL-family nodes pulling through containerd
+// (the registry mirrors' CA path per OS family).
+const SITES = [path.join(EXAMPLES, "site.ts"), path.join(EXAMPLES, "lab.ts"), path.join(ROOT, "test/static/sites/mixed-os.ts")];
+for (const site of SITES) {
+  const example = path.basename(site);
   describe(`static checks: ${example} compiled`, function () {
     this.timeout(600000);
     let project: string;
@@ -28,7 +32,7 @@ for (const example of ["site.ts", "lab.ts"]) {
 
     before(async () => {
       project = mkdtempSync(path.join(os.tmpdir(), "airgap-lint-"));
-      const result = await synth(path.join(EXAMPLES, example), { outDir: project });
+      const result = await synth(site, { outDir: project });
       assert.deepEqual(result.errors, []);
       writeProject(project, result.files);
       playbooks = [...result.files.keys()].filter((f) => f === "site.yml" || /^playbooks\/[^/]+\.yml$/.test(f)).sort();
