@@ -213,6 +213,15 @@ function servesCiliumChart(c: Catalogue): boolean {
   return c.downloads.some((d) => d.file?.repoFlag && d.name === "cilium_chart");
 }
 
+/** Releases, those that support the site's Kubernetes version first: "2.30.0 (supports Kubernetes 1.32.8), 2.31.0 (Kubernetes 1.33.0 to 1.35.4)". */
+function releasesFor(releases: string[], kubernetes: string): string {
+  const supported = (r: string) => loadCatalogue(r)!.kubernetes.supported;
+  const fits = (r: string) => supported(r).includes(kubernetes);
+  return [...releases.filter(fits), ...releases.filter((r) => !fits(r))]
+    .map((r) => (fits(r) ? `${r} (supports Kubernetes ${kubernetes})` : `${r} (Kubernetes ${supported(r).at(-1)} to ${supported(r)[0]})`))
+    .join(", ");
+}
+
 /** The shipped releases whose templates give the runtime the pull account. */
 function releasesWithRegistryAuth(runtime: "containerd" | "crio"): string[] {
   return shippedReleases().filter((r) => loadCatalogue(r)?.registryAuth?.[runtime]);
@@ -317,7 +326,7 @@ export const kubespray: Component<KubesprayModel> = {
       const can = shippedReleases().filter((r) => servesCiliumChart(loadCatalogue(r)!));
       ctx.error("AG120", `Kubespray ${s.version} cannot install Cilium offline: its \`cilium install\` takes no chart repository, so cilium-cli fetches the chart from the upstream chart site (helm.cilium.io), and the images it deploys are pinned by upstream digests`,
         cilium.owner, cilium.key,
-        can.length ? `Kubespray ${can.join(", ")} can (cilium_install_extra_flags points cilium-cli at the site's copy of the chart); or choose another network plugin (${PLUGINS.filter((x) => x !== "cilium").join(", ")})`
+        can.length ? `Kubespray releases that can (cilium_install_extra_flags points cilium-cli at the site's copy of the chart): ${releasesFor(can, s.kubernetes)}; or choose another network plugin (${PLUGINS.filter((x) => x !== "cilium").join(", ")})`
           : `choose another network plugin (${PLUGINS.filter((x) => x !== "cilium").join(", ")})`);
     }
 
@@ -373,7 +382,7 @@ export const kubespray: Component<KubesprayModel> = {
         : `its CRI-O templates render no crio_registry_auth, so nodes pull anonymously and the site registry answers 401 to the first image pull`;
       ctx.error("AG121", `Kubespray ${m.version} cannot give ${m.containerRuntime} the registry's pull account (${site.registryPull.name}): ${why}`, m.config, "version",
         [
-          can.length ? `Kubespray ${can.join(", ")} render${can.length === 1 ? "s" : ""} it (check that the release supports Kubernetes ${m.kubernetes})` : "",
+          can.length ? `Kubespray releases whose templates carry it: ${releasesFor(can, m.kubernetes)}` : "",
           m.catalogue.registryAuth?.[other] ? `or containerRuntime: "${other}" with Kubespray ${m.version}` : "",
         ].filter(Boolean).join("; "));
     }

@@ -193,7 +193,7 @@ describe("Kubespray: what the site changes, the list follows (or the compiler re
       assert.equal(e.at?.file, file);
       assert.equal(e.at?.line, lineOf(file, 'networkPlugin: "cilium"'));
       assert.match(e.message, /Kubespray 2\.28\.1 cannot install Cilium offline/);
-      assert.match(e.hint ?? "", /Kubespray 2\.31\.0, 2\.30\.0 can/);
+      assert.match(e.hint ?? "", /releases that can .*: 2\.30\.0 \(supports Kubernetes 1\.32\.8\), 2\.31\.0 \(Kubernetes 1\.33\.0 to 1\.35\.4\)/);
       for (const release of ["2.30.0", "2.31.0"]) assert.ok(loadCatalogue(release)!.downloads.some((d) => d.name === "cilium_chart" && d.file?.repoFlag), release);
     });
 
@@ -211,7 +211,7 @@ describe("Kubespray: what the site changes, the list follows (or the compiler re
       assert.equal(e.at?.file, file);
       assert.equal(e.at?.line, lineOf(file, 'version: "2.28.1"'));
       assert.match(e.message, /cannot give containerd the registry's pull account \(puller\)/);
-      assert.match(e.hint ?? "", /Kubespray 2\.31\.0, 2\.30\.0 render it/);
+      assert.match(e.hint ?? "", /releases whose templates carry it: 2\.30\.0 \(supports Kubernetes 1\.32\.8\), 2\.31\.0/);
       assert.match(e.hint ?? "", /containerRuntime: "crio"/);
       assert.equal(r.files.size, 0);
       // CRI-O on 2.28.1 gets the account (crio_registry_auth); containerd on 2.30.0 through the mirror's header.
