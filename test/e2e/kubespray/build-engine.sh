@@ -36,9 +36,12 @@ source_of() {
   echo "$WORK/$name"
 }
 
-tarball() { # tarball OUTFILE DIR: a deterministic tar.gz of DIR's contents
+# tarball OUTFILE DIR: a deterministic tar.gz of DIR's contents, entries
+# named as upstream's are (`bin/ctr`, `crictl`; no leading `./`: Kubespray
+# unpacks containerd with --strip-components=1).
+tarball() {
   mkdir -p "$(dirname "$1")"
-  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$2" -cf - . | gzip -n >"$1.tmp"
+  (cd "$2" && tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - -- *) | gzip -n >"$1.tmp"
   mv "$1.tmp" "$1"
 }
 
