@@ -40,7 +40,8 @@
  *   (Kubespray 2.30.0 leaves it out in its bootstrap play).
  * - These files are not in the bundle (the lab site carries stand-ins for
  *   2.28.1 only): the test puts them into the admin's served tree
- *   (`files/<host>/<path>`, where the bundle would) and removes them after.
+ *   (`files/<host>/<path>`, where the bundle would; a file the bundle serves
+ *   at that path is set aside) and restores the tree after.
  *
  * Where it stops: kubeadm (Kubernetes' own binaries cannot be had here).
  * The download role first fetches kubeadm on the first control-plane node
@@ -210,10 +211,13 @@ describe("@lab kubespray cluster.yml: the release's own playbook against the com
     const extraFile = path.join(WORK, `kubespray-${release}-standin-checksums.json`);
     writeFileSync(extraFile, `${JSON.stringify(extra, null, 2)}\n`);
 
-    // Served where the bundle would put them (files/<host>/<path>), removed in after().
+    // Served where the bundle would put them (files/<host>/<path>), the tree restored in after().
     placed = Object.keys(sums);
     const ssh = [...site.lab.env.AIRGAP_LAB_SSH_ARGS.split(/\s+/).filter(Boolean), "-o", "BatchMode=yes", `root@${site.lab.address("admin")}`];
-    const copy = await run("sh", ["-c", `tar -C ${q(engine)} -cf - ${placed.map(q).join(" ")} | ssh ${ssh.map(q).join(" ")} ${q(`tar -C ${SERVED_FILES} --no-same-owner -xf - && chmod -R a+rX ${SERVED_FILES}`)}`]);
+    // A file the bundle already serves there (the lab's stand-in catalogue may
+    // name the same URL) is set aside, and put back in after().
+    const aside = placed.map((f) => `if [ -e ${q(f)} ]; then mv ${q(f)} ${q(`${f}.airgap-aside`)}; fi`).join("; ");
+    const copy = await run("sh", ["-c", `tar -C ${q(engine)} -cf - ${placed.map(q).join(" ")} | ssh ${ssh.map(q).join(" ")} ${q(`cd ${SERVED_FILES} && { ${aside}; } && tar --no-same-owner -xf - && chmod -R a+rX ${placed.map(q).join(" ")}`)}`]);
     assert.equal(copy.code, 0, copy.stderr);
 
     // Kubespray 2.30.0 installs iputils-ping only when `main_access_ip` is
@@ -253,7 +257,8 @@ describe("@lab kubespray cluster.yml: the release's own playbook against the com
 
   after(async function () {
     if (!site || placed.length === 0) return;
-    await site.lab.ssh("admin", `cd ${SERVED_FILES} && rm -f ${placed.map(q).join(" ")}`);
+    const back = placed.map((f) => `rm -f ${q(f)}; if [ -e ${q(`${f}.airgap-aside`)} ]; then mv ${q(`${f}.airgap-aside`)} ${q(f)}; fi`).join("; ");
+    await site.lab.ssh("admin", `cd ${SERVED_FILES} && ${back}`);
   });
 
   it("passes the version and inventory asserts, facts, bootstrap and preinstall on every node", () => {
