@@ -37,7 +37,7 @@ import { copyImages, ImageError, imageRequests, imageSummary, type ImageRequest,
 import { formatBytes, formatDuration, formatRate, Progress, type ProgressStream } from "./progress.js";
 import { Store } from "./store.js";
 import { readPrivateKey, signBytes, KeyError } from "./sign.js";
-import { exportBundle, TransferError } from "./transfer.js";
+import { exportBundle, TransferError, type ExportResult } from "./transfer.js";
 import { reportExport } from "../cli/transfer.js";
 import { rm } from "node:fs/promises";
 
@@ -507,6 +507,30 @@ export async function bundle(o: BundleOptions): Promise<number> {
     .map(([k, n]) => `${n} ${k}`)
     .join(", ");
   const ms = Date.now() - started;
+  const unsigned = !existsSync(path.join(o.out!, SIGNATURE_FILE));
+  let exported: ExportResult | undefined;
+  if (o.exportTo) {
+    try {
+      exported = await exportBundle({ dir: o.out!, file: o.exportTo, since: o.since, split: o.split, key });
+    } catch (err) {
+      if (!(err instanceof TransferError)) throw err;
+      if (o.json) stdout.write(JSON.stringify({ ok: false, problems: err.problems }) + "\n");
+      log.error(`export to ${o.exportTo}: ${err.problems.join("; ")}`);
+      return 1;
+    }
+  }
+  if (o.json) {
+    const kinds = Object.fromEntries(ARTIFACT_KINDS.map((k) => [k, artifacts.filter((a) => a.kind === k).length]).filter(([, n]) => n));
+    stdout.write(
+      JSON.stringify({
+        ok: true, bundle: o.out, site: plan.site, artifacts: artifacts.length, kinds, bytes: total,
+        fetched, fetchedBytes, present, manifest: written, signed: !unsigned, unreferenced, ms,
+        ...(imageResult ? { images: { images: imageResult.images, blobs: imageResult.blobs, bytes: imageResult.bytes, newBlobs: imageResult.newBlobs, newBytes: imageResult.newBytes } } : {}),
+        ...(exported ? { export: { ...exported, ratio: exported.fullBytes ? exported.bytes / exported.fullBytes : 1 } } : {}),
+      }) + "\n",
+    );
+    return 0;
+  }
   const fetchLine =
     fetched === 0
       ? `nothing to download: all ${present} artifacts were already in the store`
@@ -517,17 +541,8 @@ export async function bundle(o: BundleOptions): Promise<number> {
       (imageResult ? `images: ${imageSummary(imageResult)}\n` : "") +
       (unreferenced > 0 ? `${unreferenced} blob${unreferenced === 1 ? "" : "s"} in the store ${unreferenced === 1 ? "is" : "are"} no longer in the manifest (kept; "airgap prune --store ${o.out}" removes them)\n` : ""),
   );
-  if (!existsSync(path.join(o.out!, SIGNATURE_FILE))) log.info(`${chalk.yellow("warning")}: the bundle is unsigned; airgap import and the admin play refuse it (sign with --key, made by airgap keygen)`);
-  if (o.exportTo) {
-    try {
-      const r = await exportBundle({ dir: o.out!, file: o.exportTo, since: o.since, split: o.split, key });
-      reportExport(r, { stdout, stderr, json: o.json });
-    } catch (err) {
-      if (!(err instanceof TransferError)) throw err;
-      log.error(`export to ${o.exportTo}: ${err.problems.join("; ")}`);
-      return 1;
-    }
-  }
+  if (unsigned) log.info(`${chalk.yellow("warning")}: the bundle is unsigned; airgap import and the admin play refuse it (sign with --key, made by airgap keygen)`);
+  if (exported) reportExport(exported, { stdout, stderr });
   return 0;
 }
 

@@ -13,7 +13,7 @@
  */
 import { createHash, type KeyObject } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, type WriteStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { once } from "node:events";
 import { MANIFEST_FILE, parseManifest, SIGNATURE_FILE, type Manifest } from "./manifest.js";
@@ -344,6 +344,10 @@ export async function importTransfer(o: ImportOptions): Promise<ImportResult> {
   const staging = path.join(o.store, STAGING_DIR);
   const stagedBlobs = path.join(staging, "blobs");
   const partial = path.join(staging, "partial");
+  // The folders this run may make, deepest first, that were not there before:
+  // a refused import removes them again (when still empty), so it leaves the
+  // store, even a store that did not exist, as it found it.
+  const made = [path.join(o.store, BLOB_DIR), path.dirname(path.join(o.store, BLOB_DIR)), o.store].filter((d) => !existsSync(d));
   let failed = false;
   try {
     if (chunked) await verifyChunks(parts, o.progress);
@@ -456,7 +460,10 @@ export async function importTransfer(o: ImportOptions): Promise<ImportResult> {
   } finally {
     o.progress?.end();
     // Refused: nothing of this transfer stays. Interrupted (a signal, a crash, a full disk): the staging stays for the next run.
-    if (failed) await rm(staging, { recursive: true, force: true });
+    if (failed) {
+      await rm(staging, { recursive: true, force: true });
+      for (const d of made) await rmdir(d).catch(() => undefined);
+    }
   }
 }
 

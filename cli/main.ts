@@ -1,36 +1,56 @@
 /** The command line: `airgap compile|validate|check|init|bundle|keygen|export|import|prune`. Exit 0 ok, 1 invalid site, 2 usage error. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import chalk from "chalk";
 import yargs from "yargs";
 import { MIRROR_NAMES } from "../bundle/apt.js";
-import { formatDiagnostics } from "../compile/diagnostics.js";
+import { formatDiagnostics, type Diagnostic } from "../compile/diagnostics.js";
 import { synth } from "../compile/synth.js";
-import { dslTypes, siteCompilerOptions } from "../compile/load/typecheck.js";
 import { writeProject } from "../compile/write.js";
 import { checkoutReader } from "../kubespray/render.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-async function compile(site: string, outOption: string | undefined, write: boolean): Promise<number> {
+/** This installation's version, from its package.json. */
+export function version(): string {
+  return (JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version;
+}
+
+/** A diagnostic as plain data, for --json. */
+function diagnosticJson(d: Diagnostic) {
+  return { code: d.code, message: d.message, ...(d.at ? { file: d.at.file, line: d.at.line, col: d.at.col } : {}), ...(d.hint ? { hint: d.hint } : {}) };
+}
+
+function writeJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + "\n");
+}
+
+async function compile(site: string, outOption: string | undefined, write: boolean, json = false): Promise<number> {
   if (!existsSync(site)) {
+    if (json) writeJson({ ok: false, errors: [{ message: `no such site file: ${site}` }] });
     process.stderr.write(`${chalk.red("error")}: no such site file: ${site}\n`);
     return 1;
   }
   const started = Date.now();
   const result = await synth(site, { outDir: outOption, checkouts: checkoutReader });
   if (result.errors.length > 0) {
+    if (json) writeJson({ ok: false, errors: result.errors.map(diagnosticJson) });
     process.stderr.write(formatDiagnostics(result.errors));
     return 1;
   }
   if (!write) {
-    process.stdout.write(`${chalk.green("ok")} ${site}: site "${result.siteName}" is valid (${result.files.size} files would be written)\n`);
+    if (json) writeJson({ ok: true, site: result.siteName, files: result.files.size });
+    else process.stdout.write(`${chalk.green("ok")} ${site}: site "${result.siteName}" is valid (${result.files.size} files would be written)\n`);
     return 0;
   }
   const dir = result.outDir!;
   const report = writeProject(dir, result.files);
   const ms = Date.now() - started;
+  if (json) {
+    writeJson({ ok: true, site: result.siteName, outDir: dir, files: result.files.size, ms, ...report });
+    return 0;
+  }
   const lines = [
     ...report.added.map((f) => `  ${chalk.green("added")}    ${f}`),
     ...report.changed.map((f) => `  ${chalk.yellow("changed")}  ${f}`),
@@ -44,9 +64,10 @@ async function compile(site: string, outOption: string | undefined, write: boole
 }
 
 /** `airgap check`: nothing Kubespray fetches for the site comes from outside it, or is missing from the bundle. */
-async function check(site: string, manifest: string | undefined, kubespray: string | undefined): Promise<number> {
+async function check(site: string, manifest: string | undefined, kubespray: string | undefined, json = false): Promise<number> {
   for (const [what, f] of [["site file", site], ["manifest", manifest], ["Kubespray checkout", kubespray]] as const) {
     if (f !== undefined && !existsSync(f)) {
+      if (json) writeJson({ ok: false, errors: [{ message: `no such ${what}: ${f}` }] });
       process.stderr.write(`${chalk.red("error")}: no such ${what}: ${f}\n`);
       return 1;
     }
@@ -57,14 +78,26 @@ async function check(site: string, manifest: string | undefined, kubespray: stri
   try {
     r = await checkSite(site, { manifest, kubespray });
   } catch (err) {
+    if (json) writeJson({ ok: false, errors: [{ message: (err as Error).message }] });
     process.stderr.write(`${chalk.red("error")}: ${(err as Error).message}\n`);
     return 1;
   }
   if (r.errors.length > 0) {
+    if (json) writeJson({ ok: false, errors: r.errors.map(diagnosticJson) });
     process.stderr.write(formatDiagnostics(r.errors));
     return 1;
   }
   const k = r.kubespray;
+  if (json) {
+    const ok = !k || (r.missing.length === 0 && !r.live?.leaks.length && !r.live?.notListed.length);
+    writeJson({
+      ok,
+      site: r.siteName,
+      ...(k ? { kubespray: k.version, kubernetes: k.kubernetes, files: k.artifacts.files.length, images: k.artifacts.images.length, missing: r.missing } : {}),
+      ...(r.live ? { live: r.live } : {}),
+    });
+    if (ok) return 0;
+  }
   if (!k) {
     process.stdout.write(`${chalk.green("ok")} ${site}: site "${r.siteName}" deploys no Kubernetes; nothing to check\n`);
     return 0;
@@ -99,23 +132,28 @@ async function check(site: string, manifest: string | undefined, kubespray: stri
   return 0;
 }
 
-function init(dir: string): number {
-  const site = path.join(dir, "site.ts");
-  const tsconfig = path.join(dir, "tsconfig.json");
-  const existing = [site, tsconfig].filter((f) => existsSync(f));
-  if (existing.length > 0) {
-    process.stderr.write(`${chalk.red("error")}: ${existing.join(", ")} already exist${existing.length === 1 ? "s" : ""}; nothing was written\n`);
+async function init(dir: string, json: boolean): Promise<number> {
+  const { writeStarter, InitRefused } = await import("./starter.js");
+  let r: Awaited<ReturnType<typeof writeStarter>>;
+  try {
+    r = await writeStarter(dir);
+  } catch (err) {
+    if (!(err instanceof InitRefused)) throw err;
+    if (json) writeJson({ ok: false, existing: err.existing });
+    process.stderr.write(`${chalk.red("error")}: ${err.message}\n`);
     return 1;
   }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(site, readFileSync(path.join(root, "examples/site.ts"), "utf8"));
-  // The editor resolves `airgap` to this installation's DSL, with the compiler's own options.
-  const config = {
-    compilerOptions: siteCompilerOptions(path.relative(path.resolve(dir), dslTypes)),
-    files: ["site.ts"],
-  };
-  writeFileSync(tsconfig, JSON.stringify(config, null, 2) + "\n");
-  process.stdout.write(`wrote ${site} and ${tsconfig}\nopen ${site} in an editor, then run: airgap compile ${site}\n`);
+  if (json) {
+    writeJson({ ok: true, ...r });
+    return 0;
+  }
+  // The commands to run next, exactly as typed from here.
+  const cd = path.resolve(dir) === process.cwd() ? "" : `cd ${/^[\w@%+=:,./-]+$/.test(dir) ? dir : JSON.stringify(dir)} && `;
+  process.stdout.write(
+    `wrote the site "${r.name}": ${r.files.join(", ")}\n` +
+      `the key pair signs its bundles (keep ${r.privateKey} on the bastion; the site trusts key ${r.fingerprint})\n` +
+      `next: ${cd}airgap compile site.ts\n`,
+  );
   return 0;
 }
 
@@ -126,7 +164,14 @@ async function splitOption(text: string | undefined): Promise<number | undefined
   return parseSize(text) ?? null;
 }
 
+/** Colours off for `--no-color` (or `--color=false`) and for a non-empty NO_COLOR (no-color.org). */
+export function colorWanted(argv: string[], env: NodeJS.ProcessEnv = process.env): boolean {
+  if ((env.NO_COLOR ?? "") !== "") return false;
+  return !argv.some((a) => a === "--no-color" || a === "--color=false");
+}
+
 export async function main(argv: string[]): Promise<number> {
+  if (!colorWanted(argv)) chalk.level = 0;
   let code = 0;
   let usageError = false;
   const parser = yargs(argv)
@@ -138,17 +183,18 @@ export async function main(argv: string[]): Promise<number> {
       (y) =>
         y
           .positional("site", { type: "string", demandOption: true, describe: "the site file (site.ts)" })
-          .option("out", { alias: "o", type: "string", describe: "output folder [default: out/<site name>]" }),
+          .option("out", { alias: "o", type: "string", describe: "output folder [default: out/<site name>]" })
+          .option("json", { type: "boolean", default: false, describe: "the result as one JSON object on stdout" }),
       async (a) => {
-        code = await compile(a.site, a.out, true);
+        code = await compile(a.site, a.out, true, a.json);
       },
     )
     .command(
       "validate <site>",
       "Type-check and validate a site file; write nothing",
-      (y) => y.positional("site", { type: "string", demandOption: true, describe: "the site file (site.ts)" }),
+      (y) => y.positional("site", { type: "string", demandOption: true, describe: "the site file (site.ts)" }).option("json", { type: "boolean", default: false, describe: "the result as one JSON object on stdout" }),
       async (a) => {
-        code = await compile(a.site, undefined, false);
+        code = await compile(a.site, undefined, false, a.json);
       },
     )
     .command(
@@ -158,17 +204,18 @@ export async function main(argv: string[]): Promise<number> {
         y
           .positional("site", { type: "string", demandOption: true, describe: "the site file (site.ts)" })
           .option("manifest", { alias: "m", type: "string", describe: "a bundle's manifest.json to check against" })
-          .option("kubespray", { type: "string", describe: "a Kubespray checkout: render its downloads with the compiled inventory [default: the site's kubespray.checkout]" }),
+          .option("kubespray", { type: "string", describe: "a Kubespray checkout: render its downloads with the compiled inventory [default: the site's kubespray.checkout]" })
+          .option("json", { type: "boolean", default: false, describe: "the result as one JSON object on stdout" }),
       async (a) => {
-        code = await check(a.site, a.manifest, a.kubespray);
+        code = await check(a.site, a.manifest, a.kubespray, a.json);
       },
     )
     .command(
       "init [dir]",
-      "Write a starter site.ts and the editor setup (tsconfig.json) into a folder",
-      (y) => y.positional("dir", { type: "string", default: ".", describe: "folder to write into" }),
-      (a) => {
-        code = init(a.dir);
+      "Write a starter site named after the folder (site.ts), the key pair that signs its bundles (keys/) and the editor setup (tsconfig.json)",
+      (y) => y.positional("dir", { type: "string", default: ".", describe: "folder to write into (made when missing); its name is the site's" }).option("json", { type: "boolean", default: false, describe: "the result as one JSON object on stdout" }),
+      async (a) => {
+        code = await init(a.dir, a.json);
       },
     )
     .command(
@@ -190,7 +237,7 @@ export async function main(argv: string[]): Promise<number> {
           .option("export", { type: "string", describe: "then write the transfer file FILE (as airgap export)" })
           .option("since", { type: "string", describe: "with --export: carry only what this older manifest.json lacks (a delta)" })
           .option("split", { type: "string", describe: "with --export: chunks of SIZE (700M, 4G; powers of 1024) and a signed chunk list" })
-          .option("json", { type: "boolean", default: false, describe: "--dry-run and --export summaries as JSON on stdout" }),
+          .option("json", { type: "boolean", default: false, describe: "the summary (of the run, the dry run, the export) as one JSON object on stdout, no progress" }),
       async (a) => {
         const { bundle, parseMirrorOptions } = await import("../bundle/bundle.js");
         const mirrors = parseMirrorOptions(a.mirror ?? []);
@@ -266,11 +313,12 @@ export async function main(argv: string[]): Promise<number> {
         code = await pruneCommand({ store: a.store, keep: a.keep, dryRun: a.dryRun }, { stdout: process.stdout, stderr: process.stderr, json: a.json });
       },
     )
+    .option("color", { type: "boolean", default: true, describe: "colours in the output (--no-color, or NO_COLOR set, turns them off)" })
     .demandCommand(1, "name a command")
     .strict()
     .help()
     .alias("h", "help")
-    .version(false)
+    .version(version())
     .fail((msg, err) => {
       if (err) throw err;
       usageError = true;

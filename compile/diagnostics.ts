@@ -5,6 +5,7 @@
 import { compareText } from "./model/context.js";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import chalk from "chalk";
 
 /** A place in a source file; line and column start at 1. */
@@ -12,6 +13,8 @@ export interface SourcePos {
   file: string;
   line: number;
   col: number;
+  /** Where the written value ends (exclusive), when known: the code frame underlines up to it. */
+  end?: { line: number; col: number };
 }
 
 export interface Diagnostic {
@@ -20,6 +23,12 @@ export interface Diagnostic {
   message: string;
   at?: SourcePos;
   hint?: string;
+  /**
+   * TypeScript's own rendering of a type error (`tsc --pretty`: the code frame
+   * with the full span underlined, related information), colours included;
+   * printed instead of airgap's frame.
+   */
+  rendered?: string;
 }
 
 /** Thrown by a stage that found errors; carries all of them. */
@@ -53,9 +62,14 @@ function sourceLines(file: string): string[] | undefined {
   return sourceCache.get(file);
 }
 
-/** Renders one diagnostic; paths are shown relative to `cwd`. */
+/** Renders one diagnostic; paths are shown relative to `cwd`. Without colour (chalk's level 0) no escape sequence is printed. */
 export function formatDiagnostic(d: Diagnostic, cwd = process.cwd()): string {
   const out: string[] = [];
+  if (d.rendered) {
+    out.push(chalk.level === 0 ? stripVTControlCharacters(d.rendered) : d.rendered);
+    if (d.hint) out.push(`  ${chalk.green("hint:")} ${d.hint}`);
+    return out.join("\n");
+  }
   const where = d.at ? `${chalk.cyan(path.relative(cwd, d.at.file) || d.at.file)}:${chalk.yellow(d.at.line)}:${chalk.yellow(d.at.col)} - ` : "";
   out.push(`${where}${chalk.red("error")} ${chalk.gray(d.code + ":")} ${d.message}`);
   const lines = d.at && sourceLines(d.at.file);
@@ -64,7 +78,11 @@ export function formatDiagnostic(d: Diagnostic, cwd = process.cwd()): string {
     const num = String(d.at.line);
     out.push("");
     out.push(`${chalk.bgWhite.black(num)} ${text}`);
-    out.push(`${chalk.bgWhite(" ".repeat(num.length))} ${" ".repeat(Math.max(0, d.at.col - 1))}${chalk.red("~")}`);
+    // The whole written value, as tsc underlines a span; to the line's end when it goes on below.
+    const start = Math.max(0, d.at.col - 1);
+    const stop = d.at.end ? (d.at.end.line === d.at.line ? d.at.end.col - 1 : text.trimEnd().length) : start + 1;
+    const width = Math.max(1, Math.min(stop, text.length) - start);
+    out.push(`${chalk.bgWhite(" ".repeat(num.length))} ${" ".repeat(start)}${chalk.red("~".repeat(width))}`);
   }
   if (d.hint) out.push(`  ${chalk.green("hint:")} ${d.hint}`);
   return out.join("\n");

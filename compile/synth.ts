@@ -17,7 +17,7 @@ import type { Site } from "../dsl/index.js";
 import { components } from "./components/index.js";
 import { Emission, type Component, type Linked } from "./components/component.js";
 import type { KubesprayModel } from "./components/kubespray.js";
-import { sortDiagnostics, type Diagnostic } from "./diagnostics.js";
+import { sortDiagnostics, type Diagnostic, type SourcePos } from "./diagnostics.js";
 import { emitAnsibleCfg, emitRoles, emitRunbook } from "./emit/files.js";
 import { emitInventory } from "./emit/inventory.js";
 import { emitPlaybooks, usedRoles } from "./emit/playbooks.js";
@@ -117,6 +117,15 @@ function run(ctx: Context, value: Site, options: SynthOptions, list: Component<u
   return { errors: [], siteName: value.name, outDir, files, site };
 }
 
+/** Whether the value written at `span` (its start to its end) holds the place `p`. */
+function covers(span: SourcePos | undefined, p: SourcePos | undefined): boolean {
+  if (!span || !p || span.file !== p.file) return false;
+  const end = span.end ?? { line: span.line, col: span.col + 1 };
+  const after = p.line > span.line || (p.line === span.line && p.col >= span.col);
+  const before = p.line < end.line || (p.line === end.line && p.col < end.col);
+  return after && before;
+}
+
 /** Loads, synthesizes and renders a site file. */
 export async function synth(siteFile: string, options: SynthOptions = {}): Promise<Synthesized> {
   const file = path.resolve(siteFile);
@@ -140,9 +149,9 @@ export async function synth(siteFile: string, options: SynthOptions = {}): Promi
     // With type errors the value may not have the DSL's shape: report those alone.
     if (typeErrors.length === 0) throw err;
   }
-  // A semantic error at the very place of a type error says the same thing again.
-  const typed = new Set(typeErrors.map((d) => d.at && `${d.at.file}:${d.at.line}:${d.at.col}`));
-  const semantic = ctx.errors.filter((d) => !d.at || !typed.has(`${d.at.file}:${d.at.line}:${d.at.col}`));
+  // A semantic error about a value that holds a type error (the same field, or
+  // the object a mistyped field name left without its value) says it again.
+  const semantic = ctx.errors.filter((d) => !typeErrors.some((t) => covers(d.at, t.at)));
   const errors = [...sortDiagnostics(typeErrors), ...sortDiagnostics(semantic)];
   if (errors.length > 0 || !done) return { errors, siteName: typeof value?.name === "string" ? value.name : undefined, files: new Map() };
   return done;

@@ -64,7 +64,8 @@ function typescript(): typeof TS {
 
 function pos(sf: TS.SourceFile, node: TS.Node): SourcePos {
   const { line, character } = sf.getLineAndCharacterOfPosition(node.getStart(sf));
-  return { file: sf.fileName, line: line + 1, col: character + 1 };
+  const e = sf.getLineAndCharacterOfPosition(node.getEnd());
+  return { file: sf.fileName, line: line + 1, col: character + 1, end: { line: e.line + 1, col: e.character + 1 } };
 }
 
 function propertyKey(p: TS.ObjectLiteralElementLike): string | undefined {

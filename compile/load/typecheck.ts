@@ -69,8 +69,10 @@ async function typecheckNative(files: string[], emitDir?: string): Promise<Diagn
     const emit = emitDir ? { noEmit: false, module: "commonjs", outDir: emitDir, rootDir: path.parse(process.cwd()).root } : {};
     const config = { compilerOptions: { ...siteCompilerOptions(), ...emit }, files: files.map((f) => path.resolve(f)) };
     writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify(config));
-    const { code, stdout } = await run(exe, ["-p", dir, "--pretty", "false"], dir);
-    const diagnostics = parseTscOutput(stdout, dir);
+    // --pretty: TypeScript's own rendering (the full span underlined, related
+    // information) is kept for display; paths in it are relative to our cwd.
+    const { code, stdout } = await run(exe, ["-p", dir, "--pretty", "true"], process.cwd());
+    const diagnostics = parsePrettyTscOutput(stdout, process.cwd());
     if (code !== 0 && diagnostics.length === 0) {
       throw new Error(`tsc failed without diagnostics:\n${stdout}`);
     }
@@ -91,7 +93,57 @@ function run(exe: string, args: string[], cwd: string): Promise<{ code: number; 
   });
 }
 
-/** Parses `file(line,col): error TSnnnn: message` lines; indented lines continue the message. */
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+/**
+ * Parses tsc's `--pretty` output: each diagnostic starts with
+ * `file:line:col - error TSnnnn: message` (or `error TSnnnn: message` when it
+ * has no place); indented lines right after continue the message. The whole
+ * block (code frame with the span underlined, related information), colours
+ * included, is kept as `rendered`; tsc's closing "Found N errors" is dropped.
+ * Paths are resolved against `baseDir`.
+ */
+export function parsePrettyTscOutput(text: string, baseDir: string): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const head = /^(.+?):(\d+):(\d+) - error (TS\d+): (.*)$/;
+  const global = /^error (TS\d+): (.*)$/;
+  let block: string[] = [];
+  let inMessage = false;
+  let collecting = false;
+  const close = () => {
+    const last = out[out.length - 1];
+    if (last && block.length) last.rendered = block.join("\n").replace(/\s+$/, "");
+    block = [];
+  };
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(ANSI, "");
+    let m: RegExpMatchArray | null;
+    if ((m = line.match(head))) {
+      close();
+      out.push({ code: m[4], message: m[5], at: { file: path.resolve(baseDir, m[1]), line: Number(m[2]), col: Number(m[3]) } });
+      inMessage = collecting = true;
+    } else if ((m = line.match(global))) {
+      close();
+      out.push({ code: m[1], message: m[2] });
+      inMessage = collecting = true;
+    } else if (/^Found \d+ errors?\b/.test(line)) {
+      close();
+      inMessage = collecting = false;
+      continue;
+    } else if (!collecting) {
+      continue;
+    } else if (inMessage && line.startsWith("  ")) {
+      out[out.length - 1].message += "\n" + line;
+    } else {
+      inMessage = false;
+    }
+    block.push(raw);
+  }
+  close();
+  return out;
+}
+
+/** Parses `file(line,col): error TSnnnn: message` lines (`--pretty false`); indented lines continue the message. */
 export function parseTscOutput(text: string, baseDir: string): Diagnostic[] {
   const out: Diagnostic[] = [];
   const head = /^(.+?)\((\d+),(\d+)\): error (TS\d+): (.*)$/;
@@ -131,16 +183,24 @@ async function typecheckTsMorph(files: string[]): Promise<Diagnostic[]> {
   for (const f of files) project.addSourceFileAtPath(path.resolve(f));
   project.resolveSourceFileDependencies();
   const out: Diagnostic[] = [];
+  const cwd = process.cwd();
+  const host: import("ts-morph").ts.FormatDiagnosticsHost = {
+    getCanonicalFileName: (f) => f,
+    getCurrentDirectory: () => cwd,
+    getNewLine: () => "\n",
+  };
   for (const d of project.getPreEmitDiagnostics()) {
     if (d.getCategory() !== ts.DiagnosticCategory.Error) continue;
     const sf = d.getSourceFile();
     const message = ts.flattenDiagnosticMessageText(d.compilerObject.messageText, "\n  ");
     const start = d.getStart();
+    // TypeScript's own rendering, as `tsc --pretty` prints it.
+    const rendered = ts.formatDiagnosticsWithColorAndContext([d.compilerObject], host).replace(/\s+$/, "");
     if (sf && start !== undefined) {
       const { line, character } = sf.compilerNode.getLineAndCharacterOfPosition(start);
-      out.push({ code: `TS${d.getCode()}`, message, at: { file: sf.getFilePath(), line: line + 1, col: character + 1 } });
+      out.push({ code: `TS${d.getCode()}`, message, at: { file: sf.getFilePath(), line: line + 1, col: character + 1 }, rendered });
     } else {
-      out.push({ code: `TS${d.getCode()}`, message });
+      out.push({ code: `TS${d.getCode()}`, message, rendered });
     }
   }
   return out;

@@ -171,6 +171,12 @@ describe("bundle transfer: keygen, export, import, delta, prune", function () {
     // A delta over a store that lacks the old bundle is refused, naming what is missing.
     const empty = path.join(tmp, "d-store-empty");
     await refused(importTransfer({ inputs: [delta], store: empty, trust }), /neither in the transfer nor in the store[\s\S]*only over the store of the bundle it was made against/);
+    // The store did not exist: a refusal leaves nothing behind (no empty skeleton).
+    assert.equal(existsSync(empty), false, "a refused import into a new store leaves no folder");
+    // An empty folder the operator made stays, and stays empty.
+    mkdirSync(empty);
+    await refused(importTransfer({ inputs: [delta], store: empty, trust }), /neither in the transfer nor in the store/);
+    assert.deepEqual(readdirSync(empty), []);
   });
 
   describe("refusals leave the store unchanged", () => {

@@ -1,16 +1,18 @@
 /** The command line, run as a user runs it: exit codes, output, nothing lost on error. */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { nativeTsc } from "../../compile/load/typecheck.js";
 import { BAD_SITES, CLI, EXAMPLES } from "../helpers.js";
 
-function airgap(args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0" } });
+function airgap(args: string[], cwd: string, env: NodeJS.ProcessEnv = { FORCE_COLOR: "0" }) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8", env: { ...process.env, NO_COLOR: "", ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
+
+const ESC = "\u001b[";
 
 /** Every file under `dir` with its content, to compare a folder before and after. */
 function snapshot(dir: string): Record<string, string> {
@@ -99,7 +101,7 @@ describe("airgap command line", function () {
   it("init writes a starter site the editor's TypeScript checks, and refuses to overwrite", () => {
     const dir = path.join(tmp, "plant1");
     assert.equal(airgap(["init", dir], tmp).code, 0);
-    assert.deepEqual(readdirSync(dir).sort(), ["site.ts", "tsconfig.json"]);
+    assert.deepEqual(readdirSync(dir).sort(), [".gitignore", "keys", "site.ts", "tsconfig.json"]);
     // The editor's view: tsc on the folder's tsconfig resolves `airgap` and finds no error...
     const tsc = nativeTsc()!;
     const clean = spawnSync(tsc, ["-p", dir, "--pretty", "false"], { encoding: "utf8" });
@@ -112,5 +114,100 @@ describe("airgap command line", function () {
     const again = airgap(["init", dir], tmp);
     assert.equal(again.code, 1);
     assert.match(again.err, /already exist/);
+  });
+
+  it("--version prints package.json's version", () => {
+    const r = airgap(["--version"], tmp);
+    assert.equal(r.code, 0);
+    const pkg = JSON.parse(readFileSync(path.join(path.dirname(CLI), "../package.json"), "utf8")) as { version: string };
+    assert.equal(r.out.trim(), pkg.version);
+  });
+
+  it("colours only when wanted: NO_COLOR and --no-color turn them off, also in TypeScript's own frames", () => {
+    const bad = path.join(BAD_SITES, "type-errors.ts");
+    const coloured = airgap(["validate", bad], tmp, { FORCE_COLOR: "1" });
+    assert.equal(coloured.code, 1);
+    assert.ok(coloured.err.includes(ESC), "FORCE_COLOR=1 colours");
+    for (const [args, env] of [[["validate", bad], { FORCE_COLOR: "1", NO_COLOR: "1" }], [["validate", bad, "--no-color"], { FORCE_COLOR: "1" }], [["--no-color", "validate", bad], { FORCE_COLOR: "1" }]] as const) {
+      const r = airgap([...args], tmp, env);
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.err, /error TS2820/);
+      assert.ok(!r.err.includes(ESC), `no escape sequence with ${args.join(" ")} ${JSON.stringify(env)}`);
+    }
+  });
+
+  it("prints type errors through TypeScript's own formatter: the whole span underlined, related information kept", () => {
+    const r = airgap(["validate", path.join(BAD_SITES, "type-errors.ts")], tmp);
+    assert.equal(r.code, 1);
+    // `password` (8 characters) is underlined whole, and tsc's "expected type comes from" note follows.
+    assert.match(r.err, /password: "hunter2".*\n\s+~{8}\n/);
+    assert.match(r.err, /The expected type comes from property 'password' which is declared here on type 'RegistryUser'/);
+    assert.match(r.err, /services\.d\.ts:\d+:\d+/);
+    // The mistyped field name is one error, without a cascade about the address it left out.
+    assert.match(r.err, /error TS2561: .*'adress'/);
+    assert.match(r.err, /adress: "10\.20\.0\.23".*\n\s+~{6}\n/);
+    assert.doesNotMatch(r.err, /AG032|AG080/);
+    // airgap's own errors underline the whole value too.
+    assert.match(r.err, /\{ name: "cp1", address: "10\.20\.0\.22".*\n\s+~{11}\n/);
+  });
+
+  it("--json on compile, validate and init: one JSON object on stdout, errors included", () => {
+    cpSync(path.join(EXAMPLES, "site.ts"), path.join(tmp, "site.ts"));
+    const v = airgap(["validate", "site.ts", "--json"], tmp);
+    assert.equal(v.code, 0, v.err);
+    assert.deepEqual(JSON.parse(v.out), { ok: true, site: "example", files: JSON.parse(airgap(["compile", "site.ts", "--json", "-o", "o"], tmp).out).files });
+    const again = JSON.parse(airgap(["compile", "site.ts", "--json", "-o", "o"], tmp).out) as { ok: boolean; added: string[]; unchanged: string[] };
+    assert.equal(again.ok, true);
+    assert.deepEqual(again.added, []);
+    assert.ok(again.unchanged.includes("inventory/hosts.yml"));
+    const bad = airgap(["compile", path.join(BAD_SITES, "dns-records.ts"), "--json"], tmp);
+    assert.equal(bad.code, 1);
+    const errors = (JSON.parse(bad.out) as { ok: boolean; errors: { code: string; line: number }[] }).errors;
+    assert.ok(errors.some((e) => e.code === "AG060" && e.line > 0));
+    const init = airgap(["init", "s2", "--json"], tmp);
+    assert.equal(init.code, 0, init.err);
+    assert.equal((JSON.parse(init.out) as { name: string }).name, "s2");
+  });
+
+  it("init NAME writes its own named starter with a key pair it trusts; `cd NAME && airgap compile site.ts` works as printed", () => {
+    const r = airgap(["init", "my-plant"], tmp);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^next: cd my-plant && airgap compile site\.ts$/m);
+    const dir = path.join(tmp, "my-plant");
+    assert.deepEqual(readdirSync(dir).sort(), [".gitignore", "keys", "site.ts", "tsconfig.json"]);
+    assert.equal(statSync(path.join(dir, "keys/airgap-bundle.key")).mode & 0o777, 0o600);
+    const site = readFileSync(path.join(dir, "site.ts"), "utf8");
+    assert.notEqual(site, readFileSync(path.join(EXAMPLES, "site.ts"), "utf8"));
+    assert.match(site, /name: "my-plant"/);
+    assert.match(site, /trustedKey: "keys\/airgap-bundle\.pub"/);
+    const c = airgap(["compile", "site.ts"], dir);
+    assert.equal(c.code, 0, c.err);
+    // The compiled project trusts the key init made: the admin play accepts bundles it signs.
+    const pub = readFileSync(path.join(dir, "keys/airgap-bundle.pub"), "utf8").split("\n")[1];
+    const all = (readdirSync(path.join(dir, "out/my-plant"), { recursive: true }) as string[])
+      .filter((f) => statSync(path.join(dir, "out/my-plant", f)).isFile())
+      .map((f) => readFileSync(path.join(dir, "out/my-plant", f), "utf8"))
+      .join("\n");
+    assert.ok(all.includes(pub), "the public key reaches the compiled project");
+    const again = airgap(["init", "my-plant"], tmp);
+    assert.equal(again.code, 1);
+    assert.match(again.err, /already exist/);
+  });
+
+  it("installs with `npm install -g`: airgap (and npx airgap) on PATH from a folder outside the clone", function () {
+    const prefix = path.join(tmp, "prefix");
+    const repo = path.resolve(path.dirname(CLI), "..");
+    const npm = spawnSync("npm", ["install", "-g", "--prefix", prefix, "--ignore-scripts", "--no-audit", "--no-fund", repo], { encoding: "utf8" });
+    assert.equal(npm.status, 0, npm.stderr);
+    const scratch = path.join(tmp, "scratch");
+    mkdirSync(scratch);
+    const env = { ...process.env, PATH: `${path.join(prefix, "bin")}${path.delimiter}${process.env.PATH}`, npm_config_prefix: prefix, FORCE_COLOR: "0" };
+    const sh = (cmd: string) => spawnSync("sh", ["-c", cmd], { cwd: scratch, encoding: "utf8", env });
+    const r = sh("airgap --version && airgap init mysite && cd mysite && airgap compile site.ts");
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /wrote \d+ files to out\/mysite\//);
+    const npx = sh("npx --no-install airgap validate mysite/site.ts");
+    assert.equal(npx.status, 0, npx.stderr);
+    assert.match(npx.stdout, /site "mysite" is valid/);
   });
 });
