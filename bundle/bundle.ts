@@ -25,9 +25,12 @@ import {
   ARTIFACT_KINDS,
   buildManifest,
   MANIFEST_FILE,
+  ManifestError,
+  parseManifest,
   serializeManifest,
   SIGNATURE_FILE,
   type Artifact,
+  type Manifest,
   type ArtifactKind,
   type Repository,
 } from "./manifest.js";
@@ -69,6 +72,14 @@ export interface BundleOptions {
   since?: string;
   /** With `exportTo`: chunks of this many bytes. */
   split?: number;
+  /**
+   * The bundle's sequence (manifest `sequence`): above the bundle folder's
+   * last manifest. @default one more than that manifest's when the content
+   * changed (kept when it did not), 1 in a new folder
+   */
+  sequence?: number;
+  /** The time written as `created` for new content. @default now */
+  now?: Date;
   /** Machine-readable summary (and dry run) on stdout, no progress. */
   json?: boolean;
   stdout?: ProgressStream;
@@ -400,6 +411,37 @@ export async function fetchAll(store: Store, planned: Planned[], o: { jobs?: num
 }
 
 /** Writes manifest.json atomically; says whether its bytes changed. */
+/** The manifest the folder holds, when it is one this airgap reads. */
+async function previousManifest(dir: string): Promise<Manifest | undefined> {
+  const text = await readFile(path.join(dir, MANIFEST_FILE), "utf8").catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    return parseManifest(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The manifest of this content, ordered after the folder's last one: the same
+ * content keeps its sequence and creation time (a re-run writes the same
+ * bytes); new content gets the next sequence (or `sequence`, which must be
+ * above the last one) and `now`. Throws a ManifestError when `sequence` is not.
+ */
+export async function orderedManifest(dir: string, site: string, repositories: Repository[], artifacts: Artifact[], sequence?: number, now = new Date()): Promise<string> {
+  const prev = await previousManifest(dir);
+  const last = prev && prev.site === site ? prev : undefined;
+  if (last) {
+    const same = serializeManifest(buildManifest(site, repositories, artifacts, { sequence: last.sequence, created: last.created }));
+    if (serializeManifest(last) === same && (sequence === undefined || sequence === last.sequence)) return same;
+    if (sequence !== undefined && sequence <= last.sequence) {
+      throw new ManifestError(`--sequence ${sequence} is not above the sequence of ${path.join(dir, MANIFEST_FILE)}, ${last.sequence}: the site would refuse it as a rollback`);
+    }
+  }
+  const created = now.toISOString().replace(/\.\d+Z$/, "Z");
+  return serializeManifest(buildManifest(site, repositories, artifacts, { sequence: sequence ?? (last ? last.sequence + 1 : 1), created }));
+}
+
 export async function writeManifest(dir: string, text: string): Promise<"written" | "unchanged"> {
   const file = path.join(dir, MANIFEST_FILE);
   const before = await readFile(file, "utf8").catch(() => undefined);
@@ -497,7 +539,14 @@ export async function bundle(o: BundleOptions): Promise<number> {
     ...plan.artifacts.map(({ fetchUrl: _, pin: _pin, ...a }) => ({ ...a, size: sizes.get(a.path)! })),
     ...(imageResult?.artifacts ?? []),
   ];
-  const text = serializeManifest(buildManifest(plan.site, plan.repositories, artifacts));
+  let text: string;
+  try {
+    text = await orderedManifest(o.out!, plan.site, plan.repositories, artifacts, o.sequence, o.now);
+  } catch (err) {
+    if (!(err instanceof ManifestError)) throw err;
+    log.error(err.message, "give a higher --sequence, or none (one more than the folder's last bundle)");
+    return 1;
+  }
   const written = await writeManifest(o.out!, text);
   const signed = await writeSignature(o.out!, text, key, written === "written");
   const unreferenced = await store.unreferenced(new Set(artifacts.map((a) => a.sha256)));

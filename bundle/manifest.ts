@@ -4,7 +4,10 @@
  * docs/bundle.md describes it for the admin side (verify, place, serve).
  *
  * The manifest is deterministic: artifacts sorted by kind then path, keys in a
- * fixed order, no timestamps. Same inputs (site and upstream state), same bytes.
+ * fixed order. Its only time is `created`, which with `sequence` orders the
+ * site's bundles (bundle.ts keeps both when the content does not change).
+ * Same inputs (site, upstream state and the bundle folder's last manifest),
+ * same bytes.
  */
 import { compareText } from "../compile/model/context.js";
 import type { OsRelease } from "../dsl/index.js";
@@ -13,6 +16,12 @@ export const MANIFEST_FORMAT = 1;
 export const MANIFEST_FILE = "manifest.json";
 /** The detached ed25519 signature of manifest.json's exact bytes (64 raw bytes; bundle/sign.ts). */
 export const SIGNATURE_FILE = "manifest.json.sig";
+/**
+ * Bytes a manifest may have: 32 MiB (about 90,000 artifacts). Import refuses
+ * a bigger manifest member by its header, before reading it; the role tools
+ * (roles/store/files/airgap_store.py MANIFEST_MAX) use the same cap.
+ */
+export const MANIFEST_MAX_BYTES = 32 << 20;
 
 /**
  * Artifact kinds of the whole product. `deb` and `file` are produced today,
@@ -62,12 +71,36 @@ export interface Repository {
 
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
+  /** The site's name (a plain name: letters, digits, `.`, `_`, `+`, `~`, `-`). */
   site: string;
+  /**
+   * The bundle's number in the site's order, from 1, one more than the
+   * bundle folder's previous manifest when the content changed. Import and
+   * the admin play refuse a bundle whose sequence is lower than the current
+   * one's, or equal with other content, unless told to roll back.
+   */
+  sequence: number;
+  /** When this content was first bundled: UTC, `YYYY-MM-DDTHH:MM:SSZ`. */
+  created: string;
   repositories: Repository[];
   artifacts: Artifact[];
 }
 
+/** Where a bundle stands in its site's order (`sequence`, `created`). */
+export interface ManifestOrder {
+  sequence: number;
+  created: string;
+}
+
 const HEX64 = /^[0-9a-f]{64}$/;
+/** One path component the admin may use as a folder or file name (suite, architecture, release, site). */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+~-]{0,127}$/;
+const CREATED = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+
+/** A plain name: one path component, never `.` or `..` (the same rule as airgap_store.py's safe_name). */
+export function isSafeName(s: unknown): s is string {
+  return typeof s === "string" && SAFE_NAME.test(s);
+}
 
 /** A manifest that cannot be read; the message lists every problem. */
 export class ManifestError extends Error {}
@@ -127,10 +160,15 @@ export function sortArtifacts(list: Artifact[]): Artifact[] {
   return [...list].sort((a, b) => compareText(a.kind, b.kind) || compareText(a.path, b.path));
 }
 
-export function buildManifest(site: string, repositories: Repository[], artifacts: Artifact[]): Manifest {
+/** The order of a first bundle; bundle.ts gives the real one. */
+export const FIRST_ORDER: ManifestOrder = { sequence: 1, created: "1970-01-01T00:00:00Z" };
+
+export function buildManifest(site: string, repositories: Repository[], artifacts: Artifact[], order: ManifestOrder = FIRST_ORDER): Manifest {
   return {
     format: MANIFEST_FORMAT,
     site,
+    sequence: order.sequence,
+    created: order.created,
     repositories: repositories
       .map(orderedRepository)
       .sort((a, b) => compareText(a.path, b.path) || compareText(a.pool, b.pool)),
@@ -140,7 +178,7 @@ export function buildManifest(site: string, repositories: Repository[], artifact
 
 /** The manifest's bytes: two-space JSON, a final newline, nothing that depends on time or order of discovery. */
 export function serializeManifest(m: Manifest): string {
-  const canonical = buildManifest(m.site, m.repositories, m.artifacts);
+  const canonical = buildManifest(m.site, m.repositories, m.artifacts, { sequence: m.sequence, created: m.created });
   return JSON.stringify(canonical, null, 2) + "\n";
 }
 
@@ -163,8 +201,28 @@ export function checkManifest(raw: unknown): string[] {
   const m = raw as Partial<Manifest> | null;
   if (!m || typeof m !== "object") return ["not an object"];
   if (m.format !== MANIFEST_FORMAT) problems.push(`format is ${JSON.stringify(m.format)}, this airgap reads format ${MANIFEST_FORMAT}`);
-  if (typeof m.site !== "string" || m.site === "") problems.push("site is missing");
+  if (!isSafeName(m.site)) problems.push(`site ${JSON.stringify(m.site)} is not a plain name`);
+  if (!Number.isSafeInteger(m.sequence) || (m.sequence as number) < 1) {
+    problems.push(`sequence ${JSON.stringify(m.sequence)} is not a positive integer (a bundle made before airgap numbered them: run airgap bundle again)`);
+  }
+  if (typeof m.created !== "string" || !CREATED.test(m.created)) problems.push(`created ${JSON.stringify(m.created)} is not a UTC time (YYYY-MM-DDTHH:MM:SSZ)`);
   if (!Array.isArray(m.repositories)) problems.push("repositories is not a list");
+  else {
+    m.repositories.forEach((r, i) => {
+      const at = `repositories[${i}]`;
+      if (!r || typeof r !== "object") return problems.push(`${at}: not an object`);
+      for (const k of ["path", "pool"] as const) {
+        if (typeof r[k] !== "string" || !isSafeRelativePath(r[k])) problems.push(`${at}: ${k} ${JSON.stringify(r[k])} is not a safe relative path`);
+      }
+      for (const k of ["kind", "release", ...(r.suite !== undefined || r.kind === "apt" ? (["suite"] as const) : [])] as const) {
+        if (!isSafeName(r[k])) problems.push(`${at}: ${k} ${JSON.stringify(r[k])} is not a plain name`);
+      }
+      if (!Array.isArray(r.architectures) || !r.architectures.every(isSafeName)) {
+        problems.push(`${at}: architectures ${JSON.stringify(r.architectures)} must be a list of plain names`);
+      }
+      return undefined;
+    });
+  }
   if (!Array.isArray(m.artifacts)) return [...problems, "artifacts is not a list"];
   const paths = new Set<string>();
   m.artifacts.forEach((a, i) => {
@@ -173,6 +231,9 @@ export function checkManifest(raw: unknown): string[] {
     if (!ARTIFACT_KINDS.includes(a.kind)) problems.push(`${at}: unknown kind ${JSON.stringify(a.kind)}`);
     if (typeof a.name !== "string" || a.name === "") problems.push(`${at}: name is missing`);
     if (typeof a.source !== "string" || a.source === "") problems.push(`${at}: source is missing`);
+    for (const k of ["arch", "release"] as const) {
+      if (a[k] !== undefined && !isSafeName(a[k])) problems.push(`${at}: ${k} ${JSON.stringify(a[k])} is not a plain name`);
+    }
     if (a.kind === "image" && (typeof a.tag !== "string" || a.tag === "")) problems.push(`${at}: an image needs its tag`);
     if (typeof a.path !== "string" || !isSafeRelativePath(a.path)) problems.push(`${at}: path must be relative, without "..", "." or empty segments`);
     else if (paths.has(a.path)) problems.push(`${at}: path listed twice`);

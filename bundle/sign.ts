@@ -5,8 +5,8 @@
  * -rawin -sigfile` checks it on a Debian 12 host without airgap.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
-import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { constants, existsSync } from "node:fs";
+import { mkdir, open, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { KeyError, keyFingerprint, parsePublicKey } from "../compile/model/keys.js";
 
@@ -31,13 +31,34 @@ export async function keygen(dir: string): Promise<{ privateKey: string; publicK
   return { privateKey, publicKey, fingerprint: keyFingerprint(pair.publicKey) };
 }
 
-/** Reads a PEM private key made by `airgap keygen`. */
+/**
+ * Reads a PEM private key made by `airgap keygen`. Refuses (KeyError) a key
+ * file that is not a regular file of ours to read alone: group- or
+ * world-readable or writable (mode & 0o077), as ssh refuses such keys; a
+ * symbolic link is not followed.
+ */
 export async function readPrivateKey(file: string): Promise<KeyObject> {
   let key: KeyObject;
+  let fh;
   try {
-    key = createPrivateKey(await readFile(file));
+    fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (err) {
     throw new KeyError(`cannot read the signing key ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new KeyError(`the signing key ${file} is not a regular file`);
+    if ((st.mode & 0o077) !== 0) {
+      throw new KeyError(
+        `the signing key ${file} has mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}: other users may read or change it; refused (chmod 600 ${file}, and make a new key if others could read it)`,
+      );
+    }
+    key = createPrivateKey(await fh.readFile());
+  } catch (err) {
+    if (err instanceof KeyError) throw err;
+    throw new KeyError(`cannot read the signing key ${file}: ${(err as Error).message}`);
+  } finally {
+    await fh.close();
   }
   if (key.asymmetricKeyType !== "ed25519") throw new KeyError(`${file} is a ${key.asymmetricKeyType} key; airgap signs with ed25519 (airgap keygen)`);
   return key;

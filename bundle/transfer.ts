@@ -12,11 +12,11 @@
  * as it was. A staging folder left by an interrupted import is reused.
  */
 import { createHash, type KeyObject } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync, type WriteStream } from "node:fs";
+import { constants, createReadStream, createWriteStream, existsSync, type WriteStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { once } from "node:events";
-import { MANIFEST_FILE, parseManifest, SIGNATURE_FILE, type Manifest } from "./manifest.js";
+import { MANIFEST_FILE, MANIFEST_MAX_BYTES, parseManifest, SIGNATURE_FILE, type Manifest } from "./manifest.js";
 import { keyFingerprint, publicOf, signBytes, verifyBytes } from "./sign.js";
 import { BLOB_DIR } from "./store.js";
 import { BLOCK, ByteReader, nextMember, padding, skipPadding, TAR_END, tarHeader, TarError } from "./tar.js";
@@ -247,9 +247,9 @@ async function openInputs(inputs: string[], trust: KeyObject): Promise<{ label: 
     if (!existsSync(first)) throw new TransferError([`no such transfer file: ${first}`]);
     return { label: first, parts: [{ file: first, label: first }] };
   }
-  const text = await readFile(listFile).catch(() => undefined);
+  const text = await readCapped(listFile, CHUNK_LIST_MAX_BYTES, "the chunk list");
   if (!text) throw new TransferError([`the chunk list ${listFile} is missing`]);
-  const sig = await readFile(listFile + ".sig").catch(() => undefined);
+  const sig = await readCapped(listFile + ".sig", 64, "the chunk list's signature");
   if (!sig) throw new TransferError([`the chunk list ${listFile} is unsigned (no ${path.basename(listFile)}.sig)`]);
   if (!verifyBytes(text, sig, trust)) {
     throw new TransferError([`the chunk list ${listFile}: its signature does not verify against the trusted key ${keyFingerprint(trust)} (altered, or signed by another key)`]);
@@ -271,6 +271,14 @@ async function openInputs(inputs: string[], trust: KeyObject): Promise<{ label: 
   }
   if (problems.length) throw new TransferError(problems);
   return { label: listFile, parts };
+}
+
+/** A file's bytes, or undefined when absent; refused unread when it has more than `max` bytes. */
+async function readCapped(file: string, max: number, what: string): Promise<Buffer | undefined> {
+  const st = await stat(file).catch(() => undefined);
+  if (!st) return undefined;
+  if (st.size > max) throw new TransferError([`${what} ${file} has ${st.size} bytes, more than the ${max} it may have; refused unread`]);
+  return readFile(file);
 }
 
 async function sha256Of(file: string): Promise<string> {
@@ -305,33 +313,82 @@ export interface ImportOptions {
   inputs: string[];
   store: string;
   trust: KeyObject;
+  /** The site's name: a bundle made for another site is refused. The store's current manifest binds its site too. */
+  site?: string;
+  /** Accept a bundle older than the store's current one, or another under its sequence (logged). @default false */
+  allowRollback?: boolean;
   progress?: ByteProgress;
 }
 
 export interface ImportResult {
   store: string;
   site: string;
+  /** SHA-256 of the imported manifest. */
   manifest: string;
+  sequence: number;
+  created: string;
   artifacts: number;
   /** Blobs moved into the store by this run. */
   added: number;
   addedBytes: number;
-  /** Blobs of the transfer the store already held. */
+  /** Blobs of the transfer the store already held (hashed again, not written). */
   present: number;
-  /** Blobs an interrupted import had already verified (not copied again). */
+  /** Blobs an interrupted import had already verified (hashed again, moved, not copied again). */
   resumed: number;
   bytes: number;
   ms: number;
+  /** The store already held exactly this manifest: nothing was read past it, nothing changed. */
+  unchanged?: boolean;
+  /** With `allowRollback`: what was accepted on purpose (also in STORE/import.log). */
+  rollback?: string;
 }
+
+/** The log of imports kept in the store, one JSON object per line. */
+export const IMPORT_LOG = "import.log";
+/** Bytes a chunk list may have (4 MiB: tens of thousands of chunks). */
+const CHUNK_LIST_MAX_BYTES = 4 << 20;
 
 async function readMember(reader: ByteReader, expect: string, max: number): Promise<Buffer | undefined> {
   const m = await nextMember(reader);
   if (!m || m.name !== expect) return undefined;
-  if (m.size > max) throw new TransferError([`${expect} in the transfer is ${m.size} bytes, more than ${max}`]);
+  // Refused by its header: a member over the cap is never read.
+  if (m.size > max) throw new TransferError([`${expect} in the transfer is ${m.size} bytes, more than the ${max} it may have; refused unread`]);
   const parts: Buffer[] = [];
   for await (const p of reader.take(m.size)) parts.push(Buffer.from(p));
   await skipPadding(reader, m.size);
   return Buffer.concat(parts);
+}
+
+/** The store's current manifest, or undefined in a new store. */
+async function currentManifest(store: string): Promise<{ manifest: Manifest; id: string } | undefined> {
+  const file = path.join(store, MANIFEST_FILE);
+  const st = await stat(file).catch(() => undefined);
+  if (!st) return undefined;
+  if (st.size > MANIFEST_MAX_BYTES) throw new TransferError([`the store's ${file} has ${st.size} bytes, more than a manifest may have: the store is damaged`]);
+  const bytes = await readFile(file);
+  try {
+    return { manifest: parseManifest(bytes.toString("utf8")), id: createHash("sha256").update(bytes).digest("hex") };
+  } catch (err) {
+    throw new TransferError([`the store's ${file} cannot be read (${(err as Error).message.split("\n")[0]}): the store is damaged, or was filled by an older airgap`]);
+  }
+}
+
+/**
+ * Whether `m` (sha256 `id`) may follow the store's current manifest: the same
+ * site, and a higher sequence (or the very same manifest). The problem, or the
+ * rollback accepted with `allow`, as text.
+ */
+function orderCheck(m: Manifest, id: string, current: { manifest: Manifest; id: string } | undefined, allow: boolean): { problem?: string; rollback?: string } {
+  if (!current) return {};
+  const cur = current.manifest;
+  if (cur.site !== m.site) return { problem: `the bundle was made for site "${m.site}"; the store holds site "${cur.site}" (a bundle of another site, even signed by the same key, is refused)` };
+  if (current.id === id || m.sequence > cur.sequence) return {};
+  const what =
+    m.sequence < cur.sequence
+      ? `sequence ${m.sequence} (created ${m.created}, manifest ${id.slice(0, 16)}) is older than the store's current ${cur.sequence} (created ${cur.created}, manifest ${current.id.slice(0, 16)})`
+      : `sequence ${m.sequence} (created ${m.created}, manifest ${id.slice(0, 16)}) is the store's current one's (created ${cur.created}, manifest ${current.id.slice(0, 16)}) with other content: a replay`;
+  if (allow) return { rollback: `rollback accepted on purpose (--allow-rollback): ${what}` };
+  return { problem: `the bundle is refused: ${what}; to go back on purpose, import with --allow-rollback` };
 }
 
 /** Verifies a transfer and moves it into the store; see the module comment. */
@@ -348,11 +405,12 @@ export async function importTransfer(o: ImportOptions): Promise<ImportResult> {
   // a refused import removes them again (when still empty), so it leaves the
   // store, even a store that did not exist, as it found it.
   const made = [path.join(o.store, BLOB_DIR), path.dirname(path.join(o.store, BLOB_DIR)), o.store].filter((d) => !existsSync(d));
+  const storeBlobs = path.join(o.store, BLOB_DIR);
   let failed = false;
   try {
     if (chunked) await verifyChunks(parts, o.progress);
     const reader = new ByteReader(concat(parts.map((p) => p.file))[Symbol.asyncIterator]());
-    const manifestBytes = await readMember(reader, MANIFEST_FILE, 1 << 30).catch(rethrowTar(label));
+    const manifestBytes = await readMember(reader, MANIFEST_FILE, MANIFEST_MAX_BYTES).catch(rethrowTar(label));
     if (!manifestBytes) throw new TransferError([`${label}: the first member is not ${MANIFEST_FILE} (not an airgap transfer file, or its start is damaged)`]);
     const signature = await readMember(reader, SIGNATURE_FILE, 64).catch(rethrowTar(label));
     if (!signature) throw new TransferError([`${label}: unsigned (no ${SIGNATURE_FILE} after the manifest); refused`]);
@@ -360,15 +418,31 @@ export async function importTransfer(o: ImportOptions): Promise<ImportResult> {
       throw new TransferError([`${label}: the manifest's signature does not verify against the trusted key ${keyFingerprint(o.trust)} (the manifest was altered, or signed by another key)`]);
     }
     o.progress?.add(manifestBytes.length);
-    const manifest = parseManifest(manifestBytes.toString("utf8"));
+    let manifest: Manifest;
+    try {
+      manifest = parseManifest(manifestBytes.toString("utf8"));
+    } catch (err) {
+      throw new TransferError([`${label}: ${(err as Error).message}`]);
+    }
+    const id = createHash("sha256").update(manifestBytes).digest("hex");
+    if (o.site !== undefined && manifest.site !== o.site) {
+      throw new TransferError([`${label}: the bundle was made for site "${manifest.site}", this is site "${o.site}" (--site)`]);
+    }
+    const current = await currentManifest(o.store);
+    const order = orderCheck(manifest, id, current, o.allowRollback ?? false);
+    if (order.problem) throw new TransferError([`${label}: ${order.problem}`]);
+    const result = (r: Partial<ImportResult>): ImportResult => ({
+      store: o.store, site: manifest.site, manifest: id, sequence: manifest.sequence, created: manifest.created,
+      artifacts: manifest.artifacts.length, added: 0, addedBytes: 0, present: 0, resumed: 0, bytes: total, ms: Date.now() - started, ...r,
+    });
+    if (current?.id === id) return result({ unchanged: true });
+
     const expected = new Map<string, { size: number; label: string }>();
     for (const a of manifest.artifacts) if (!expected.has(a.sha256)) expected.set(a.sha256, { size: a.size, label: `${a.kind} ${a.path}` });
-
-    await mkdir(path.join(o.store, BLOB_DIR), { recursive: true });
+    await mkdir(storeBlobs, { recursive: true });
     await mkdir(stagedBlobs, { recursive: true });
     await rm(partial, { recursive: true, force: true });
     await mkdir(partial, { recursive: true });
-    const staged = new Set(await readdir(stagedBlobs));
     let present = 0;
     let resumed = 0;
     const added: string[] = [];
@@ -383,48 +457,55 @@ export async function importTransfer(o: ImportOptions): Promise<ImportResult> {
       if (seen.has(hex)) throw new TransferError([`${label}: blob ${hex} appears twice`]);
       seen.add(hex);
       if (m.size !== want.size) throw new TransferError([`${want.label}: blob ${hex} is ${m.size} bytes in the transfer, the manifest says ${want.size}`]);
-      const inStore = await sizeOf(path.join(o.store, BLOB_DIR, hex));
-      const keep = inStore !== want.size && !(staged.has(hex) && (await sizeOf(path.join(stagedBlobs, hex))) === want.size);
+      // A blob already in the store, or staged by an interrupted run, is hashed again before it is trusted.
+      const inStore = await verifiedFile(path.join(storeBlobs, hex), hex, want.size, `${want.label}: the store's blob ${hex}`, "remove it and import again");
+      const staged = inStore ? false : await verifiedFile(path.join(stagedBlobs, hex), hex, want.size, `${want.label}: the staged blob ${STAGING_DIR}/blobs/${hex}`, "planted or damaged; the staging folder is removed, import again");
+      const write = !inStore && !staged;
       const hash = createHash("sha256");
       const tmp = path.join(partial, hex);
-      const fh = keep ? await open(tmp, "w", 0o644) : undefined;
+      const fh = write ? await open(tmp, "wx", 0o644) : undefined;
       // The write of one piece runs (on libuv's threads) while the next is hashed.
       let writing: Promise<unknown> = Promise.resolve();
       try {
         for await (const piece of reader.take(m.size)) {
-          hash.update(piece);
-          await writing;
-          if (fh) writing = fh.write(piece);
+          if (fh) {
+            hash.update(piece);
+            await writing;
+            writing = fh.write(piece);
+          }
           o.progress?.add(piece.length);
         }
         await writing;
+        await fh?.sync();
       } catch (err) {
         await writing.catch(() => undefined);
         throw new TransferError([`${want.label}: blob ${hex}: ${(err as Error).message}`]);
       } finally {
         await fh?.close();
       }
-      const digest = hash.digest("hex");
-      if (digest !== hex) {
-        throw new TransferError([`${want.label}: blob ${hex} in the transfer has sha256 ${digest} (altered on the way); refused`]);
+      if (fh) {
+        const digest = hash.digest("hex");
+        if (digest !== hex) throw new TransferError([`${want.label}: blob ${hex} in the transfer has sha256 ${digest} (altered on the way); refused`]);
       }
       await skipPadding(reader, m.size).catch(rethrowTar(label));
       if (fh) {
         await rename(tmp, path.join(stagedBlobs, hex));
         added.push(hex);
         addedBytes += m.size;
-      } else if (inStore === want.size) present++;
+      } else if (inStore) present++;
       else {
         added.push(hex);
         addedBytes += m.size;
         resumed++;
       }
     }
-    // Every blob the manifest lists must now be in the store or staged.
+    await fsyncDir(stagedBlobs);
+    // Every blob the manifest lists must now be in the store (hashed again) or staged.
     const missing: string[] = [];
     for (const [hex, want] of expected) {
       if (seen.has(hex)) continue;
-      if ((await sizeOf(path.join(o.store, BLOB_DIR, hex))) !== want.size) missing.push(`${want.label}: blob ${hex} is neither in the transfer nor in the store`);
+      const ok = await verifiedFile(path.join(storeBlobs, hex), hex, want.size, `${want.label}: the store's blob ${hex}`, "remove it and import a full transfer");
+      if (!ok) missing.push(`${want.label}: blob ${hex} is neither in the transfer nor in the store`);
     }
     if (missing.length) {
       throw new TransferError([
@@ -434,26 +515,20 @@ export async function importTransfer(o: ImportOptions): Promise<ImportResult> {
       ]);
     }
     // Verified: move in. Blobs first (content-addressed, harmless alone), the manifest last.
-    for (const hex of added) await rename(path.join(stagedBlobs, hex), path.join(o.store, BLOB_DIR, hex));
-    const id = createHash("sha256").update(manifestBytes).digest("hex");
+    for (const hex of added) await rename(path.join(stagedBlobs, hex), path.join(storeBlobs, hex));
+    await fsyncDir(storeBlobs);
     await mkdir(path.join(o.store, MANIFESTS_DIR), { recursive: true });
     await writeAtomic(path.join(o.store, MANIFESTS_DIR, `${id}.json`), manifestBytes);
     await writeAtomic(path.join(o.store, MANIFESTS_DIR, `${id}.json.sig`), signature);
     await writeAtomic(path.join(o.store, SIGNATURE_FILE), signature);
     await writeAtomic(path.join(o.store, MANIFEST_FILE), manifestBytes);
+    await appendLog(o.store, {
+      time: new Date().toISOString(), site: manifest.site, sequence: manifest.sequence, created: manifest.created, manifest: id,
+      previous: current ? { sequence: current.manifest.sequence, manifest: current.id } : null,
+      ...(order.rollback ? { rollback: order.rollback } : {}),
+    });
     await rm(staging, { recursive: true, force: true });
-    return {
-      store: o.store,
-      site: manifest.site,
-      manifest: id,
-      artifacts: manifest.artifacts.length,
-      added: added.length,
-      addedBytes,
-      present,
-      resumed,
-      bytes: total,
-      ms: Date.now() - started,
-    };
+    return result({ added: added.length, addedBytes, present, resumed, rollback: order.rollback, ms: Date.now() - started });
   } catch (err) {
     failed = err instanceof TransferError;
     throw err;
@@ -464,6 +539,38 @@ export async function importTransfer(o: ImportOptions): Promise<ImportResult> {
       await rm(staging, { recursive: true, force: true });
       for (const d of made) await rmdir(d).catch(() => undefined);
     }
+  }
+}
+
+/**
+ * Whether `file` exists; when it does, it must hold `size` bytes with sha256
+ * `hex` (hashed now), else a TransferError naming `what` with `advice`.
+ */
+async function verifiedFile(file: string, hex: string, size: number, what: string, advice: string): Promise<boolean> {
+  const st = await stat(file).catch(() => undefined);
+  if (!st) return false;
+  const digest = st.isFile() && st.size === size ? await sha256Of(file) : undefined;
+  if (digest === hex) return true;
+  throw new TransferError([`${what} has ${st.size} bytes${digest ? ` and sha256 ${digest}` : ""}, not the manifest's ${size} bytes with that sha256: ${advice}`]);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** One JSON line appended to STORE/import.log (never through a symbolic link). */
+async function appendLog(store: string, entry: object): Promise<void> {
+  const fh = await open(path.join(store, IMPORT_LOG), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+  try {
+    await fh.write(JSON.stringify(entry) + "\n");
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 
@@ -481,11 +588,20 @@ async function sizeOf(file: string): Promise<number | undefined> {
   );
 }
 
+/** Writes `data` to a fresh name beside `file` (exclusive, no link followed), fsyncs it, renames it over `file`, fsyncs the folder. */
 async function writeAtomic(file: string, data: Buffer): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
+  await rm(tmp, { force: true });
+  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
   await rename(tmp, file).catch(async (err) => {
     await unlink(tmp).catch(() => undefined);
     throw err;
   });
+  await fsyncDir(path.dirname(file));
 }

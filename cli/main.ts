@@ -237,6 +237,7 @@ export async function main(argv: string[]): Promise<number> {
           .option("export", { type: "string", describe: "then write the transfer file FILE (as airgap export)" })
           .option("since", { type: "string", describe: "with --export: carry only what this older manifest.json lacks (a delta)" })
           .option("split", { type: "string", describe: "with --export: chunks of SIZE (700M, 4G; powers of 1024) and a signed chunk list" })
+          .option("sequence", { type: "number", describe: "the bundle's sequence; default: one more than the folder's last manifest when the content changed" })
           .option("json", { type: "boolean", default: false, describe: "the summary (of the run, the dry run, the export) as one JSON object on stdout, no progress" }),
       async (a) => {
         const { bundle, parseMirrorOptions } = await import("../bundle/bundle.js");
@@ -250,7 +251,7 @@ export async function main(argv: string[]): Promise<number> {
         code = await bundle({
           site: a.site, out: a.out, dryRun: a.dryRun, filesFrom: a.filesFrom, mirrors,
           cache: a.cache, includeBase: a.includeBase, jobs: a.jobs, certDir: a.certDir, authFile: a.authfile,
-          key: a.key, exportTo: a.export, since: a.since, split, json: a.json,
+          key: a.key, exportTo: a.export, since: a.since, split, json: a.json, sequence: a.sequence,
         });
       },
     )
@@ -293,10 +294,12 @@ export async function main(argv: string[]): Promise<number> {
           .positional("files", { type: "string", array: true, demandOption: true, describe: "the transfer file, or its chunk list (FILE.chunks.json) or chunks" })
           .option("store", { type: "string", default: ".", describe: "the site's store (a bundle folder: manifest.json + blobs/)" })
           .option("trust", { type: "string", demandOption: true, describe: "the site's trusted public key (airgap-bundle.pub)" })
+          .option("site", { type: "string", describe: "the site's name: a bundle made for another site is refused (the store's own site always binds)" })
+          .option("allow-rollback", { type: "boolean", default: false, describe: "accept a bundle older than the store's current one, or another under its sequence (logged)" })
           .option("json", { type: "boolean", default: false, describe: "summary as JSON on stdout, no progress" }),
       async (a) => {
         const { importCommand } = await import("./transfer.js");
-        code = await importCommand({ inputs: a.files, store: a.store, trust: a.trust }, { stdout: process.stdout, stderr: process.stderr, json: a.json });
+        code = await importCommand({ inputs: a.files, store: a.store, trust: a.trust, site: a.site, allowRollback: a.allowRollback }, { stdout: process.stdout, stderr: process.stderr, json: a.json });
       },
     )
     .command(

@@ -71,7 +71,13 @@ export function reportExport(r: ExportResult, io: Io): void {
   io.stdout.write(`wrote ${r.files.join(", ")}: ${r.blobs} blobs, ${formatBytes(r.bytes)}${delta}\n`);
 }
 
-export async function importCommand(o: { inputs: string[]; store: string; trust: string }, io: Io = defaultIo()): Promise<number> {
+/**
+ * `airgap import`: `inputs` (the transfer file, its chunk list or a chunk)
+ * into `store`, trusting the public key file `trust`; `site` (optional) and
+ * the store's own site bind the bundle's site; `allowRollback` accepts an
+ * older sequence (logged in STORE/import.log and on stderr). Exit code 0 or 1.
+ */
+export async function importCommand(o: { inputs: string[]; store: string; trust: string; site?: string; allowRollback?: boolean }, io: Io = defaultIo()): Promise<number> {
   return guarded(io, `import refused, the store ${o.store} is unchanged`, async () => {
     const trust: KeyObject = await readPublicKey(o.trust);
     const onSignal = (signal: NodeJS.Signals) => {
@@ -82,15 +88,18 @@ export async function importCommand(o: { inputs: string[]; store: string; trust:
     process.once("SIGTERM", onSignal);
     let r;
     try {
-      r = await importTransfer({ inputs: o.inputs, store: o.store, trust, progress: progress(io, "import") });
+      r = await importTransfer({ inputs: o.inputs, store: o.store, trust, site: o.site, allowRollback: o.allowRollback, progress: progress(io, "import") });
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
     }
+    if (r.rollback) io.stderr.write(`${chalk.yellow("warning")}: ${r.rollback} (logged in ${o.store}/import.log)\n`);
     if (io.json) io.stdout.write(JSON.stringify({ ok: true, ...r, key: keyFingerprint(trust) }) + "\n");
+    else if (r.unchanged)
+      io.stdout.write(`the store ${r.store} already holds this bundle (site "${r.site}", sequence ${r.sequence}, manifest ${r.manifest.slice(0, 16)}): nothing changed\n`);
     else
       io.stdout.write(
-        `imported site "${r.site}" into ${r.store}: manifest ${r.manifest.slice(0, 16)} (${r.artifacts} artifacts, signed by ${keyFingerprint(trust)}); ` +
+        `imported site "${r.site}" into ${r.store}: sequence ${r.sequence} created ${r.created}, manifest ${r.manifest.slice(0, 16)} (${r.artifacts} artifacts, signed by ${keyFingerprint(trust)}); ` +
           `${r.added} blobs added (${formatBytes(r.addedBytes)}${r.resumed ? `, ${r.resumed} verified by an earlier interrupted run` : ""}), ` +
           `${r.present} already in the store; ${formatBytes(r.bytes)} read in ${formatDuration(r.ms)} (${formatRate(r.bytes, r.ms)})\n`,
       );

@@ -143,8 +143,9 @@ export const repos: Component<ReposModel> = {
       airgap_repo_server_addresses: [m.host.address],
       airgap_repo_server_files: m.files,
       airgap_repo_server_site_packages: m.packages,
-      ...(m.trustedKey ? { airgap_repo_server_trusted_key: m.trustedKey } : {}),
     });
+    // Every role that reads a bundle checks its signature itself (the store role's airgap_store.py).
+    if (m.trustedKey) out.addVars("all", { airgap_store_trusted_key: m.trustedKey });
     out.runbook.push({
       title: "Package repositories",
       lines: [

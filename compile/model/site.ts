@@ -2,7 +2,7 @@
  * Stage 2, validate and resolve the site's core: its name, networks, hosts,
  * CA and secret references. Services are resolved by their components.
  */
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import path from "node:path";
 import type { Arch, Host, HostRole, Network, OsRelease, Scalar, Secret, Site } from "../../dsl/index.js";
 import { Context } from "./context.js";
@@ -102,6 +102,21 @@ export function isDomain(s: unknown): s is string {
   return typeof s === "string" && DOMAIN.test(s);
 }
 
+/** Whether `file` starts with Ansible Vault's header (`$ANSIBLE_VAULT;1.1;AES256` or 1.2 with a vault id). */
+export function isVaultEncrypted(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, "r");
+    const head = Buffer.alloc(15);
+    const n = readSync(fd, head, 0, head.length, 0);
+    return head.subarray(0, n).toString("latin1") === "$ANSIBLE_VAULT;";
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** Resolves a secret reference, reporting a malformed one at `owner[key]`. */
 export function resolveSecret(ctx: Context, owner: unknown, key: string | number): SecretModel | undefined {
   const s = (owner as Record<string | number, Secret | undefined>)[key];
@@ -126,6 +141,11 @@ export function resolveSecret(ctx: Context, owner: unknown, key: string | number
     }
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(s.key)) {
       ctx.error("AG071", `"${s.key}" is not a valid Ansible variable name`, owner, key);
+      return undefined;
+    }
+    if (!isVaultEncrypted(file)) {
+      ctx.error("AG190", `vault file "${s.vault}" is not encrypted with Ansible Vault: its secrets would sit in clear beside the site file`, owner, key,
+        `encrypt it: ansible-vault encrypt ${s.vault}`);
       return undefined;
     }
     return { kind: "vault", file, key: s.key };

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   buildManifest,
   checkManifest,
+  isSafeName,
   isSafeRelativePath,
   parseManifest,
   serializeManifest,
@@ -52,8 +53,9 @@ describe("bundle manifest", () => {
     const [text] = texts;
     assert.ok(text.endsWith("}\n"));
     const m = JSON.parse(text);
-    assert.deepEqual(Object.keys(m), ["format", "site", "repositories", "artifacts"]);
+    assert.deepEqual(Object.keys(m), ["format", "site", "sequence", "created", "repositories", "artifacts"]);
     assert.equal(m.format, 1);
+    assert.equal(m.sequence, 1);
     assert.deepEqual(
       m.artifacts.map((a: Artifact) => a.path),
       [
@@ -67,7 +69,7 @@ describe("bundle manifest", () => {
     assert.deepEqual(Object.keys(m.artifacts[0]), ["kind", "name", "version", "arch", "release", "source", "path", "size", "sha256"]);
     assert.deepEqual(Object.keys(m.artifacts[4]), ["kind", "name", "source", "path", "size", "sha256"]);
     assert.deepEqual(m.repositories[0].architectures, ["amd64", "arm64"]);
-    assert.doesNotMatch(text, /20\d\d-\d\d-\d\dT/, "no timestamps");
+    assert.equal((text.match(/\d{4}-\d\d-\d\dT/g) ?? []).length, 1, "one time only: created");
   });
 
   it("keeps one entry for the same package needed by two architectures, refuses one path with two contents", () => {
@@ -86,6 +88,8 @@ describe("bundle manifest", () => {
     const bad = {
       format: 2,
       site: "example",
+      sequence: 3,
+      created: "2026-11-30T12:00:00Z",
       repositories: [],
       artifacts: [
         { ...file, path: "../etc/passwd" },
@@ -105,5 +109,23 @@ describe("bundle manifest", () => {
     assert.throws(() => parseManifest("{"), /not JSON/);
     assert.ok(isSafeRelativePath("files/dl.k8s.io/a b/c"));
     for (const p of ["", "a//b", "a/../b", "a\\b", "./a"]) assert.ok(!isSafeRelativePath(p), p);
+  });
+
+  it("refuses '..' and '/' in every path-like field: repositories' path, pool, suite, architectures, release; artifacts' arch and release; the site", () => {
+    const evil = {
+      format: 1,
+      site: "../x",
+      sequence: 0,
+      created: "yesterday",
+      repositories: [{ kind: "apt", release: "../r", path: "../debian", suite: "../../etc", pool: "pool/../../x", architectures: ["amd64", "../a", "b/c"] }],
+      artifacts: [{ ...file, arch: "..", release: "debian/12" }],
+    };
+    const problems = checkManifest(evil).join("\n");
+    for (const field of ["site", "sequence", "created", "path", "pool", "suite", "release", "architectures", "arch"]) {
+      assert.match(problems, new RegExp(`\\b${field}\\b`), `${field} in:\n${problems}`);
+    }
+    assert.equal(checkManifest(evil).length, 10, problems);
+    assert.ok(isSafeName("bookworm") && isSafeName("debian-12") && isSafeName("amd64"));
+    for (const n of ["", ".", "..", "a/b", "-x", "a\\b"]) assert.ok(!isSafeName(n), n);
   });
 });

@@ -9,6 +9,7 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "no
 import path from "node:path";
 import { packagesByHost } from "../../bundle/packages.js";
 import { planWheels, platformTags, WheelError, wheelTargets } from "../../bundle/wheels.js";
+import { keygen, readPrivateKey, signBytes } from "../../bundle/sign.js";
 import type { PypiModel } from "../../compile/components/pypi.js";
 import { synth } from "../../compile/synth.js";
 import { sha256, tempDir } from "./helpers.js";
@@ -152,10 +153,18 @@ describe("pypi: the bundle's Python packages", function () {
 describe("pypi: the index the role builds (roles/pypi_server/files/airgap_pypi.py)", function () {
   this.timeout(120_000);
   let tmp: string;
-  beforeEach(() => (tmp = tempDir("airgap-pypi-index-")));
+  let pem: string;
+  let keyFile: string;
+  beforeEach(async () => {
+    tmp = tempDir("airgap-pypi-index-");
+    const k = await keygen(path.join(tmp, "keys"));
+    keyFile = k.privateKey;
+    pem = readFileSync(k.publicKey, "utf8");
+  });
   afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+  const trust = () => ["--trusted-key", pem, "--site", "py"];
 
-  function layOut(): { manifest: string; packages: string; simple: string } {
+  async function layOut(): Promise<{ manifest: string; packages: string; simple: string }> {
     const wheels = path.join(tmp, "wheels");
     execFileSync("python3", [MAKE_WHEELS, wheels]);
     const packages = path.join(tmp, "root/packages");
@@ -167,18 +176,20 @@ describe("pypi: the index the role builds (roles/pypi_server/files/airgap_pypi.p
       return { kind: "wheel", name: project, version: "1.0", source: `wheelhouse/${f}`, path: `pypi/${project}/${f}`, size: data.length, sha256: sha256(data) };
     });
     const manifest = path.join(tmp, "root/manifest.json");
-    writeFileSync(manifest, JSON.stringify({ format: 1, site: "py", repositories: [], artifacts }));
+    const text = Buffer.from(JSON.stringify({ format: 1, site: "py", sequence: 1, created: "2026-11-30T12:00:00Z", repositories: [], artifacts }));
+    writeFileSync(manifest, text);
+    writeFileSync(manifest + ".sig", signBytes(text, await readPrivateKey(keyFile)));
     return { manifest, packages, simple: path.join(tmp, "root/simple") };
   }
 
-  function index(l: ReturnType<typeof layOut>, verify = true): { changed: boolean } {
-    const r = spawnSync("python3", [TOOL, "index", l.manifest, l.packages, l.simple, ...(verify ? ["--verify"] : [])], { encoding: "utf8" });
+  function index(l: Awaited<ReturnType<typeof layOut>>, verify = true): { changed: boolean } {
+    const r = spawnSync("python3", [TOOL, "index", l.manifest, l.packages, l.simple, ...trust(), ...(verify ? ["--verify"] : [])], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout) as { changed: boolean };
   }
 
-  it("writes PEP 503 pages with normalised names and #sha256= links; a second run changes nothing", () => {
-    const l = layOut();
+  it("writes PEP 503 pages with normalised names and #sha256= links; a second run changes nothing", async () => {
+    const l = await layOut();
     assert.equal(index(l).changed, true);
     const root = readFileSync(path.join(l.simple, "index.html"), "utf8");
     assert.match(root, /<a href="airgap-lab-base\/">airgap-lab-base<\/a>/);
@@ -189,8 +200,8 @@ describe("pypi: the index the role builds (roles/pypi_server/files/airgap_pypi.p
     assert.equal(index(l, false).changed, false);
   });
 
-  it("pip installs the top package with its dependency from it, verifying hashes; refuses what it lacks", () => {
-    const l = layOut();
+  it("pip installs the top package with its dependency from it, verifying hashes; refuses what it lacks", async () => {
+    const l = await layOut();
     index(l);
     const url = `file://${l.simple}/`;
     const target = path.join(tmp, "target");
@@ -202,15 +213,28 @@ describe("pypi: the index the role builds (roles/pypi_server/files/airgap_pypi.p
     assert.match(no.stderr, /No matching distribution found for airgap-lab-other/);
   });
 
-  it("refuses a package whose bytes differ from the manifest, and changes nothing", () => {
-    const l = layOut();
+  it("refuses a package whose bytes differ from the manifest, and changes nothing", async () => {
+    const l = await layOut();
     const f = path.join(l.packages, "airgap-lab-base/airgap_lab_base-1.0-py3-none-any.whl");
     const data = readFileSync(f);
     data[data.length - 30] ^= 0xff;
     writeFileSync(f, data);
-    const r = spawnSync("python3", [TOOL, "index", l.manifest, l.packages, l.simple, "--verify"], { encoding: "utf8" });
+    const r = spawnSync("python3", [TOOL, "index", l.manifest, l.packages, l.simple, ...trust(), "--verify"], { encoding: "utf8" });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /does not have the manifest's sha256/);
+    assert.throws(() => readFileSync(path.join(l.simple, "index.html")));
+  });
+
+  it("refuses a manifest whose signature does not verify, or unsigned, before it reads any package", async () => {
+    const l = await layOut();
+    writeFileSync(l.manifest, readFileSync(l.manifest, "utf8").replace('"py"', '"px"'));
+    const r = spawnSync("python3", [TOOL, "index", l.manifest, l.packages, l.simple, ...trust()], { encoding: "utf8" });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /signature does not verify against the site's trusted key/);
+    rmSync(l.manifest + ".sig");
+    const u = spawnSync("python3", [TOOL, "index", l.manifest, l.packages, l.simple, ...trust()], { encoding: "utf8" });
+    assert.equal(u.status, 1);
+    assert.match(u.stderr, /the bundle is unsigned/);
     assert.throws(() => readFileSync(path.join(l.simple, "index.html")));
   });
 });

@@ -2,9 +2,11 @@
  * @lab end to end: the compiled playbooks against the lab, proven with real
  * clients on its hosts. In order: the first run (fixture), the lab has no
  * way out, the site's package repository and files_repo, the CA, a tampered
- * bundle refused, then a second full run that changes nothing, a run
- * without the bundle that keeps serving, and a new bundle served by
- * switching releases (and back).
+ * bundle refused (an altered blob, another key, an unsigned folder at the
+ * registry and the index), then a second full run that changes nothing, a
+ * run without the bundle that keeps serving, and a new bundle served by
+ * switching releases; the previous one again is refused as a rollback, and
+ * taken back on purpose with airgap_allow_rollback.
  *
  * Another service's checks go in a file of their own (e.g. test/e2e/dns.test.ts):
  *
@@ -146,6 +148,7 @@ describe("@lab site: the compiled playbooks against the lab", function () {
   describe("a tampered bundle", () => {
     let refused: PlaybookRun;
     let before: string;
+    let beforeServed = (): string => before;
     const tampered = path.join(WORK, "tampered");
     const state = "readlink /srv/airgap/www; find -L /srv/airgap/www -type f -printf '%P %s %T@\\n' | sort | sha256sum; ls /srv/airgap/releases /srv/airgap/store/manifests";
 
@@ -167,6 +170,7 @@ describe("@lab site: the compiled playbooks against the lab", function () {
       assert.equal(flip.code, 0, flip.stderr);
       assert.notEqual(createHash("sha256").update(readFileSync(blob)).digest("hex"), deb.sha256);
       before = await site.lab.sh("admin", state);
+      beforeServed = () => before;
       refused = await site.lab.playbook("run-tampered", "playbooks/admin.yml", ["-e", `airgap_repo_server_bundle=${tampered}`]);
       phase("tampered bundle run (admin.yml)", Date.now() - started);
       console.log(`      e2e recap, tampered bundle: ${formatRecap(refused.recap)}`);
@@ -208,6 +212,36 @@ describe("@lab site: the compiled playbooks against the lab", function () {
       await site.lab.sh("admin", `rm -f ${altered}`);
       assert.equal(bad.code, 1, bad.stdout + bad.stderr);
       assert.match(bad.stderr, /signature does not verify against the site's trusted key/);
+    });
+
+    it("an unsigned bundle folder given as airgap_bundle is refused by the registry and by the Python index themselves, nothing changed", async function () {
+      this.timeout(10 * 60_000);
+      const started = Date.now();
+      const unsigned = path.join(WORK, "unsigned");
+      for (const [cmd, args] of [["rm", ["-rf", unsigned]], ["cp", ["-al", STORE, unsigned]], ["rm", ["-f", path.join(unsigned, "manifest.json.sig")]]] as const) {
+        const r = await run(cmd, [...args]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      // What the registry and the index hold: their current manifests, the tags' digests (distribution's own files), the index pages and packages.
+      const held = "sha256sum /var/lib/airgap/registry/manifest.json* /srv/airgap-pypi/manifest.json* 2>&1; " +
+        "find /var/lib/docker-registry /srv/airgap-pypi -type f -printf '%P %s\n' | sort | sha256sum";
+      const before = await site.lab.sh("admin", held);
+      // The repository server is told to keep what it serves (its own bundle empty): only the registry and the index take UNSIGNED.
+      const registry = await site.lab.playbook("unsigned-registry", "playbooks/admin.yml", ["-e", `airgap_bundle=${unsigned}`, "-e", "airgap_repo_server_bundle="], null);
+      console.log(`      e2e recap, unsigned bundle at the registry: ${formatRecap(registry.recap)}`);
+      assert.notEqual(registry.code, 0, "the playbook must fail");
+      assert.match(registry.stdout, /is refused for the registry; nothing was pushed\..*the bundle is unsigned/);
+      assert.equal(registry.recap.get("admin")?.changed, 0, formatRecap(registry.recap));
+      // The registry told to keep its own: the index takes UNSIGNED.
+      const pypi = await site.lab.playbook("unsigned-pypi", "playbooks/admin.yml",
+        ["-e", `airgap_bundle=${unsigned}`, "-e", "airgap_repo_server_bundle=", "-e", "airgap_registry_bundle="], null);
+      console.log(`      e2e recap, unsigned bundle at the index: ${formatRecap(pypi.recap)}`);
+      assert.notEqual(pypi.code, 0, "the playbook must fail");
+      assert.match(pypi.stdout, /is refused for the Python index; nothing changed\..*the bundle is unsigned/);
+      assert.equal(pypi.recap.get("admin")?.changed, 0, formatRecap(pypi.recap));
+      assert.equal(await site.lab.sh("admin", held), before, "the registry and the index hold what they held");
+      assert.equal(await site.lab.sh("admin", state), beforeServed(), "what the repository serves is unchanged");
+      phase("unsigned bundle at the registry and the index (admin.yml twice)", Date.now() - started);
     });
 
     it("nodes still install from the repository as before", async () => {
@@ -258,7 +292,10 @@ describe("@lab site: the compiled playbooks against the lab", function () {
         assert.equal(r.code, 0, r.stderr);
       }
       writeFileSync(path.join(next, "blobs/sha256", sha), extra.content);
-      const manifest = JSON.parse(readFileSync(path.join(STORE, "manifest.json"), "utf8")) as { artifacts: object[] };
+      const manifest = JSON.parse(readFileSync(path.join(STORE, "manifest.json"), "utf8")) as { sequence: number; created: string; artifacts: object[] };
+      // The next bundle of the site: one more in its sequence.
+      manifest.sequence += 1;
+      manifest.created = new Date().toISOString().replace(/\.\d+Z$/, "Z");
       manifest.artifacts.push({ kind: "file", name: "next.txt", source: "https://files.example.org/airgap/lab/next.txt", path: extra.path, size: extra.content.length, sha256: sha });
       rmSync(path.join(next, "manifest.json"));
       writeFileSync(path.join(next, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
@@ -280,14 +317,35 @@ describe("@lab site: the compiled playbooks against the lab", function () {
       phase("new bundle (admin.yml, nodes.yml on node1)", Date.now() - started);
     });
 
-    it("the previous bundle again: back to the kept release, not rebuilt", async function () {
+    it("the previous bundle again is refused as a rollback by every consumer, nothing served changed", async function () {
       this.timeout(5 * 60_000);
-      const back = await site.lab.playbook("run-back", "playbooks/admin.yml");
-      phase("previous bundle again (admin.yml)", back.ms);
+      const now = (await site.lab.sh("admin", "readlink /srv/airgap/www")).trim();
+      const r = await site.lab.playbook("run-rollback", "playbooks/admin.yml");
+      phase("previous bundle again, refused (admin.yml)", r.ms);
+      assert.notEqual(r.code, 0, "the playbook must fail");
+      assert.match(r.stdout, /manifest is refused on admin; nothing served changed\..*is older than the current \d+ .*airgap_allow_rollback=true/);
+      assert.equal(r.recap.get("admin")?.changed, 0, formatRecap(r.recap));
+      assert.equal((await site.lab.sh("admin", "readlink /srv/airgap/www")).trim(), now);
+      // The registry and the index, given it on their own, refuse it too.
+      const registry = await site.lab.playbook("run-rollback-registry", "playbooks/admin.yml", ["-e", `airgap_bundle=${STORE}`, "-e", "airgap_repo_server_bundle="], null);
+      assert.notEqual(registry.code, 0);
+      assert.match(registry.stdout, /refused for the registry on admin; nothing was pushed\..*is older than the current/);
+      const pypi = await site.lab.playbook("run-rollback-pypi", "playbooks/admin.yml",
+        ["-e", `airgap_bundle=${STORE}`, "-e", "airgap_repo_server_bundle=", "-e", "airgap_registry_bundle="], null);
+      assert.notEqual(pypi.code, 0);
+      assert.match(pypi.stdout, /refused for the Python index on admin; nothing changed\..*is older than the current/);
+    });
+
+    it("the previous bundle again with airgap_allow_rollback=true: back to the kept release, not rebuilt, and logged", async function () {
+      this.timeout(5 * 60_000);
+      const back = await site.lab.playbook("run-back", "playbooks/admin.yml", ["-e", "airgap_allow_rollback=true"]);
+      phase("previous bundle again, on purpose (admin.yml)", back.ms);
       assert.equal(back.code, 0, `log: ${back.log}`);
       assert.equal((await site.lab.sh("admin", "readlink /srv/airgap/www")).trim(), first);
       assert.equal(taskStatus(back.stdout, "repo_server : Build and sign the release of this bundle", "admin"), "ok", "the kept release is reused");
       assert.equal(taskStatus(back.stdout, "repo_server : Serve this release (atomic switch)", "admin"), "changed");
+      const journal = await site.lab.sh("admin", "journalctl -q -o cat -t airgap-bundle");
+      assert.match(journal, /rollback accepted on purpose \(airgap_allow_rollback\): site lab, sequence \d+ .* is older than the current/);
     });
   });
 });

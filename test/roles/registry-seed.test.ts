@@ -16,6 +16,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import path from "node:path";
 import { copyImages, type ImageRequest, type ImageResult } from "../../bundle/images.js";
 import { buildManifest, serializeManifest, type Manifest } from "../../bundle/manifest.js";
+import { keygen, readPrivateKey, signBytes } from "../../bundle/sign.js";
 import { Store } from "../../bundle/store.js";
 import {
   makeCa,
@@ -41,8 +42,14 @@ const SPECS = [
   { name: "app-three", base: "debianish", own: 60_000 },
 ];
 
+/** The site's trusted key (PEM) for the tool's commands that read a manifest. */
+let trustedPem = "";
+const READS_MANIFEST = new Set(["check", "accept", "missing", "ingest", "layout", "push", "prune"]);
+
 function tool(args: string[], input?: string) {
-  const r = sh("python3", [TOOL, ...args], { input });
+  const [cmd, ...rest] = args;
+  const trust = READS_MANIFEST.has(cmd) ? ["--trusted-key", trustedPem, "--site", "test"] : [];
+  const r = sh("python3", [TOOL, cmd, ...trust, ...rest], { input });
   return { ...r, json: r.code === 0 && r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined };
 }
 
@@ -60,6 +67,7 @@ describe("registry: upstream → bundle → host store → site registry (loopba
   let requests: ImageRequest[];
   let first: ImageResult;
   let manifest: Manifest;
+  let keyFile: string;
   const bundleDir = () => path.join(dir, "bundle");
   const hostStore = () => path.join(dir, "host/store");
   const layout = () => path.join(dir, "host/oci");
@@ -76,6 +84,9 @@ describe("registry: upstream → bundle → host store → site registry (loopba
     upstream = { host: u.host, registry: u.registry };
     requests = SPECS.map((s) => ({ source: `${u.host}/lab/${s.name}:1.0`, target: `lab/${s.name}:1.0`, arches: ["amd64"] }));
     site = await startSiteRegistry(path.join(dir, "site"), ca);
+    const k = await keygen(path.join(dir, "keys"));
+    keyFile = k.privateKey;
+    trustedPem = readFileSync(k.publicKey, "utf8");
   });
 
   after(async () => {
@@ -93,7 +104,9 @@ describe("registry: upstream → bundle → host store → site registry (loopba
       await store.close();
       assert.deepEqual(first.failures, [], err.text());
       manifest = buildManifest("test", [], first.artifacts);
-      writeFileSync(manifestFile(), serializeManifest(manifest));
+      const text = Buffer.from(serializeManifest(manifest));
+      writeFileSync(manifestFile(), text);
+      writeFileSync(manifestFile() + ".sig", signBytes(text, await readPrivateKey(keyFile)));
       const images = manifest.artifacts.filter((a) => a.kind === "image");
       const sources = requests.map((r) => r.source).sort();
       assert.deepEqual(images.map((a) => `${a.name}:${a.tag}`).sort(), sources);
@@ -199,6 +212,25 @@ describe("registry: upstream → bundle → host store → site registry (loopba
       assert.deepEqual(index.manifests.map((m) => m.annotations["org.opencontainers.image.ref.name"]).sort(), requests.map((q) => q.source).sort());
       const inspect = sh("skopeo", ["inspect", `oci:${layout()}:${requests[0].source}`]);
       assert.equal(inspect.code, 0, inspect.stderr);
+    });
+
+    it("hashes every blob of the images it pushes first: a blob altered in the host store is refused, nothing pushed", () => {
+      const own = manifest.artifacts.find((a) => a.kind === "image-blob" && a.size > 30_000 && a.size < 70_000)!;
+      const file = path.join(hostStore(), "blobs/sha256", own.sha256);
+      const saved = readFileSync(file);
+      const data = Buffer.from(saved);
+      data[200] ^= 1;
+      writeFileSync(file, data);
+      try {
+        const before = accessLogWrites(site.accessLog).length;
+        const r = tool(["push", manifestFile(), layout(), site.host, ca.certDir, "--images", imagesArg()], JSON.stringify({ user: site.push.user, password: site.push.password }));
+        assert.equal(r.code, 1, r.stdout);
+        assert.match(r.stderr, new RegExp(`image blob ${own.sha256}: its blob blobs/sha256/${own.sha256} has sha256 [0-9a-f]{64}, the manifest says ${own.sha256}`));
+        assert.match(r.stderr, /nothing was pushed/);
+        assert.equal(accessLogWrites(site.accessLog).length, before, "no write reached the registry");
+      } finally {
+        writeFileSync(file, saved);
+      }
     });
 
     it("pushes every image under its target, keeping the bundle's digests", () => {

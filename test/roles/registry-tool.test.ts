@@ -5,10 +5,14 @@
  * distribution lacks, and the store pruning of a registry-only host.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
+import { keygen, readPrivateKey, signBytes } from "../../bundle/sign.js";
+import { ROOT } from "../helpers.js";
 import { renderRole, sh, tempDir, TOOL } from "./registry-harness.js";
+
+const ROLES = path.join(ROOT, "roles");
 
 function tool(args: string[], input?: string) {
   const r = sh("python3", [TOOL, ...args], { input });
@@ -54,6 +58,38 @@ describe("registry tool", function () {
       assert.notEqual(after[1], before[1]);
       assert.equal(tool(["htpasswd", file(), "5", "www-data"], JSON.stringify([{ name: "pusher", password: "p1-long-secret" }])).json?.changed, true);
       assert.match(readFileSync(file(), "utf8"), /^pusher:[^\n]+\n$/);
+    });
+
+    it("creates the file with its final mode and group, exclusively, never through a symbolic link planted at its path", () => {
+      const target = path.join(dir, "not-the-htpasswd");
+      writeFileSync(target, "keep me\n");
+      const planted = path.join(dir, "htpasswd-planted");
+      symlinkSync(target, planted);
+      const r = tool(["htpasswd", planted, "5", "www-data"], users("p1-long-secret", "p2-long-secret"));
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(readFileSync(target, "utf8"), "keep me\n", "the link's target is untouched");
+      const st = lstatSync(planted);
+      assert.ok(st.isFile() && (st.mode & 0o777) === 0o640 && st.gid === wwwData());
+      // The new content's file has its final mode and group before it is renamed into place; create() never opens an existing name or a link.
+      const probe = sh("python3", ["-c", [
+        "import os, sys",
+        "sys.path.insert(0, sys.argv[1])",
+        "import airgap_store as s",
+        "seen = []",
+        "real = os.replace",
+        "def replace(a, b):",
+        "    st = os.lstat(a); seen.append('%o %d' % (st.st_mode & 0o7777, st.st_gid)); real(a, b)",
+        "os.replace = replace",
+        "s.write_if_changed(sys.argv[2], b'x\\n', 0o640, int(sys.argv[3]))",
+        "for bad in (sys.argv[2], sys.argv[4]):",
+        "    try:",
+        "        s.create(bad, b'y', 0o600); seen.append('created ' + bad)",
+        "    except OSError as e:",
+        "        seen.append(type(e).__name__)",
+        "print(' | '.join(seen))",
+      ].join("\n"), path.join(ROLES, "store/files"), path.join(dir, "probe"), String(wwwData()), planted]);
+      assert.equal(probe.code, 0, probe.stderr);
+      assert.equal(probe.stdout.trim(), `640 ${wwwData()} | FileExistsError | FileExistsError`);
     });
 
     it("refuses an empty password or a bad name, without printing any password", () => {
@@ -109,16 +145,27 @@ describe("registry tool", function () {
     });
   });
 
-  it("prune removes only the blobs the manifest does not list", () => {
+  it("prune removes only the blobs the manifest does not list, once its signature verifies", async () => {
     const store = path.join(dir, "store");
     mkdirSync(path.join(store, "blobs/sha256"), { recursive: true });
     const keep = "a".repeat(64);
     const drop = "b".repeat(64);
     for (const h of [keep, drop]) writeFileSync(path.join(store, "blobs/sha256", h), h);
     const manifest = path.join(dir, "manifest.json");
-    writeFileSync(manifest, JSON.stringify({ format: 1, site: "t", repositories: [], artifacts: [{ kind: "image-blob", name: `sha256:${keep}`, source: "docker://x/y:1", path: `oci/blobs/sha256/${keep}`, size: 64, sha256: keep }] }));
-    assert.deepEqual(tool(["prune", manifest, store]).json, { changed: true, removed_blobs: 1 });
-    assert.deepEqual(tool(["prune", manifest, store]).json, { changed: false, removed_blobs: 0 });
+    const text = Buffer.from(JSON.stringify({ format: 1, site: "t", sequence: 1, created: "2026-11-30T12:00:00Z", repositories: [],
+      artifacts: [{ kind: "image-blob", name: `sha256:${keep}`, source: "docker://x/y:1", path: `oci/blobs/sha256/${keep}`, size: 64, sha256: keep }] }));
+    writeFileSync(manifest, text);
+    const k = await keygen(path.join(dir, "keys"));
+    writeFileSync(manifest + ".sig", signBytes(text, await readPrivateKey(k.privateKey)));
+    const trust = ["--trusted-key", readFileSync(k.publicKey, "utf8"), "--site", "t"];
+    // Unsigned, or signed by another key: refused, nothing removed.
+    const other = await keygen(path.join(dir, "other"));
+    const refused = tool(["prune", manifest, store, "--trusted-key", readFileSync(other.publicKey, "utf8")]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /signature does not verify/);
+    assert.equal(readdirSync(path.join(store, "blobs/sha256")).length, 2);
+    assert.deepEqual(tool(["prune", manifest, store, ...trust]).json, { changed: true, removed_blobs: 1 });
+    assert.deepEqual(tool(["prune", manifest, store, ...trust]).json, { changed: false, removed_blobs: 0 });
     assert.equal(readFileSync(path.join(store, "blobs/sha256", keep), "utf8"), keep);
   });
 });

@@ -25,7 +25,7 @@ describe("repo_server's signature check (airgap_bundle.py verify-signature, chec
     otherPem = readFileSync((await keygen(path.join(tmp, "other"))).publicKey, "utf8");
     manifest = path.join(tmp, "manifest.json");
     sig = path.join(tmp, "manifest.json.sig");
-    const text = Buffer.from(JSON.stringify({ format: 1, site: "t", repositories: [], artifacts: [] }, null, 2) + "\n");
+    const text = Buffer.from(JSON.stringify({ format: 1, site: "t", sequence: 1, created: "2026-11-30T12:00:00Z", repositories: [], artifacts: [] }, null, 2) + "\n");
     writeFileSync(manifest, text);
     writeFileSync(sig, signBytes(text, await readPrivateKey(k.privateKey)));
   });

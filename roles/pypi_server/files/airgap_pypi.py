@@ -3,6 +3,8 @@
 
   check BUNDLE --site NAME --packages JSON   (controller) the bundle is for this
       site and carries every listed project; prints the wheel entries as JSON
+  accept MANIFEST SIG CURRENT [--allow-rollback]   MANIFEST becomes the index's
+      CURRENT once its signature, site, fields and order are checked
   index MANIFEST PACKAGES SIMPLE [--verify]  builds a PEP 503 simple index:
       SIMPLE/index.html and SIMPLE/<project>/index.html, links to
       ../../packages/<project>/<file>#sha256=<hex>; only files whose bytes
@@ -11,7 +13,10 @@
   devpi-seed MANIFEST PACKAGES URL INDEX   creates INDEX (no upstream) on the
       devpi-server at URL and uploads the packages it lacks; root password on stdin
 
-Prints {"changed": bool, ...} as JSON; problems on stderr, exit 1.
+Every command that reads a manifest takes --trusted-key PEM and --site NAME
+and checks the manifest's signature (MANIFEST.sig) on the bytes it reads
+(airgap_store.load). Prints {"changed": bool, ...} as JSON; problems on
+stderr, exit 1.
 Python 3.6 or later, standard library and airgap_store.py (the store role's
 code shared with the other bundle tools) only.
 """
@@ -30,8 +35,8 @@ import uuid
 # host, in the store role's files/ (beside this role) on the controller.
 sys.dont_write_bytecode = True
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "store", "files"))
-from airgap_store import (Refused, artifact_problems, read_manifest, safe_relative, sha256_file, store_has,  # noqa: E402
-                          write_if_changed)
+from airgap_store import (Refused, accept, load as load_signed, safe_relative, sha256_file, store_has,  # noqa: E402
+                          trust_arguments, write_if_changed)
 
 
 def fail(msg):
@@ -51,25 +56,22 @@ def wheel_entries(manifest):
         p = a.get("path", "")
         if not safe_relative(p) or not p.startswith("pypi/") or len(p.split("/")) != 3:
             fail("unsafe path in the manifest: %r" % p)
-        problems = artifact_problems(a, "artifacts[%d]" % i)
-        if problems:
-            fail("; ".join(problems))
         out.append(a)
     return out
 
 
-def load(path):
+def load(path, a):
+    """The manifest at `path`, its signature checked on the bytes read
+    against --trusted-key, every field checked, made for --site."""
     try:
-        return read_manifest(path)[0]
+        return load_signed(path, a.trusted_key, a.site)[0]
     except Refused as e:
         fail("; ".join(e.problems))
 
 
 def cmd_check(a):
-    m = load(os.path.join(a.bundle, "manifest.json"))
+    m = load(os.path.join(a.bundle, "manifest.json"), a)
     problems = []
-    if a.site and m.get("site") != a.site:
-        problems.append("it was made for the site %r, not %r" % (m.get("site"), a.site))
     wheels = wheel_entries(m)
     have = {w["name"] for w in wheels}
     for req in json.loads(a.packages):
@@ -84,6 +86,14 @@ def cmd_check(a):
     print(json.dumps({"changed": False, "wheels": [{"path": w["path"], "sha256": w["sha256"]} for w in wheels]}))
 
 
+def cmd_accept(a):
+    try:
+        m, mid, changed = accept(a.manifest, a.sig, a.current, a.trusted_key, a.site, a.allow_rollback)
+    except Refused as e:
+        fail("; ".join(e.problems))
+    print(json.dumps({"changed": changed, "release": mid[:16], "sequence": m["sequence"], "site": m["site"]}))
+
+
 def page(title, links):
     body = "".join('    <a href="%s">%s</a><br>\n' % (html.escape(href), html.escape(text)) for href, text in links)
     return ('<!DOCTYPE html>\n<html>\n  <head>\n    <meta name="pypi:repository-version" content="1.0">\n'
@@ -91,7 +101,7 @@ def page(title, links):
 
 
 def cmd_index(a):
-    wheels = wheel_entries(load(a.manifest))
+    wheels = wheel_entries(load(a.manifest, a))
     changed = False
     projects = {}
     for w in wheels:
@@ -158,7 +168,7 @@ def cmd_devpi_seed(a):
             fail("devpi did not create %s (HTTP %s): %s" % (a.index, status, body[:300]))
         changed = True
     uploaded = []
-    for w in wheel_entries(load(a.manifest)):
+    for w in wheel_entries(load(a.manifest, a)):
         _, project, name = w["path"].split("/")
         status, body = devpi(a.url, "GET", "/%s/%s" % (a.index, project))
         present = status == 200 and name in body.decode(errors="replace")
@@ -186,20 +196,28 @@ def main(argv):
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("check")
     s.add_argument("bundle")
-    s.add_argument("--site", default="")
     s.add_argument("--packages", default="[]")
+    trust_arguments(s)
+    s = sub.add_parser("accept")
+    s.add_argument("manifest")
+    s.add_argument("sig")
+    s.add_argument("current")
+    s.add_argument("--allow-rollback", action="store_true")
+    trust_arguments(s)
     s = sub.add_parser("index")
     s.add_argument("manifest")
     s.add_argument("packages")
     s.add_argument("simple")
     s.add_argument("--verify", action="store_true")
+    trust_arguments(s)
     s = sub.add_parser("devpi-seed")
     s.add_argument("manifest")
     s.add_argument("packages")
     s.add_argument("url")
     s.add_argument("index")
+    trust_arguments(s)
     a = p.parse_args(argv)
-    {"check": cmd_check, "index": cmd_index, "devpi-seed": cmd_devpi_seed}[a.cmd](a)
+    {"check": cmd_check, "accept": cmd_accept, "index": cmd_index, "devpi-seed": cmd_devpi_seed}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,13 @@ The bundle (made by `airgap bundle`) lists its images as `image` entries
 blobs/sha256/<hex>, which is also the blobs folder of an OCI image layout.
 Commands print one JSON object on stdout ({"changed": ...}); problems go to
 stderr, one per line; exit 1 = refused or failed, 2 = usage. Secrets come on
-stdin, never on the command line.
+stdin, never on the command line. Every command that reads a manifest takes
+--trusted-key PEM and --site NAME and checks the manifest's signature
+(MANIFEST.sig) on the bytes it reads (airgap_store.load); the blobs of the
+images it pushes are hashed right before the push.
 
-  check BUNDLE --site NAME --images JSON        (controller) the bundle holds every image
+  check BUNDLE --images JSON                     (controller) the bundle holds every image
+  accept MANIFEST SIG CURRENT [--allow-rollback] MANIFEST becomes this host's CURRENT
   missing MANIFEST STORE                         image blobs the store lacks
   pack BUNDLE OUT.tar HEX...                     (controller)
   ingest TAR MANIFEST STORE                      verify each blob, then move it into the store
@@ -44,8 +48,8 @@ import threading
 # host, in the store role's files/ (beside this role) on the controller.
 sys.dont_write_bytecode = True
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "store", "files"))
-from airgap_store import (BLOBS, HEX64, Refused, artifact_problems, ingest, missing, out, pack,  # noqa: E402
-                          dispatch, read_manifest, store_has, write_if_changed)
+from airgap_store import (BLOBS, HEX64, Refused, accept, ingest, load, missing, out, pack,  # noqa: E402
+                          dispatch, store_has, trust_arguments, verify_all, write_if_changed)
 
 IMAGE_KINDS = ("image", "image-blob")
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -58,17 +62,18 @@ ACCEPT = ", ".join([
 ])
 
 
-def load_manifest(path):
-    """The manifest, checked where the registry reads it: its image entries."""
-    m, mid = read_manifest(path)
-    problems = []
-    for i, a in enumerate(m["artifacts"]):
-        if isinstance(a, dict) and a.get("kind") not in IMAGE_KINDS:
-            continue
-        where = "artifacts[%d]" % i
-        problems += artifact_problems(a, where)
-        if isinstance(a, dict) and a.get("kind") == "image" and not (isinstance(a.get("name"), str) and isinstance(a.get("tag"), str)):
-            problems.append("%s (%s): an image needs its name and tag" % (where, a.get("path")))
+def image_problems(m):
+    """What the registry refuses beyond airgap_store's checks: an image without its tag."""
+    return ["%s: an image needs its name and tag" % a["path"] for a in m["artifacts"]
+            if a["kind"] == "image" and not isinstance(a.get("tag"), str)]
+
+
+def load_manifest(path, a):
+    """The manifest, its signature checked against the trusted key on the
+    bytes read (a: the command's --trusted-key and --site), every field
+    checked (airgap_store) and its images."""
+    m, mid = load(path, a.trusted_key, a.site)
+    problems = image_problems(m)
     if problems:
         raise Refused(problems)
     return m, mid
@@ -110,10 +115,8 @@ def wanted(manifest, images):
 # ------------------------------------------------------------------ bundle side
 
 def cmd_check(a):
-    manifest, mid = load_manifest(os.path.join(a.bundle, "manifest.json"))
+    manifest, mid = load_manifest(os.path.join(a.bundle, "manifest.json"), a)
     problems = []
-    if a.site and manifest.get("site") != a.site:
-        problems.append("the bundle was made for site %r, this is site %r" % (manifest.get("site"), a.site))
     found, missing = wanted(manifest, json.loads(a.images))
     problems += missing
     for d, size in sorted(image_digests(manifest).items()):
@@ -121,11 +124,18 @@ def cmd_check(a):
             problems.append("blob %s (%d bytes) of the bundle's images is missing or has another size" % (d, size))
     if problems:
         raise Refused(problems)
-    out({"changed": False, "release": mid[:16], "images": len(found)})
+    out({"changed": False, "release": mid[:16], "images": len(found), "sequence": manifest["sequence"]})
+
+
+def cmd_accept(a):
+    """The manifest received on this host becomes the registry's current one
+    once its signature, site, fields and order are checked (airgap_store.accept)."""
+    m, mid, changed = accept(a.manifest, a.sig, a.current, a.trusted_key, a.site, a.allow_rollback, image_problems)
+    out({"changed": changed, "release": mid[:16], "sequence": m["sequence"], "site": m["site"]})
 
 
 def cmd_missing(a):
-    manifest, _ = load_manifest(a.manifest)
+    manifest, _ = load_manifest(a.manifest, a)
     out({"changed": False, "missing": missing(a.store, image_digests(manifest))})
 
 
@@ -136,7 +146,7 @@ def cmd_pack(a):
 def cmd_ingest(a):
     """Each blob is hashed on arrival and must be one of the manifest's image
     blobs; only when all are right do they move into the store."""
-    manifest, _ = load_manifest(a.manifest)
+    manifest, _ = load_manifest(a.manifest, a)
     n = ingest(a.tar, a.store, image_digests(manifest), name=lambda d: "blob %s" % d,
                foreign="%s is not an image blob of the manifest")
     out({"changed": bool(n), "ingested": n})
@@ -178,7 +188,7 @@ def media_type(store, entry):
 def cmd_layout(a):
     """An OCI image layout whose blobs are the store: oci-layout, index.json
     naming each listed image by its upstream name and tag, blobs -> STORE/blobs."""
-    manifest, _ = load_manifest(a.manifest)
+    manifest, _ = load_manifest(a.manifest, a)
     found, problems = wanted(manifest, json.loads(a.images))
     descriptors = []
     for i, e in found:
@@ -209,7 +219,7 @@ def cmd_layout(a):
 def cmd_prune(a):
     """For a store that holds the registry's images only (no repository server
     on this host): removes blobs the current manifest does not list."""
-    manifest, _ = load_manifest(a.manifest)
+    manifest, _ = load_manifest(a.manifest, a)
     keep = {x["sha256"] for x in manifest["artifacts"]}
     blobs = os.path.join(a.store, BLOBS)
     gone = [d for d in os.listdir(blobs) if HEX64.match(d) and d not in keep]
@@ -300,7 +310,7 @@ def cmd_push(a):
     checked afterwards. Images sharing layers go in waves (see waves())."""
     account = json.loads(sys.stdin.read())
     user, password = account["user"], account["password"]
-    manifest, _ = load_manifest(a.manifest)
+    manifest, _ = load_manifest(a.manifest, a)
     found, problems = wanted(manifest, json.loads(a.images))
     if problems:
         raise Refused(problems)
@@ -322,6 +332,20 @@ def cmd_push(a):
             todo.append(i)
     pushed, problems = [], []
     if todo:
+        # The bytes skopeo will read: every blob of the images to push, hashed
+        # now against the manifest's digests and sizes (the layout's blobs are
+        # the store's).
+        sizes = image_digests(manifest)
+        used = {}
+        for i in todo:
+            for hexd in blob_sizes(a.layout, i["digest"], {}):
+                used[hexd] = sizes.get(hexd)
+        unlisted = sorted(h for h, size in used.items() if size is None)
+        if unlisted:
+            raise Refused(["blob %s is used by an image to push but the manifest does not list it" % h for h in unlisted])
+        bad = verify_all([(os.path.join(a.layout, BLOBS, h), h, size, "image blob %s" % h) for h, size in sorted(used.items())])
+        if bad:
+            raise Refused(bad + ["nothing was pushed"])
         private = tempfile.mkdtemp(prefix="airgap-registry-push-")
         try:
             authfile = os.path.join(private, "auth.json")
@@ -399,14 +423,13 @@ def cmd_htpasswd(a):
     if problems:
         raise Refused(problems)
     data = ("\n".join(lines) + "\n").encode()
-    changed = write_if_changed(a.file, data, 0o640)
+    # Created with its final mode and group (0640, the web server's group),
+    # exclusively and without following a link, then renamed into place.
     gid = grp.getgrnam(a.group).gr_gid
+    changed = write_if_changed(a.file, data, 0o640, gid)
     st = os.stat(a.file)
-    if st.st_uid != os.geteuid() or st.st_gid != gid:
+    if st.st_uid != os.geteuid():
         os.chown(a.file, os.geteuid(), gid)
-        changed = True
-    if st.st_mode & 0o777 != 0o640:
-        os.chmod(a.file, 0o640)
         changed = True
     out({"changed": changed, "users": [u["name"] for u in users]})
 
@@ -465,14 +488,18 @@ def cmd_check_config(a):
 def main(argv):
     p = argparse.ArgumentParser(prog="airgap_registry.py", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd")
-    s = sub.add_parser("check"); s.add_argument("bundle"); s.add_argument("--site", default=""); s.add_argument("--images", default="[]")
-    s = sub.add_parser("missing"); s.add_argument("manifest"); s.add_argument("store")
+    s = sub.add_parser("check"); s.add_argument("bundle"); s.add_argument("--images", default="[]"); trust_arguments(s)
+    s = sub.add_parser("accept"); s.add_argument("manifest"); s.add_argument("sig"); s.add_argument("current")
+    s.add_argument("--allow-rollback", action="store_true"); trust_arguments(s)
+    s = sub.add_parser("missing"); s.add_argument("manifest"); s.add_argument("store"); trust_arguments(s)
     s = sub.add_parser("pack"); s.add_argument("bundle"); s.add_argument("out"); s.add_argument("digests", nargs="*")
-    s = sub.add_parser("ingest"); s.add_argument("tar"); s.add_argument("manifest"); s.add_argument("store")
+    s = sub.add_parser("ingest"); s.add_argument("tar"); s.add_argument("manifest"); s.add_argument("store"); trust_arguments(s)
     s = sub.add_parser("layout"); s.add_argument("manifest"); s.add_argument("store"); s.add_argument("layout"); s.add_argument("--images", default="[]")
+    trust_arguments(s)
     s = sub.add_parser("push"); s.add_argument("manifest"); s.add_argument("layout"); s.add_argument("registry"); s.add_argument("ca_dir")
     s.add_argument("--images", default="[]"); s.add_argument("--jobs", type=int, default=4); s.add_argument("--skopeo", default="skopeo")
-    s = sub.add_parser("prune"); s.add_argument("manifest"); s.add_argument("store")
+    trust_arguments(s)
+    s = sub.add_parser("prune"); s.add_argument("manifest"); s.add_argument("store"); trust_arguments(s)
     s = sub.add_parser("htpasswd"); s.add_argument("file"); s.add_argument("cost", type=int); s.add_argument("group")
     s.add_argument("--tool", default="htpasswd")
     s = sub.add_parser("check-config"); s.add_argument("file")

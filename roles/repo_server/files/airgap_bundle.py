@@ -8,15 +8,21 @@ works in a temporary place and renames at the end. Commands print one JSON
 object on stdout ({"changed": ...}); problems go to stderr, one per line,
 naming the artifact; exit 1 = the bundle or the store is wrong, 2 = usage.
 
-  check BUNDLE --trusted-key PEM [--site NAME] [--files JSON] [--packages JSON]   (controller)
-  verify-signature MANIFEST SIG --trusted-key PEM
+  check BUNDLE [--files JSON] [--packages JSON]               (controller)
+  verify-signature MANIFEST SIG
+  accept MANIFEST SIG CURRENT [--allow-rollback]              MANIFEST becomes CURRENT
   missing MANIFEST STORE
   pack BUNDLE OUT.tar HEX...                                   (controller)
   ingest TAR MANIFEST STORE
   bootstrap-index MANIFEST STORE DIR
   signing-key GNUPGHOME NAME KEYRING ARMORED
-  build MANIFEST STORE RELEASES GNUPGHOME CACHE
+  build MANIFEST STORE RELEASES GNUPGHOME CACHE KEYRING ARMORED [--valid-days N --renew-days N]
   prune RELEASES STORE KEEP CURRENT
+
+Every command that reads a manifest takes --trusted-key PEM (the site's
+public bundle key) and --site NAME, and checks the manifest's signature
+(MANIFEST.sig beside it) on the bytes it reads, right before it uses them
+(airgap_store.load); blobs are hashed where they are used.
 
 Python 3.6 or later, standard library and airgap_store.py (the store role's
 code shared with the other bundle tools) only; build needs apt-ftparchive and
@@ -30,13 +36,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 # The code shared by the tools that read a bundle: beside this tool on the
 # host, in the store role's files/ (beside this role) on the controller.
 sys.dont_write_bytecode = True
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "store", "files"))
-from airgap_store import (BLOBS, Refused, artifact_problems, blob_name, ingest, missing, out, pack,  # noqa: E402
-                          dispatch, read_manifest, safe_relative, sha256_file, store_has, write_if_changed)
+from airgap_store import (BLOBS, Refused, accept, blob_name, ingest, missing, out, pack,  # noqa: E402
+                          dispatch, load, read_manifest, signed_bytes, store_has, trust_arguments, verify_all,
+                          write_if_changed)
 
 # Names the admin writes into a release itself; no artifact may take them.
 RESERVED = ("airgap-archive-keyring.gpg", "airgap-archive-keyring.asc", ".airgap-release.json", ".airgap-manifest.json")
@@ -44,24 +52,30 @@ RESERVED = ("airgap-archive-keyring.gpg", "airgap-archive-keyring.asc", ".airgap
 WEB_KINDS = ("deb", "rpm", "file")
 
 
-def load_manifest(path):
-    """The manifest, every entry checked: the repository server places them all."""
-    m, mid = read_manifest(path)
+def load_manifest(path, a=None):
+    """The manifest, its signature checked against the trusted key (`a`: the
+    command's --trusted-key and --site; None: a manifest this host already
+    accepted, kept inside a release), and what the repository server needs
+    beyond airgap_store's checks: unique paths, none reserved or both a
+    file and a folder."""
+    m, mid = load(path, a.trusted_key, a.site) if a is not None else read_manifest(path)
+    problems = server_problems(m)
+    if problems:
+        raise Refused(problems)
+    return m, mid
+
+
+def server_problems(m):
+    """What the repository server refuses beyond airgap_store's checks."""
     problems = []
     paths = {}
-    for i, a in enumerate(m["artifacts"]):
-        problems += artifact_problems(a, "artifacts[%d]" % i)
-        if not isinstance(a, dict) or not safe_relative(a.get("path")):
-            continue
+    for a in m["artifacts"]:
         p = a["path"]
         if p in paths:
             problems.append("%s is listed twice" % p)
         paths[p] = a
         if p.split("/")[0] in RESERVED or p in RESERVED:
             problems.append("%s: the path is reserved for the admin's own files" % p)
-    for r in m.get("repositories") or []:
-        if not isinstance(r, dict) or not safe_relative(r.get("path")) or not safe_relative(r.get("pool")):
-            problems.append("repository %r: path and pool must be safe relative paths" % (r,))
     # Two paths where one is a folder of the other cannot both be placed.
     folders = set()
     for p in paths:
@@ -71,9 +85,7 @@ def load_manifest(path):
     for p in sorted(paths):
         if p in folders:
             problems.append("%s is both a file and a folder of other artifacts" % p)
-    if problems:
-        raise Refused(problems)
-    return m, mid
+    return problems
 
 
 def by_digest(manifest):
@@ -89,70 +101,31 @@ def describe(paths):
     return paths[0] if len(paths) == 1 else "%s (and %d more)" % (paths[0], len(paths) - 1)
 
 
-def verify_blob(path, digest, size, paths):
-    """None when the file holds exactly the expected content, else the problem."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return "%s: its blob %s is missing" % (describe(paths), blob_name(digest))
-    if st.st_size != size:
-        return "%s: its blob %s has %d bytes, the manifest says %d" % (describe(paths), blob_name(digest), st.st_size, size)
-    got, _ = sha256_file(path)
-    if got != digest:
-        return "%s: its blob %s has sha256 %s, the manifest says %s" % (describe(paths), blob_name(digest), got, digest)
-    return None
-
-
-def verify_all(root, digests):
-    """Hashes every blob (in parallel: hashlib releases the GIL); returns the problems."""
-    jobs = sorted(digests.items())
-    workers = min(8, (os.cpu_count() or 1) + 1)
-    problems = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(lambda kv: verify_blob(os.path.join(root, BLOBS, kv[0]), kv[0], kv[1][0], kv[1][1]), jobs)
-        for r in results:
-            if r:
-                problems.append(r)
-    return problems
+def blob_jobs(root, digests):
+    """(path, sha256, size, what) of each blob, for airgap_store.verify_all."""
+    return [(os.path.join(root, BLOBS, d), d, size, describe(paths)) for d, (size, paths) in sorted(digests.items())]
 
 
 # ------------------------------------------------------------------ commands
 
-def verify_signature(manifest, sig, pem):
-    """The manifest's detached ed25519 signature (64 raw bytes over its exact
-    bytes, made by airgap bundle --key) against the site's trusted key."""
-    if not (pem or "").strip():
-        raise Refused(["the site names no trusted bundle key (services.repos.trustedKey in site.ts): every bundle is refused"])
-    if not os.path.isfile(sig):
-        raise Refused(["the bundle is unsigned: %s is missing (sign with airgap bundle --key)" % sig])
-    fd, key = tempfile.mkstemp(suffix=".pub")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(pem)
-        r = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", key, "-rawin", "-in", manifest, "-sigfile", sig],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-    except OSError as e:
-        raise Refused(["cannot run openssl to verify the manifest's signature: %s" % e])
-    finally:
-        os.unlink(key)
-    if r.returncode != 0:
-        why = " ".join((r.stdout + r.stderr).split())[:200]
-        raise Refused(["the manifest's signature does not verify against the site's trusted key "
-                       "(the manifest was altered, or signed by another key): openssl: %s" % why])
-
-
 def cmd_verify_signature(a):
-    verify_signature(a.manifest, a.sig, a.trusted_key)
+    signed_bytes(a.manifest, a.trusted_key, a.sig)
     out({"changed": False})
+
+
+def cmd_accept(a):
+    """The manifest received on this host becomes its current one (CURRENT,
+    CURRENT.sig) once its signature, its site, every field and its order
+    (no older sequence, no other manifest under the current sequence, unless
+    --allow-rollback, logged) are checked on the bytes received."""
+    m, mid, changed = accept(a.manifest, a.sig, a.current, a.trusted_key, a.site, a.allow_rollback, server_problems)
+    out({"changed": changed, "release": mid[:16], "manifest_sha256": mid, "sequence": m["sequence"], "site": m["site"]})
 
 
 def cmd_check(a):
     # The signature first: nothing of an unsigned or altered manifest is trusted, not even its size.
-    verify_signature(os.path.join(a.bundle, "manifest.json"), os.path.join(a.bundle, "manifest.json.sig"), a.trusted_key)
-    manifest, mid = load_manifest(os.path.join(a.bundle, "manifest.json"))
+    manifest, mid = load_manifest(os.path.join(a.bundle, "manifest.json"), a)
     problems = []
-    if a.site and manifest.get("site") != a.site:
-        problems.append("the bundle was made for site %r, this is site %r" % (manifest.get("site"), a.site))
     arts = manifest["artifacts"]
     by_path = {x["path"]: x for x in arts}
     for f in json.loads(a.files or "[]"):
@@ -166,15 +139,16 @@ def cmd_check(a):
     for p in json.loads(a.packages or "[]"):
         if p not in debs:
             problems.append("package %s is needed on the site but the bundle does not carry it" % p)
-    problems += verify_all(a.bundle, by_digest(manifest))
+    problems += verify_all(blob_jobs(a.bundle, by_digest(manifest)))
     if problems:
         raise Refused(problems)
     total = sum(x["size"] for x in arts)
-    out({"changed": False, "release": mid[:16], "manifest_sha256": mid, "artifacts": len(arts), "bytes": total})
+    out({"changed": False, "release": mid[:16], "manifest_sha256": mid, "artifacts": len(arts), "bytes": total,
+         "sequence": manifest["sequence"], "created": manifest["created"]})
 
 
 def cmd_missing(a):
-    manifest, mid = load_manifest(a.manifest)
+    manifest, mid = load_manifest(a.manifest, a)
     sizes = {d: size for d, (size, _) in by_digest(manifest).items()}
     out({"changed": False, "release": mid[:16], "missing": missing(a.store, sizes)})
 
@@ -186,7 +160,7 @@ def cmd_pack(a):
 def cmd_ingest(a):
     """Unpacks blobs into the store's incoming folder, verifies each one against
     its name and the manifest, and only then moves them all into the store."""
-    manifest, _ = load_manifest(a.manifest)
+    manifest, _ = load_manifest(a.manifest, a)
     digests = by_digest(manifest)
     n = ingest(a.tar, a.store, {d: size for d, (size, _) in digests.items()},
                name=lambda d: "%s: its blob %s" % (describe(digests[d][1]), blob_name(d)))
@@ -218,8 +192,9 @@ def cmd_bootstrap_index(a):
     """A flat repository of every .deb of the bundle, for the admin host's very
     first installs (apt-utils and gnupg are not there yet to build the signed
     one). Its integrity comes from the sha256 check of every blob; it is used
-    with [trusted=yes] on the admin host only, then removed."""
-    manifest, _ = load_manifest(a.manifest)
+    with [trusted=yes] on the admin host only, then removed: each .deb is
+    hashed here, right before it is indexed."""
+    manifest, _ = load_manifest(a.manifest, a)
     tmp = a.dir + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
@@ -234,6 +209,10 @@ def cmd_bootstrap_index(a):
         seen.add(name)
         blob = os.path.join(a.store, BLOBS, x["sha256"])
         os.link(blob, os.path.join(tmp, name))
+        problems = verify_all([(os.path.join(tmp, name), x["sha256"], x["size"], x["path"])])
+        if problems:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise Refused(problems)
         entries.append("%s\nFilename: ./%s\nSize: %d\nSHA256: %s\n" % (control_fields(blob), name, x["size"], x["sha256"]))
     with open(os.path.join(tmp, "Packages"), "w") as f:
         f.write("\n".join(entries))
@@ -284,27 +263,91 @@ def run(cmd, cwd=None, stdout=None):
     return p
 
 
+def valid_until(release_file):
+    """The Valid-Until of a Release file as seconds since the epoch, or None."""
+    import email.utils
+    try:
+        with open(release_file, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("Valid-Until:"):
+                    t = email.utils.parsedate_to_datetime(line.split(":", 1)[1].strip())
+                    return t.timestamp()
+                if not line.strip():
+                    break
+    except (OSError, TypeError, ValueError):
+        return None
+    return None
+
+
+def sign_suite(a, dist, manifest, rid, suite, archs, fpr):
+    """Writes dists/<suite>/Release (Date, and Valid-Until = Date + --valid-days)
+    with InRelease and Release.gpg signed by the site key; each file is
+    written beside and renamed, so a client never reads half of one."""
+    opts = []
+    for k, v in (("Origin", "airgap"), ("Label", "airgap %s" % manifest["site"]), ("Suite", suite),
+                 ("Codename", suite), ("Components", "main"), ("Architectures", " ".join(sorted(archs))),
+                 ("Description", "airgap site %s, bundle %s" % (manifest["site"], rid)),
+                 ("ValidTime", str(int(a.valid_days * 86400)))):
+        opts += ["-o", "APT::FTPArchive::Release::%s=%s" % (k, v)]
+    release = run(["apt-ftparchive"] + opts + ["release", "."], cwd=dist).stdout
+    staged = {}
+    for name in ("Release", "InRelease", "Release.gpg"):
+        staged[name] = os.path.join(dist, ".%s.partial" % name)
+        if os.path.lexists(staged[name]):
+            os.unlink(staged[name])
+    write_if_changed(staged["Release"], release)
+    gpg(a.home, "--local-user", fpr, "--digest-algo", "SHA512", "--clearsign", "--output", staged["InRelease"], staged["Release"])
+    gpg(a.home, "--local-user", fpr, "--digest-algo", "SHA512", "--armor", "--detach-sign",
+        "--output", staged["Release.gpg"], staged["Release"])
+    for name in ("Release.gpg", "Release", "InRelease"):
+        os.chmod(staged[name], 0o644)
+        os.replace(staged[name], os.path.join(dist, name))
+
+
+def renew(a, final, manifest, rid, fpr):
+    """Signs the Release files of a built release again when fewer than
+    --renew-days of their validity are left; the suites renewed."""
+    renewed = []
+    for repo, per_arch in repositories(manifest):
+        dist = os.path.join(final, repo["path"], "dists", repo["suite"])
+        until = valid_until(os.path.join(dist, "Release"))
+        if until is not None and until - time.time() > a.renew_days * 86400:
+            continue
+        sign_suite(a, dist, manifest, rid, repo["suite"], per_arch, fpr)
+        renewed.append("%s/%s" % (repo["path"], repo["suite"]))
+    return renewed
+
+
 def cmd_build(a):
     """Builds the release of this manifest once: every artifact hard-linked from
-    the store at its path, an APT repository per manifest repository indexed
-    by apt-ftparchive and signed with the site key, the public key beside it.
-    Built in a hidden folder and renamed when complete."""
-    manifest, mid = load_manifest(a.manifest)
+    the store at its path and hashed there (a blob whose bytes are not the
+    manifest's is removed from the store, so the next run sends it again, and
+    the build is refused), an APT repository per manifest repository indexed
+    by apt-ftparchive and signed with the site key (Release with Valid-Until),
+    the public key beside it. Built in a hidden folder and renamed when
+    complete. A release already built gets its Release files signed again
+    when fewer than --renew-days of their validity are left."""
+    manifest, mid = load_manifest(a.manifest, a)
     rid = mid[:16]
     final = os.path.join(a.releases, rid)
+    fpr = secret_fingerprint(a.home)
+    if fpr is None:
+        raise RuntimeError("no signing key in %s" % a.home)
     if os.path.isfile(os.path.join(final, ".airgap-release.json")):
-        out({"changed": False, "release": rid, "path": final})
+        try:
+            renewed = renew(a, final, manifest, rid, fpr)
+        finally:
+            kill_agent(a.home)
+        out({"changed": bool(renewed), "release": rid, "path": final, "renewed": renewed})
         return
     os.makedirs(a.releases, exist_ok=True)
     os.makedirs(a.cache, exist_ok=True)
     tmp = os.path.join(a.releases, "." + rid + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    fpr = secret_fingerprint(a.home)
-    if fpr is None:
-        raise RuntimeError("no signing key in %s" % a.home)
     try:
         problems = []
+        jobs = []
         for x in manifest["artifacts"]:
             # Only what this web server serves: images belong to the registry,
             # behind its accounts, and must not be readable here.
@@ -317,6 +360,17 @@ def cmd_build(a):
             dest = os.path.join(tmp, x["path"])
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             os.link(blob, dest)
+            jobs.append((dest, x["sha256"], x["size"], x["path"]))
+        # The bytes served are these links' (the store's inodes): hashed here, right before they are served.
+        bad = verify_all(jobs)
+        if bad:
+            for dest, digest, size, what in jobs:
+                if any(p.startswith(what + ":") for p in bad):
+                    try:
+                        os.unlink(os.path.join(a.store, BLOBS, digest))
+                    except OSError:
+                        pass
+            problems += [p + " (removed from the store; the next run with the bundle sends it again)" for p in bad]
         if problems:
             raise Refused(problems)
         suites = []
@@ -339,20 +393,7 @@ def cmd_build(a):
                 f.write("\n".join(conf) + "\n")
             run(["apt-ftparchive", "-q=2", "generate", conffile])
             shutil.rmtree(lists)
-            dist = os.path.join(root, "dists", suite)
-            opts = []
-            for k, v in (("Origin", "airgap"), ("Label", "airgap %s" % manifest.get("site", "")), ("Suite", suite),
-                         ("Codename", suite), ("Components", "main"),
-                         ("Architectures", " ".join(sorted(per_arch))),
-                         ("Description", "airgap site %s, bundle %s" % (manifest.get("site", ""), rid))):
-                opts += ["-o", "APT::FTPArchive::Release::%s=%s" % (k, v)]
-            release = run(["apt-ftparchive"] + opts + ["release", "."], cwd=dist).stdout
-            with open(os.path.join(dist, "Release"), "wb") as f:
-                f.write(release)
-            gpg(a.home, "--local-user", fpr, "--digest-algo", "SHA512", "--clearsign",
-                "--output", os.path.join(dist, "InRelease"), os.path.join(dist, "Release"))
-            gpg(a.home, "--local-user", fpr, "--digest-algo", "SHA512", "--armor", "--detach-sign",
-                "--output", os.path.join(dist, "Release.gpg"), os.path.join(dist, "Release"))
+            sign_suite(a, os.path.join(root, "dists", suite), manifest, rid, suite, per_arch, fpr)
             suites.append("%s/%s" % (repo["path"], suite))
         for src, name in ((a.keyring, "airgap-archive-keyring.gpg"), (a.armored, "airgap-archive-keyring.asc")):
             shutil.copyfile(src, os.path.join(tmp, name))
@@ -362,7 +403,7 @@ def cmd_build(a):
         shutil.copyfile(a.manifest, os.path.join(tmp, ".airgap-manifest.json"))
         with open(os.path.join(tmp, ".airgap-release.json"), "w") as f:
             json.dump({"release": rid, "manifest_sha256": mid, "site": manifest.get("site"), "signed_by": fpr,
-                       "suites": suites}, f, sort_keys=True)
+                       "sequence": manifest["sequence"], "created": manifest["created"], "suites": suites}, f, sort_keys=True)
         os.chmod(tmp, 0o755)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
@@ -370,9 +411,13 @@ def cmd_build(a):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
-        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=dict(os.environ, GNUPGHOME=a.home),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        kill_agent(a.home)
     out({"changed": True, "release": rid, "path": final, "suites": suites})
+
+
+def kill_agent(home):
+    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=dict(os.environ, GNUPGHOME=home),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def cmd_prune(a):
@@ -413,17 +458,21 @@ def cmd_prune(a):
 def main(argv):
     p = argparse.ArgumentParser(prog="airgap_bundle.py", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd")
-    s = sub.add_parser("check"); s.add_argument("bundle"); s.add_argument("--site"); s.add_argument("--files"); s.add_argument("--packages")
-    s.add_argument("--trusted-key", default="")
-    s = sub.add_parser("verify-signature"); s.add_argument("manifest"); s.add_argument("sig"); s.add_argument("--trusted-key", default="")
-    s = sub.add_parser("missing"); s.add_argument("manifest"); s.add_argument("store")
+    s = sub.add_parser("check"); s.add_argument("bundle"); s.add_argument("--files"); s.add_argument("--packages")
+    trust_arguments(s)
+    s = sub.add_parser("verify-signature"); s.add_argument("manifest"); s.add_argument("sig"); trust_arguments(s)
+    s = sub.add_parser("accept"); s.add_argument("manifest"); s.add_argument("sig"); s.add_argument("current")
+    s.add_argument("--allow-rollback", action="store_true"); trust_arguments(s)
+    s = sub.add_parser("missing"); s.add_argument("manifest"); s.add_argument("store"); trust_arguments(s)
     s = sub.add_parser("pack"); s.add_argument("bundle"); s.add_argument("out"); s.add_argument("digests", nargs="*")
-    s = sub.add_parser("ingest"); s.add_argument("tar"); s.add_argument("manifest"); s.add_argument("store")
-    s = sub.add_parser("bootstrap-index"); s.add_argument("manifest"); s.add_argument("store"); s.add_argument("dir")
+    s = sub.add_parser("ingest"); s.add_argument("tar"); s.add_argument("manifest"); s.add_argument("store"); trust_arguments(s)
+    s = sub.add_parser("bootstrap-index"); s.add_argument("manifest"); s.add_argument("store"); s.add_argument("dir"); trust_arguments(s)
     s = sub.add_parser("signing-key"); s.add_argument("home"); s.add_argument("name"); s.add_argument("keyring"); s.add_argument("armored")
     s = sub.add_parser("build")
     for n in ("manifest", "store", "releases", "home", "cache", "keyring", "armored"):
         s.add_argument(n)
+    s.add_argument("--valid-days", type=float, default=30); s.add_argument("--renew-days", type=float, default=10)
+    trust_arguments(s)
     s = sub.add_parser("prune"); s.add_argument("releases"); s.add_argument("store"); s.add_argument("keep", type=int); s.add_argument("current")
     commands = {name[len("cmd_"):].replace("_", "-"): f for name, f in globals().items() if name.startswith("cmd_")}
     return dispatch(p, argv, commands)

@@ -132,7 +132,7 @@ describe("registry: compile side", function () {
   });
 
   it("the manifest requires an image's tag", () => {
-    const base = { format: 1, site: "s", repositories: [] };
+    const base = { format: 1, site: "s", sequence: 1, created: "2026-11-30T12:00:00Z", repositories: [] };
     const image = { kind: "image", name: "quay.io/a/b", source: "docker://quay.io/a/b:1", path: "oci/refs/quay.io/a/b:1", size: 1, sha256: "a".repeat(64) };
     assert.deepEqual(checkManifest({ ...base, artifacts: [{ ...image, tag: "1" }] }), []);
     assert.match(checkManifest({ ...base, artifacts: [image] }).join(), /an image needs its tag/);
