@@ -16,7 +16,7 @@ import { constants, createReadStream, createWriteStream, existsSync, type WriteS
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { once } from "node:events";
-import { MANIFEST_FILE, MANIFEST_MAX_BYTES, parseManifest, SIGNATURE_FILE, type Manifest } from "./manifest.js";
+import { isSafeName, MANIFEST_FILE, MANIFEST_MAX_BYTES, parseManifest, SIGNATURE_FILE, type Manifest } from "./manifest.js";
 import { keyFingerprint, publicOf, signBytes, verifyBytes } from "./sign.js";
 import { BLOB_DIR } from "./store.js";
 import { BLOCK, ByteReader, nextMember, padding, skipPadding, TAR_END, tarHeader, TarError } from "./tar.js";
@@ -366,11 +366,16 @@ async function currentManifest(store: string): Promise<{ manifest: Manifest; id:
   if (!st) return undefined;
   if (st.size > MANIFEST_MAX_BYTES) throw new TransferError([`the store's ${file} has ${st.size} bytes, more than a manifest may have: the store is damaged`]);
   const bytes = await readFile(file);
+  let m: Partial<Manifest> | undefined;
   try {
-    return { manifest: parseManifest(bytes.toString("utf8")), id: createHash("sha256").update(bytes).digest("hex") };
-  } catch (err) {
-    throw new TransferError([`the store's ${file} cannot be read (${(err as Error).message.split("\n")[0]}): the store is damaged, or was filled by an older airgap`]);
+    m = JSON.parse(bytes.toString("utf8")) as Partial<Manifest>;
+  } catch {
+    m = undefined;
   }
+  if (!m || typeof m !== "object" || !isSafeName(m.site)) throw new TransferError([`the store's ${file} cannot be read: the store is damaged (move it aside and import again)`]);
+  // A store filled before airgap numbered bundles: its manifest counts as sequence 0.
+  const manifest = { ...m, sequence: Number.isSafeInteger(m.sequence) ? m.sequence : 0, created: m.created ?? "(unknown)" } as Manifest;
+  return { manifest, id: createHash("sha256").update(bytes).digest("hex") };
 }
 
 /**

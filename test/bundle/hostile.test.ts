@@ -386,6 +386,28 @@ describe("hostile bundles: each refused, the store and the served release unchan
     assert.equal(readFileSync(path.join(store, "manifest.json"), "utf8"), readFileSync(path.join(bundles.get("v1")!, "manifest.json"), "utf8"));
   });
 
+  it("a store, or a host, filled before bundles were numbered takes the next bundle (its manifest counts as sequence 0), for its own site only", () => {
+    const legacy = (dir: string, site: string) => {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({ format: 1, site, repositories: [], artifacts: [] }, null, 2) + "\n");
+    };
+    const old = path.join(tmp, "legacy-store");
+    legacy(old, SITE);
+    const r = sh(process.execPath, [CLI, "import", transfers.get("v1")!, "--store", old, "--trust", pubFile]);
+    assert.equal(r.status, 0, r.stderr);
+    const other = path.join(tmp, "legacy-other");
+    legacy(other, "u");
+    const o = sh(process.execPath, [CLI, "import", transfers.get("v1")!, "--store", other, "--trust", pubFile]);
+    assert.equal(o.status, 1);
+    assert.match(o.stderr, /made for site "t"; the store holds site "u"/);
+    const host = path.join(tmp, "legacy-host");
+    legacy(host, SITE);
+    const incoming = path.join(bundles.get("v1")!, "manifest.json");
+    const a = tool(["accept", incoming, incoming + ".sig", path.join(host, "manifest.json"), ...trust()]);
+    assert.equal(a.status, 0, a.stderr);
+    assert.equal(readFileSync(path.join(host, "manifest.json"), "utf8"), readFileSync(incoming, "utf8"));
+  });
+
   it("the signing key is refused when group- or world-readable (as ssh refuses such keys)", async () => {
     const loose = path.join(tmp, "loose.key");
     copyFileSync(keyFile, loose);

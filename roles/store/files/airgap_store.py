@@ -262,7 +262,17 @@ def order_problems(m, mid, current, allow_rollback=False):
     sequence (a replay), is refused unless `allow_rollback`, which is logged."""
     if not current or not os.path.exists(current):
         return []
-    cur, cid = read_manifest(current)
+    data = read_capped(current, MANIFEST_MAX, "manifest")
+    cid = hashlib.sha256(data).hexdigest()
+    try:
+        cur = json.loads(data.decode("utf-8"))
+    except ValueError:
+        cur = None
+    if not isinstance(cur, dict) or not safe_name(cur.get("site")):
+        raise Refused(["this host's current manifest %s cannot be read: remove it and give the bundle again" % current])
+    # A manifest accepted before airgap numbered bundles counts as sequence 0.
+    seq = cur.get("sequence")
+    cur = dict(cur, sequence=seq if isinstance(seq, int) and not isinstance(seq, bool) else 0, created=cur.get("created", "(unknown)"))
     if cur["site"] != m["site"]:
         return ["the bundle was made for site %r; this host serves site %r" % (m["site"], cur["site"])]
     if cid == mid or m["sequence"] > cur["sequence"]:
