@@ -34,9 +34,10 @@ import {
   type ArtifactKind,
   type Repository,
 } from "./manifest.js";
+import { SBOM_FILE, serializeSbom } from "./sbom.js";
 import { packagesByHost, packageTargets, type PackageTarget } from "./packages.js";
 import { planWheels, WheelError } from "./wheels.js";
-import { copyImages, ImageError, imageRequests, imageSummary, type ImageRequest, type ImageResult } from "./images.js";
+import { copyImages, ImageError, imageRequests, imageSummary, probeImages, type ImageRequest, type ImageResult } from "./images.js";
 import { formatBytes, formatDuration, formatRate, Progress, type ProgressStream } from "./progress.js";
 import { Store } from "./store.js";
 import { readPrivateKey, signBytes, KeyError } from "./sign.js";
@@ -189,7 +190,7 @@ function pinKey(a: Planned): string {
  * earlier run learnt (when the store still holds the content), else by
  * fetching it (SHA-512 verified). Returns the failures.
  */
-export async function resolvePins(store: Store, planned: Planned[], log: Log): Promise<DownloadError[]> {
+export async function resolvePins(store: Store, planned: Planned[], log: Log, env?: NodeJS.ProcessEnv): Promise<DownloadError[]> {
   const pins = await store.readPins();
   const failures: DownloadError[] = [];
   for (const a of planned.filter((x) => x.pin)) {
@@ -200,7 +201,7 @@ export async function resolvePins(store: Store, planned: Planned[], log: Log): P
     }
     const label = artifactLabel(a);
     try {
-      const got = await downloadPinned(store, label, a.fetchUrl, a.pin!);
+      const got = await downloadPinned(store, label, a.fetchUrl, a.pin!, { env });
       log.info(`fetched ${label} (${a.pin!.sha512 ? "Kubespray's sha512 verified" : "no upstream checksum"}): sha256 ${got.sha256}`);
       a.sha256 = got.sha256;
       pins[pinKey(a)] = got.sha256;
@@ -289,7 +290,8 @@ function byKind(list: Planned[]): Map<ArtifactKind, Planned[]> {
   return m;
 }
 
-async function dryRun(plan: Plan, store: Store | undefined, out: ProgressStream, json = false): Promise<void> {
+async function dryRun(plan: Plan, store: Store | undefined, out: ProgressStream, json = false, o: Pick<BundleOptions, "env" | "jobs" | "certDir" | "authFile"> = {}): Promise<void> {
+  const env = o.env;
   const lines: string[] = [];
   const kinds: { kind: string; artifacts: number; toFetch: number; bytesToFetch: number; totalBytes: number; unknownSizes: number }[] = [];
   const fetchList: { kind: string; path: string; url: string; size?: number }[] = [];
@@ -305,7 +307,7 @@ async function dryRun(plan: Plan, store: Store | undefined, out: ProgressStream,
       const pinned = a.pin ? (await store?.readPins())?.[pinKey(a)] : undefined;
       const sha256 = a.pin ? pinned : a.sha256;
       const have = store && sha256 ? await store.check({ sha256, size: a.size }) : { state: "missing" as const };
-      const size = have.state === "ok" ? have.size : (a.size ?? (await probeSize(a.fetchUrl)));
+      const size = have.state === "ok" ? have.size : (a.size ?? (await probeSize(a.fetchUrl, undefined, env)));
       if (size === undefined) unknown++;
       totalBytes += size ?? 0;
       if (have.state !== "ok") {
@@ -321,10 +323,42 @@ async function dryRun(plan: Plan, store: Store | undefined, out: ProgressStream,
     grandFetch += fetchBytes;
     grandTotal += totalBytes;
   }
-  if (plan.images.length) rows.push(["image", String(plan.images.length), String(plan.images.length), "known once copied", "-"]);
-  rows.push(["total", String(plan.artifacts.length), String(lines.length), formatBytes(grandFetch), formatBytes(grandTotal)]);
+  // Images: their blobs' sizes from upstream's manifests (skopeo inspect --raw); a blob several images share counts once.
+  const probes = plan.images.length ? await probeImages(plan.images, { jobs: o.jobs, certDir: o.certDir, authFile: o.authFile, env: o.env }) : [];
+  const imageBlobs = new Map<string, number>();
+  const imageMissing = new Set<string>();
+  const images: { source: string; target: string; arches: string[]; bytes?: number; bytesToFetch?: number; error?: string }[] = [];
+  for (const p of probes) {
+    const i = p.request;
+    if (!p.blobs) {
+      images.push({ source: i.source, target: i.target, arches: i.arches, error: p.error });
+      continue;
+    }
+    let bytes = 0;
+    let toFetch = 0;
+    for (const [hex, size] of p.blobs) {
+      bytes += size;
+      const have = store ? (await store.check({ sha256: hex, size })).state === "ok" : false;
+      if (!have) {
+        toFetch += size;
+        imageMissing.add(hex);
+      }
+      imageBlobs.set(hex, size);
+    }
+    images.push({ source: i.source, target: i.target, arches: i.arches, bytes, bytesToFetch: toFetch });
+  }
+  if (plan.images.length) {
+    const imageTotal = [...imageBlobs.values()].reduce((n, s) => n + s, 0);
+    const imageFetch = [...imageMissing].reduce((n, h) => n + imageBlobs.get(h)!, 0);
+    const unknown = images.filter((i) => i.error).length;
+    const note = unknown ? ` (+${unknown} of unknown size)` : "";
+    rows.push(["image", String(plan.images.length), String(images.filter((i) => i.error || (i.bytesToFetch ?? 0) > 0).length), formatBytes(imageFetch) + note, formatBytes(imageTotal)]);
+    kinds.push({ kind: "image", artifacts: plan.images.length, toFetch: images.filter((i) => i.error || (i.bytesToFetch ?? 0) > 0).length, bytesToFetch: imageFetch, totalBytes: imageTotal, unknownSizes: unknown });
+    grandFetch += imageFetch;
+    grandTotal += imageTotal;
+  }
+  rows.push(["total", String(plan.artifacts.length + plan.images.length), String(lines.length + images.filter((i) => i.error || (i.bytesToFetch ?? 0) > 0).length), formatBytes(grandFetch), formatBytes(grandTotal)]);
   if (json) {
-    const images = plan.images.map((i) => ({ source: i.source, target: i.target, arches: i.arches }));
     out.write(JSON.stringify({ site: plan.site, dryRun: true, kinds, bytesToFetch: grandFetch, totalBytes: grandTotal, fetch: fetchList, images }) + "\n");
     return;
   }
@@ -335,7 +369,7 @@ async function dryRun(plan: Plan, store: Store | undefined, out: ProgressStream,
       (lines.length ? `would fetch:\n${lines.join("\n")}\n` : "would fetch nothing: the store holds every artifact\n") +
       (plan.images.length
         ? `would copy ${plan.images.length} images (skopeo; layers the store holds are not fetched again):\n` +
-          plan.images.map((i) => `  image ${i.source} (${i.arches.join(", ")}) as ${i.target}\n`).join("")
+          images.map((i) => `  image ${i.source} (${i.arches.join(", ")}) as ${i.target}  ${i.error ? `size unknown: ${i.error}` : `${formatBytes(i.bytesToFetch!)} to fetch of ${formatBytes(i.bytes!)}`}\n`).join("")
         : "") +
       `${table.join("\n")}\n`,
   );
@@ -353,7 +387,7 @@ export interface FetchResult {
 }
 
 /** Puts every planned artifact into the store, skipping what it already holds with the right digest. */
-export async function fetchAll(store: Store, planned: Planned[], o: { jobs?: number; stderr: ProgressStream }): Promise<FetchResult> {
+export async function fetchAll(store: Store, planned: Planned[], o: { jobs?: number; stderr: ProgressStream; env?: NodeJS.ProcessEnv }): Promise<FetchResult> {
   const sizes = new Map<string, number>();
   const todo: Planned[] = [];
   let present = 0;
@@ -386,6 +420,7 @@ export async function fetchAll(store: Store, planned: Planned[], o: { jobs?: num
         const size = await download(store, label, a.fetchUrl, { sha256: a.sha256, size: a.size }, {
           onBytes: (n) => progress.bytesIn(n),
           onRetry: (lost, reason) => progress.retry(label, lost, reason),
+          env: o.env,
         });
         sizes.set(a.path, size);
         fetched++;
@@ -408,6 +443,13 @@ export async function fetchAll(store: Store, planned: Planned[], o: { jobs?: num
     }
   }
   return { fetched, fetchedBytes: progress.fetchedBytes, fetchMs, present, failures, sizes };
+}
+
+/** Writes `file` atomically when its bytes differ. */
+async function writeIfChanged(file: string, text: string): Promise<void> {
+  if ((await readFile(file, "utf8").catch(() => undefined)) === text) return;
+  await writeFile(`${file}.${process.pid}.tmp`, text);
+  await rename(`${file}.${process.pid}.tmp`, file);
 }
 
 /** Writes manifest.json atomically; says whether its bytes changed. */
@@ -498,7 +540,7 @@ export async function bundle(o: BundleOptions): Promise<number> {
     return 1;
   }
   if (o.dryRun) {
-    await dryRun(plan, o.out && existsSync(o.out) ? new Store(o.out) : undefined, stdout, o.json);
+    await dryRun(plan, o.out && existsSync(o.out) ? new Store(o.out) : undefined, stdout, o.json, o);
     return 0;
   }
   const store = new Store(o.out!);
@@ -514,8 +556,8 @@ export async function bundle(o: BundleOptions): Promise<number> {
   let fetchedResult: FetchResult;
   let imageResult: ImageResult | undefined;
   try {
-    const pinFailures = await resolvePins(store, plan.artifacts, log);
-    fetchedResult = await fetchAll(store, plan.artifacts.filter((a) => a.sha256), { jobs: o.jobs, stderr });
+    const pinFailures = await resolvePins(store, plan.artifacts, log, o.env);
+    fetchedResult = await fetchAll(store, plan.artifacts.filter((a) => a.sha256), { jobs: o.jobs, stderr, env: o.env });
     fetchedResult.failures.push(...pinFailures);
     if (plan.images.length > 0) {
       imageResult = await copyImages(store, plan.images, { jobs: o.jobs, certDir: o.certDir, authFile: o.authFile, stderr, env: o.env });
@@ -548,6 +590,7 @@ export async function bundle(o: BundleOptions): Promise<number> {
     return 1;
   }
   const written = await writeManifest(o.out!, text);
+  await writeIfChanged(path.join(o.out!, SBOM_FILE), serializeSbom(parseManifest(text), Buffer.from(text)));
   const signed = await writeSignature(o.out!, text, key, written === "written");
   const unreferenced = await store.unreferenced(new Set(artifacts.map((a) => a.sha256)));
   const total = artifacts.reduce((n, a) => n + a.size, 0);

@@ -1,6 +1,7 @@
 /**
- * Fetches an artifact's content from its URL into the store: http(s) with
- * Node's fetch, `file://` from the local file system. Used for every kind
+ * Fetches an artifact's content from its URL into the store: http(s) through
+ * undici, honouring the bastion's proxy variables (http.ts), `file://` from
+ * the local file system. Used for every kind
  * (packages and plain files), so all share one verification and one progress.
  */
 import { createReadStream } from "node:fs";
@@ -8,6 +9,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { httpFetch } from "./http.js";
 import type { Artifact } from "./manifest.js";
 import { IntegrityError, type Expected, type Store } from "./store.js";
 
@@ -35,6 +37,8 @@ export interface DownloadOptions {
   onBytes?: (n: number) => void;
   /** Called before a retry, with the bytes of the failed attempt to take back from progress. */
   onRetry?: (bytesLost: number, reason: string) => void;
+  /** Where the proxy variables are read (http.ts). @default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Where a plain file is read from in a local mirror laid out as `<host>/<path>` (Kubespray's files_repo layout). */
@@ -59,7 +63,7 @@ async function* withIdleTimeout(body: AsyncIterable<Uint8Array>, ms: number, abo
 }
 
 /** Opens a URL's content as a stream of bytes. */
-async function openUrl(url: string, idleTimeoutMs: number): Promise<AsyncIterable<Uint8Array>> {
+async function openUrl(url: string, idleTimeoutMs: number, env?: NodeJS.ProcessEnv): Promise<AsyncIterable<Uint8Array>> {
   const u = new URL(url);
   if (u.protocol === "file:") {
     const file = fileURLToPath(u);
@@ -72,9 +76,9 @@ async function openUrl(url: string, idleTimeoutMs: number): Promise<AsyncIterabl
   if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error(`unsupported URL scheme ${u.protocol}`);
   const abort = new AbortController();
   const connect = setTimeout(() => abort.abort(new Error(`no answer in ${idleTimeoutMs / 1000} s`)), idleTimeoutMs);
-  let res: Response;
+  let res: Awaited<ReturnType<typeof httpFetch>>;
   try {
-    res = await fetch(url, { signal: abort.signal, redirect: "follow" });
+    res = await httpFetch(url, { signal: abort.signal, redirect: "follow" }, env);
   } catch (err) {
     throw new Error(describeFetchError(err, abort));
   } finally {
@@ -106,7 +110,7 @@ export async function download(store: Store, label: string, url: string, expecte
   for (let attempt = 0; ; attempt++) {
     let got = 0;
     try {
-      const content = await openUrl(url, idle);
+      const content = await openUrl(url, idle, options.env);
       return await store.put(content, expected, (n) => {
         got += n;
         options.onBytes?.(n);
@@ -135,7 +139,7 @@ export async function downloadPinned(store: Store, label: string, url: string, p
   for (let attempt = 0; ; attempt++) {
     let got = 0;
     try {
-      return await store.putPinned(await openUrl(url, idle), pin, (n) => {
+      return await store.putPinned(await openUrl(url, idle, options.env), pin, (n) => {
         got += n;
         options.onBytes?.(n);
       });
@@ -152,12 +156,12 @@ export async function downloadPinned(store: Store, label: string, url: string, p
   }
 }
 
-/** The size of a URL's content without fetching it (HEAD, or stat for file://); undefined when unknown. */
-export async function probeSize(url: string, timeoutMs = 15_000): Promise<number | undefined> {
+/** The size of a URL's content without fetching it (HEAD through the proxy `env` names, or stat for file://); undefined when unknown. */
+export async function probeSize(url: string, timeoutMs = 15_000, env?: NodeJS.ProcessEnv): Promise<number | undefined> {
   try {
     const u = new URL(url);
     if (u.protocol === "file:") return (await stat(fileURLToPath(u))).size;
-    const res = await fetch(url, { method: "HEAD", redirect: "follow", signal: AbortSignal.timeout(timeoutMs) });
+    const res = await httpFetch(url, { method: "HEAD", redirect: "follow", signal: AbortSignal.timeout(timeoutMs) }, env);
     const len = res.ok ? res.headers.get("content-length") : null;
     return len !== null && /^\d+$/.test(len) ? Number(len) : undefined;
   } catch {

@@ -150,6 +150,85 @@ interface Copied {
   blobs: string[];
 }
 
+/** Runs skopeo and resolves with its stdout (rejects like `skopeo`). */
+function skopeoStdout(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
+    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+    child.on("error", (err: NodeJS.ErrnoException) => reject(new Error(err.code === "ENOENT" ? `${bin} is not installed (apt-get install skopeo)` : err.message)));
+    child.on("close", (code) => {
+      if (code === 0) resolve(stdout);
+      else {
+        const last = (stderr.trim().split("\n").filter(Boolean).at(-1) ?? `exit ${code}`).replace(/^time="[^"]*" level=fatal msg="(.*)"$/, "$1").replace(/\\"/g, '"');
+        reject(new Error(last));
+      }
+    });
+  });
+}
+
+/** An image's size before copying it: the blobs (hex → bytes) of the manifests for its architectures, from upstream's manifests. */
+export interface ImageProbe {
+  request: ImageRequest;
+  /** Undefined when upstream could not be asked (the reason is in `error`). */
+  blobs?: Map<string, number>;
+  error?: string;
+}
+
+/**
+ * Asks upstream (`skopeo inspect --raw`, no layer fetched) which blobs each
+ * image's architectures use and their sizes: the dry run's image sizes. The
+ * per-architecture manifest is counted at its upstream size (a copy into the
+ * bundle may rewrite it as OCI, a few hundred bytes either way).
+ */
+export async function probeImages(images: ImageRequest[], o: Omit<ImageOptions, "stderr">): Promise<ImageProbe[]> {
+  const bin = o.skopeo ?? o.env?.AIRGAP_SKOPEO ?? "skopeo";
+  const env = o.env ?? process.env;
+  const auth = [...(o.certDir ? ["--cert-dir", o.certDir] : []), ...(o.authFile ? ["--authfile", o.authFile] : [])];
+  const raw = async (ref: string) => skopeoStdout(bin, ["inspect", "--raw", "--retry-times", "2", ...auth, `docker://${ref}`], env);
+  const one = async (req: ImageRequest): Promise<ImageProbe> => {
+    const { name, digest } = splitSource(req.source);
+    const blobs = new Map<string, number>();
+    try {
+      const topText = await raw(digest ? `${name}@${digest}` : req.source);
+      const top = JSON.parse(topText) as { manifests?: (Descriptor & { platform?: { os?: string; architecture?: string } })[] } & ManifestDoc;
+      for (const arch of req.arches) {
+        let doc: ManifestDoc = top;
+        if (top.manifests) {
+          blobs.set(createHash("sha256").update(topText).digest("hex"), Buffer.byteLength(topText));
+          const d = top.manifests.find((m) => m.platform?.os === "linux" && m.platform.architecture === arch);
+          if (!d) throw new Error(`no linux/${arch} variant`);
+          blobs.set(hexOf(d.digest), d.size);
+          doc = JSON.parse(await raw(`${name}@${d.digest}`)) as ManifestDoc;
+        } else {
+          blobs.set(createHash("sha256").update(topText).digest("hex"), Buffer.byteLength(topText));
+        }
+        for (const b of [...(doc.config ? [doc.config] : []), ...(doc.layers ?? [])]) blobs.set(hexOf(b.digest), b.size);
+      }
+      return { request: req, blobs };
+    } catch (err) {
+      return { request: req, error: (err as Error).message };
+    }
+  };
+  const out: ImageProbe[] = new Array(images.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < images.length) {
+      const i = next++;
+      out[i] = await one(images[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.jobs ?? 4, images.length)) }, worker));
+  return out;
+}
+
+interface ManifestDoc {
+  config?: Descriptor;
+  layers?: Descriptor[];
+}
+
 /** Runs skopeo; resolves with its stderr, rejects with its last lines. */
 function skopeo(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {

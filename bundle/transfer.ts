@@ -18,6 +18,7 @@ import path from "node:path";
 import { once } from "node:events";
 import { isSafeName, MANIFEST_FILE, MANIFEST_MAX_BYTES, parseManifest, SIGNATURE_FILE, type Manifest } from "./manifest.js";
 import { keyFingerprint, publicOf, signBytes, verifyBytes } from "./sign.js";
+import { SBOM_FILE, serializeSbom } from "./sbom.js";
 import { BLOB_DIR } from "./store.js";
 import { BLOCK, ByteReader, nextMember, padding, skipPadding, TAR_END, tarHeader, TarError } from "./tar.js";
 import { ByteProgress } from "./progress.js";
@@ -532,6 +533,8 @@ export async function importTransfer(o: ImportOptions): Promise<ImportResult> {
       previous: current ? { sequence: current.manifest.sequence, manifest: current.id } : null,
       ...(order.rollback ? { rollback: order.rollback } : {}),
     });
+    // The SBOM of what was just verified, made from the signed manifest itself.
+    await writeAtomic(path.join(o.store, SBOM_FILE), Buffer.from(serializeSbom(manifest, manifestBytes)));
     await rm(staging, { recursive: true, force: true });
     return result({ added: added.length, addedBytes, present, resumed, rollback: order.rollback, ms: Date.now() - started });
   } catch (err) {

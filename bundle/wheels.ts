@@ -13,6 +13,7 @@
  * for a target is carried as its sdist (docs/pypi.md says what that costs).
  */
 import { execFile } from "node:child_process";
+import { httpFetch } from "./http.js";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
@@ -171,7 +172,7 @@ function compareVersions(a: string, b: string): number {
  * build the sdist to read its metadata (which needs its build backend here);
  * the file name says enough to choose it, and the host's pip checks the rest.
  */
-async function findSdist(m: PypiModel, requirement: string): Promise<Planned | undefined> {
+async function findSdist(m: PypiModel, requirement: string, env: NodeJS.ProcessEnv): Promise<Planned | undefined> {
   const name = requirementName(requirement);
   const pinned = /==\s*([A-Za-z0-9.!+_-]+)\s*$/.exec(requirement)?.[1];
   let candidates: { file: string; url: string; sha256?: string }[];
@@ -180,7 +181,7 @@ async function findSdist(m: PypiModel, requirement: string): Promise<Planned | u
     candidates = readdirSync(m.source.dir).map((f) => ({ file: f, url: pathToFileURL(path.join(dir, f)).href }));
   } else {
     const page = new URL(`${name}/`, m.source.url.endsWith("/") ? m.source.url : `${m.source.url}/`);
-    const res = await fetch(page, { headers: { Accept: "text/html" } }).catch(() => undefined);
+    const res = await httpFetch(page.href, { headers: { Accept: "text/html" } }, env).catch(() => undefined);
     if (!res?.ok) return undefined;
     candidates = [...(await res.text()).matchAll(/href="([^"]+)"/g)].map((x) => {
       const u = new URL(x[1].replace(/&amp;/g, "&"), page);
@@ -235,7 +236,7 @@ async function resolveTarget(t: WheelTarget, m: PypiModel, python: string, env: 
           missing ? `${missing} is a dependency with no wheel for CPython ${t.python} on ${MACHINE[t.arch]} there: add a wheel of it to the source, or list it in pypi.packages to carry its sdist` : undefined);
       }
       // No wheel for a listed requirement: carry its sdist (no dependency of it is resolved).
-      const sdist = await findSdist(m, listed);
+      const sdist = await findSdist(m, listed, env);
       if (!sdist) throw new WheelError(`${listed}: no wheel for ${label} and no sdist at ${describeSource(m)}:\n  ${err.message.split("\n").slice(-2).join("\n  ")}`);
       log.info(`warning: ${listed} has no wheel for ${label}: its sdist ${path.posix.basename(sdist.path)} is carried; pip builds it on each host, and its own dependencies must be listed in pypi.packages`);
       sdists.push(sdist);

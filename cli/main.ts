@@ -1,4 +1,4 @@
-/** The command line: `airgap compile|validate|check|init|bundle|keygen|export|import|prune`. Exit 0 ok, 1 invalid site, 2 usage error. */
+/** The command line: `airgap compile|validate|check|init|bundle|keygen|export|import|prune|inspect|diff`. Exit 0 ok, 1 invalid site, 2 usage error. */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,6 +7,7 @@ import yargs from "yargs";
 import { MIRROR_NAMES } from "../bundle/apt.js";
 import { formatDiagnostics, type Diagnostic } from "../compile/diagnostics.js";
 import { synth } from "../compile/synth.js";
+import { renderSvg } from "../compile/emit/diagram.js";
 import { writeProject } from "../compile/write.js";
 import { checkoutReader } from "../kubespray/render.js";
 
@@ -45,12 +46,18 @@ async function compile(site: string, outOption: string | undefined, write: boole
     return 0;
   }
   const dir = result.outDir!;
-  const report = writeProject(dir, result.files);
+  // The diagram's layout is Graphviz's: without it the project is complete but for diagram.svg.
+  const diagram = renderSvg(result.files.get("diagram.dot") ?? "");
+  if (diagram.svg !== undefined) result.files.set("diagram.svg", diagram.svg);
+  const report = writeProject(dir, new Map([...result.files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
   const ms = Date.now() - started;
+  const note = diagram.reason ? `${chalk.yellow("note")}: no diagram.svg: ${diagram.reason}; diagram.dot is written\n` : "";
   if (json) {
-    writeJson({ ok: true, site: result.siteName, outDir: dir, files: result.files.size, ms, ...report });
+    writeJson({ ok: true, site: result.siteName, outDir: dir, files: result.files.size, ms, ...report, ...(diagram.reason ? { diagram: diagram.reason } : {}) });
+    process.stderr.write(note);
     return 0;
   }
+  process.stderr.write(note);
   const lines = [
     ...report.added.map((f) => `  ${chalk.green("added")}    ${f}`),
     ...report.changed.map((f) => `  ${chalk.yellow("changed")}  ${f}`),
@@ -314,6 +321,34 @@ export async function main(argv: string[]): Promise<number> {
       async (a) => {
         const { pruneCommand } = await import("./transfer.js");
         code = await pruneCommand({ store: a.store, keep: a.keep, dryRun: a.dryRun }, { stdout: process.stdout, stderr: process.stderr, json: a.json });
+      },
+    )
+    .command(
+      "inspect <input>",
+      "Say what a bundle holds: by kind with sizes, sources, pins (a bundle folder or store, a manifest.json, a transfer file or its chunk list)",
+      (y) =>
+        y
+          .positional("input", { type: "string", demandOption: true, describe: "bundle folder, manifest.json, transfer file, FILE.chunks.json or a chunk" })
+          .option("trust", { type: "string", describe: "a public key (airgap-bundle.pub): check the manifest's signature against it" })
+          .option("list", { alias: "l", type: "boolean", default: false, describe: "also list every artifact" })
+          .option("sbom", { type: "boolean", default: false, describe: "print the bundle's SBOM (CycloneDX 1.6 JSON) instead" })
+          .option("json", { type: "boolean", default: false, describe: "the report as one JSON object on stdout (every artifact included)" }),
+      async (a) => {
+        const { inspectCommand } = await import("./inspect.js");
+        code = await inspectCommand({ input: a.input, trust: a.trust, list: a.list, sbom: a.sbom }, { stdout: process.stdout, stderr: process.stderr, json: a.json });
+      },
+    )
+    .command(
+      "diff <old> <new>",
+      "Compare two bundles (folders, manifests or transfer files): what was added, removed, changed, and what a delta from OLD to NEW would carry",
+      (y) =>
+        y
+          .positional("old", { type: "string", demandOption: true, describe: "the bundle the site holds" })
+          .positional("new", { type: "string", demandOption: true, describe: "the newer bundle" })
+          .option("json", { type: "boolean", default: false, describe: "the comparison as one JSON object on stdout" }),
+      async (a) => {
+        const { diffCommand } = await import("./inspect.js");
+        code = await diffCommand({ old: a.old, new: a.new }, { stdout: process.stdout, stderr: process.stderr, json: a.json });
       },
     )
     .option("color", { type: "boolean", default: true, describe: "colours in the output (--no-color, or NO_COLOR set, turns them off)" })

@@ -19,7 +19,9 @@ import { Emission, type Component, type Linked } from "./components/component.js
 import type { KubesprayModel } from "./components/kubespray.js";
 import { sortDiagnostics, type Diagnostic, type SourcePos } from "./diagnostics.js";
 import { emitAnsibleCfg, emitRoles, emitRunbook } from "./emit/files.js";
+import { emitDiagram } from "./emit/diagram.js";
 import { emitInventory } from "./emit/inventory.js";
+import type { GatewayModel } from "./components/gateway.js";
 import { emitPlaybooks, usedRoles } from "./emit/playbooks.js";
 import type { CheckoutReader } from "./kubespray/catalogue.js";
 import { checkPorts, link, present, type ResolvedComponent } from "./link.js";
@@ -95,8 +97,17 @@ function render(site: SynthSite, outDir: string, list: Component<unknown>[], rol
     if (model !== undefined) c.emit(model, site, out);
   }
   const kubespray = site.models.kubespray as KubesprayModel | undefined;
+  const diagram = emitDiagram(site, site.models.gateway as GatewayModel | undefined);
+  out.runbook.push({
+    title: "Site diagram",
+    lines: [
+      "[diagram.svg](diagram.svg): the networks, the hosts in them with their roles and the services they serve (with ports), and the traffic between networks.",
+      "`airgap compile` lays it out with Graphviz when `dot` is installed (Debian: `apt-get install graphviz`); otherwise run `dot -Tsvg diagram.dot -o diagram.svg` where Graphviz is.",
+    ],
+  });
   const files = new Map<string, string>([
     ["ansible.cfg", emitAnsibleCfg(kubespray, outDir)],
+    ["diagram.dot", diagram],
     ...emitInventory(site.core, out),
     ...emitPlaybooks(site, outDir, kubespray),
     ["README.md", emitRunbook(site, out, kubespray, outDir)],

@@ -111,8 +111,14 @@ export interface Host {
    * @default "amd64"
    */
   arch?: Arch;
-  /** What the host does: `admin`, `control-plane`, `worker`, `etcd` (several allowed). */
-  roles: HostRole[];
+  /**
+   * What the host does: `admin`, `control-plane`, `worker`, `etcd`, `gateway`
+   * (several allowed). None makes it a plain client of the site (a GitLab
+   * server, a workstation): it gets the site's time, names, package sources
+   * and CA trust, and is not part of Kubernetes.
+   * @default []
+   */
+  roles?: HostRole[];
   /**
    * User Ansible connects as over SSH.
    * @default "root"

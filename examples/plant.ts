@@ -1,6 +1,7 @@
 // A larger site: a factory with separate admin and node networks, two admin
 // hosts (time and names on both), three control-plane/etcd members, mixed
-// Debian and Ubuntu workers, an internal time source and an internal resolver.
+// Debian and Ubuntu workers, a CI server that is only a client of the site,
+// an internal time source and an internal resolver.
 import { defineSite, fromEnv, type Host } from "airgap";
 
 const workers: Host[] = Array.from({ length: 6 }, (_, i) => ({
@@ -21,6 +22,8 @@ export default defineSite({
   hosts: [
     { name: "infra1", address: "10.60.0.10", os: "debian-12", roles: ["admin"] },
     { name: "infra2", address: "10.60.0.11", os: "debian-12", roles: ["admin"] },
+    // A plain client (no role): the CI server gets time, names, packages and CA trust.
+    { name: "ci1", address: "10.60.0.21", os: "debian-12" },
     { name: "cp1", address: "10.60.1.11", os: "debian-12", roles: ["control-plane", "etcd"] },
     { name: "cp2", address: "10.60.1.12", os: "debian-12", roles: ["control-plane", "etcd"] },
     { name: "cp3", address: "10.60.1.13", os: "debian-12", roles: ["control-plane", "etcd"], sshUser: "ansible", sshPort: 2222 },

@@ -38,7 +38,7 @@ export function emitRunbook(site: Linked, out: Emission, kubespray: KubesprayMod
     name: core.name,
     domain: core.domain,
     networks: core.networks,
-    hosts: core.hosts.map((h) => ({ ...h, roles: h.roles.join(", ") })),
+    hosts: core.hosts.map((h) => ({ ...h, roles: h.roles.join(", ") || "none: a client of the site (time, names, packages, CA)" })),
     envSecrets,
     vaultFiles,
     kubespray: kubespray ?? false,

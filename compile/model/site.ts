@@ -235,10 +235,9 @@ function resolveHost(ctx: Context, site: Site, h: Host, networks: NetworkModel[]
     ctx.error("AG037", `unknown architecture "${arch}"`, h, "arch", `one of: ${ARCHES.join(", ")}`);
     ok = false;
   }
+  // No role: a plain client (a GitLab server, a workstation) that gets the site's
+  // time, names, package sources and CA trust, and nothing else.
   const roles = h.roles ?? [];
-  if (roles.length === 0) {
-    ctx.error("AG038", `host "${h.name}" has no role`, h, "roles", `give it at least one of: ${HOST_ROLES.join(", ")}`);
-  }
   roles.forEach((r, i) => {
     if (!HOST_ROLES.includes(r)) ctx.error("AG038", `unknown host role "${r}"`, roles, i, `one of: ${HOST_ROLES.join(", ")}`);
     else if (roles.indexOf(r) !== i) ctx.error("AG038", `role "${r}" is listed twice`, roles, i);

@@ -1,3 +1,4 @@
+import { SBOM_FILE, serializeSbom } from "../../bundle/sbom.js";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -137,6 +138,9 @@ describe("bundle command", function () {
       assert.match(first.out, /fetched \d+ \(.*\), 0 already in the store; manifest written/);
       const m = parseManifest(text);
       assert.equal(m.site, "small");
+      // The SBOM beside the manifest, made from its bytes: one component per artifact.
+      assert.equal(readFileSync(path.join(dir, "b", SBOM_FILE), "utf8"), serializeSbom(m, Buffer.from(text)));
+      assert.equal((JSON.parse(readFileSync(path.join(dir, "b", SBOM_FILE), "utf8")) as { components: unknown[] }).components.length, m.artifacts.length);
       assert.deepEqual(m.repositories, [{ kind: "apt", release: "debian-12", path: "debian", suite: "bookworm", pool: "pool/bookworm", architectures: ["amd64"] }]);
       const names = m.artifacts.filter((a) => a.kind === "deb").map((a) => a.name);
       // What the roles on the admin install (repo_server, the nginx role it includes, and ca for nginx's certificate).
@@ -160,7 +164,7 @@ describe("bundle command", function () {
       for (const a of m.artifacts) {
         assert.deepEqual(await hashFile(path.join(dir, "b", "blobs", "sha256", a.sha256)), { sha256: a.sha256, size: a.size }, a.path);
       }
-      assert.deepEqual(listFiles(path.join(dir, "b")).filter((f) => !f.startsWith("blobs/sha256/")), ["manifest.json"]);
+      assert.deepEqual(listFiles(path.join(dir, "b")).filter((f) => !f.startsWith("blobs/sha256/")), ["manifest.json", SBOM_FILE]);
     });
 
     it("is complete: on a minimal host, the bundle alone installs the host's packages", async function () {

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { copyImages, type ImageRequest, type ImageResult } from "../../bundle/images.js";
+import { copyImages, probeImages, type ImageRequest, type ImageResult } from "../../bundle/images.js";
 import { buildManifest, serializeManifest, type Manifest } from "../../bundle/manifest.js";
 import { keygen, readPrivateKey, signBytes } from "../../bundle/sign.js";
 import { Store } from "../../bundle/store.js";
@@ -129,6 +129,21 @@ describe("registry: upstream → bundle → host store → site registry (loopba
         assert.equal(data.length, b.size);
       }
       assert.ok(!existsSync(path.join(bundleDir(), ".partial")), "no partial folder left");
+    });
+
+    it("the dry run's image sizes (skopeo inspect --raw, no layer fetched) are the copied blobs' sizes", async () => {
+      const probes = await probeImages(requests, { certDir: ca.certDir });
+      const sizes = new Map<string, number>();
+      for (const p of probes) {
+        assert.ok(p.blobs, p.error);
+        for (const [hex, size] of p.blobs) sizes.set(hex, size);
+      }
+      // Upstream's OCI images are copied as they are: the same blobs, the same bytes as the copy reports.
+      const copied = new Map(manifest.artifacts.filter((a) => a.kind === "image-blob").map((a) => [a.sha256, a.size]));
+      assert.deepEqual([...sizes].sort(), [...copied].sort());
+      assert.equal([...sizes.values()].reduce((n, s) => n + s, 0), first.bytes);
+      const missing = await probeImages([{ ...requests[0], source: requests[0].source.replace(":1.0", ":9.9") }], { certDir: ca.certDir });
+      assert.match(missing[0].error ?? "", /manifest unknown|not found|9\.9/i);
     });
 
     it("a second copy fetches no blob and gives the same manifest", async () => {
