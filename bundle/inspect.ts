@@ -38,6 +38,9 @@ export interface Inspection {
   /** What was read: a bundle folder, a manifest file, a transfer file (one file or chunks). */
   input: { kind: "bundle" | "manifest" | "transfer"; path: string; chunks?: number };
   site: string;
+  /** The bundle's number in the site's order, and when its content was first bundled (UTC). */
+  sequence: number;
+  created: string;
   /** SHA-256 of the manifest's bytes (the id `airgap import` keeps it under). */
   manifest: string;
   /** "verified" against `--trust`'s key, "present" (not checked), "missing", or "bad" (does not verify). */
@@ -223,6 +226,8 @@ export async function inspect(input: string, trust?: KeyObject): Promise<Inspect
   return {
     input: opened.input,
     site: manifest.site,
+    sequence: manifest.sequence,
+    created: manifest.created,
     manifest: createHash("sha256").update(opened.manifestBytes).digest("hex"),
     signature,
     ...(trust ? { key: keyFingerprint(trust) } : {}),
@@ -259,8 +264,8 @@ export interface Change {
 
 /** What `airgap diff OLD NEW` reports. */
 export interface Difference {
-  old: { site: string; manifest: string; artifacts: number };
-  new: { site: string; manifest: string; artifacts: number };
+  old: { site: string; sequence: number; manifest: string; artifacts: number };
+  new: { site: string; sequence: number; manifest: string; artifacts: number };
   added: Change[];
   removed: Change[];
   changed: Change[];
@@ -293,8 +298,8 @@ export async function diff(oldInput: string, newInput: string): Promise<Differen
   const carry = blobsToCarry(b.manifest, a.manifest);
   const id = (x: Opened) => createHash("sha256").update(x.manifestBytes).digest("hex");
   return {
-    old: { site: a.manifest.site, manifest: id(a.opened), artifacts: a.manifest.artifacts.length },
-    new: { site: b.manifest.site, manifest: id(b.opened), artifacts: b.manifest.artifacts.length },
+    old: { site: a.manifest.site, sequence: a.manifest.sequence, manifest: id(a.opened), artifacts: a.manifest.artifacts.length },
+    new: { site: b.manifest.site, sequence: b.manifest.sequence, manifest: id(b.opened), artifacts: b.manifest.artifacts.length },
     added,
     removed,
     changed,

@@ -40,7 +40,7 @@ function describe(r: Inspection): string {
     missing: chalk.yellow("unsigned: airgap import refuses it"),
     bad: chalk.red(`signature does NOT verify against key ${r.key}`),
   }[r.signature];
-  return `${what}: site "${r.site}", manifest ${r.manifest.slice(0, 16)}, ${sig}`;
+  return `${what}: site "${r.site}", bundle ${r.sequence} (${r.created}), manifest ${r.manifest.slice(0, 16)}, ${sig}`;
 }
 
 export async function inspectCommand(o: { input: string; trust?: string; list?: boolean; sbom?: boolean }, io: Io): Promise<number> {
@@ -91,7 +91,7 @@ export async function diffCommand(o: { old: string; new: string }, io: Io): Prom
       return 0;
     }
     const site = d.old.site === d.new.site ? `site "${d.new.site}"` : `sites "${d.old.site}" → "${d.new.site}"`;
-    const lines = [`${o.old} → ${o.new} (${site}): ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed, ${d.unchanged} unchanged`];
+    const lines = [`${o.old} → ${o.new} (${site}, bundle ${d.old.sequence} → ${d.new.sequence}): ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed, ${d.unchanged} unchanged`];
     lines.push(...d.added.map((c) => changeLine(chalk.green("+"), c)));
     lines.push(...d.removed.map((c) => changeLine(chalk.red("-"), c)));
     lines.push(...d.changed.map((c) => changeLine(chalk.yellow("~"), c)));

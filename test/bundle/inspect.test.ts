@@ -150,7 +150,7 @@ describe("bundle: inspect, diff and the SBOM", function () {
   it("the command line: inspect and diff print a summary, --json one object, exit 1 for what cannot be read", () => {
     const human = airgap(["inspect", path.join(tmp, "b1"), "--trust", pubFile, "--list"]);
     assert.equal(human.code, 0, human.err);
-    assert.match(human.out, /^bundle .*b1: site "plant", manifest [0-9a-f]{16}, signed, verified by key [0-9a-f]{16}$/m);
+    assert.match(human.out, /^bundle .*b1: site "plant", bundle \d+ \(\d{4}-\d\d-\d\dT[\d:.]+Z\), manifest [0-9a-f]{16}, signed, verified by key [0-9a-f]{16}$/m);
     assert.match(human.out, /^ {2}deb +2 +/m);
     assert.match(human.out, /^sources: /m);
     assert.match(human.out, /cilium-1\.17\.0\.tgz \(no upstream checksum: kept as first fetched\)/);
