@@ -85,10 +85,20 @@ export interface ReposService {
   /** Admin host serving the repositories. */
   on: string;
   /**
-   * Serve over HTTPS with a certificate from the site CA.
+   * Serve over HTTPS with a certificate from the site CA. `false` is refused
+   * unless `plainHttp` says it is meant: over plain HTTP anyone on the path
+   * can change Kubespray's binaries under files_repo (only OS packages are
+   * signed).
    * @default true
    */
   tls?: boolean;
+  /**
+   * Serve without TLS on purpose: required beside `tls: false`, refused
+   * without it. Even then the APT archive key reaches the hosts over SSH
+   * (read on the repository server), never over plain HTTP.
+   * @default false
+   */
+  plainHttp?: boolean;
   /**
    * TCP port.
    * @default 443 with TLS, 80 without

@@ -14,6 +14,15 @@ export interface CaComponentModel {
   certificatePem?: string;
 }
 
+/**
+ * The CA's permitted subtrees (community.crypto's `name_constraints_permitted`
+ * form): `DNS:<domain>` (the domain and every name below it), then
+ * `IP:<cidr>` for each site network, in the site's order.
+ */
+export function caNameConstraints(site: Linked): string[] {
+  return [`DNS:${site.core.domain}`, ...site.core.networks.map((n) => `IP:${n.cidr}`)];
+}
+
 const PEM_CERTIFICATE = /^-----BEGIN CERTIFICATE-----\r?\n[\s\S]+?\r?\n-----END CERTIFICATE-----\s*$/;
 
 export const ca: Component<CaComponentModel> = {
@@ -51,6 +60,8 @@ export const ca: Component<CaComponentModel> = {
     out.addVars("airgap_ca", {
       airgap_ca_common_name: m.ca.commonName,
       airgap_ca_validity_days: m.ca.validityDays,
+      // Every host trusts it: it signs only for the site's domain and networks.
+      airgap_ca_name_constraints: caNameConstraints(site),
       ...(provided ? { airgap_ca_provided_certificate: m.certificatePem, airgap_ca_provided_key: secretExpression(m.ca.key!) } : {}),
     });
     out.runbook.push({
@@ -58,7 +69,8 @@ export const ca: Component<CaComponentModel> = {
       lines: [
         provided
           ? `The site's own CA ("${m.ca.commonName}") is installed on ${host.name} (/etc/airgap/ca, key 0600); its key is read from a secret at run time.`
-          : `The site CA "${m.ca.commonName}" is created on ${host.name} on the first run (/etc/airgap/ca, key 0600, valid ${m.ca.validityDays} days); back up /etc/airgap/ca/private.`,
+          : `The site CA "${m.ca.commonName}" is created on ${host.name} on the first run (/etc/airgap/ca, key 0600, valid ${m.ca.validityDays} days); back up /etc/airgap/ca/private. ` +
+            `It may sign only for ${caNameConstraints(site).map((c) => c.slice(c.indexOf(":") + 1)).join(", ")} (critical X.509 name constraints): a certificate it signed for any other name or address is refused by every client.`,
         `It signs the admin services' certificates (re-issued when their names change or 30 days before they expire); every host trusts it (system trust store).`,
       ],
     });

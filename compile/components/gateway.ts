@@ -253,17 +253,63 @@ export const gateway: Component<GatewayModel> = {
       const g = m.host;
       const flows = mergeFlows([...serviceFlows(site).map((s) => s.flow), ...m.declared]);
       out.addGroup("airgap_gateways", [g.name]);
-      out.addVars("airgap_gateways", { airgap_gateway_flows: flows, airgap_gateway_masquerade: m.masquerade });
+      const input = gatewayInput(g, site, m.declared);
+      out.addVars("airgap_gateways", { airgap_gateway_flows: flows, airgap_gateway_input: input, airgap_gateway_masquerade: m.masquerade });
       lines.push(
         `${g.name} forwards between ${g.interfaces.map((i) => i.network).join(", ")} only what ${flows.length} rule(s) allow ` +
           "(nftables table `inet airgap_gateway`, default drop); list them with `nft list table inet airgap_gateway`, " +
           "count what was dropped with `nft list counter inet airgap_gateway dropped`.",
+        `${g.name} itself accepts only ${input.length} rule(s) (SSH from ${[...new Set(input.filter((r) => r.comment === "SSH to the gateway (Ansible)").map((r) => r.from))].join(", ")}, ` +
+          "its own services, ping) and replies to what it asks; the rest is dropped and counted: `nft list counter inet airgap_gateway input_dropped`.",
       );
       if (m.masquerade.length) lines.push(`Traffic into ${m.masquerade.join(", ")} leaves with ${g.name}'s address there (masquerade).`);
     }
     out.runbook.push({ title: "Network (routes, gateway)", lines });
   },
 };
+
+/** One rule of the gateway host's own input chain (traffic to the gateway itself). */
+export interface InputRuleModel {
+  /** Source network (CIDR). */
+  from: string;
+  protocol: "tcp" | "udp" | "icmp";
+  /** Destination ports and ranges; empty for icmp (echo requests). */
+  ports: string[];
+  comment: string;
+}
+
+/** Whether a port list (`"22"`, `"20-30"`) holds `port`. */
+function holds(ports: string[], port: number): boolean {
+  return ports.some((p) => {
+    const [lo, hi = lo] = p.split("-").map(Number);
+    return lo <= port && port <= hi;
+  });
+}
+
+/**
+ * What the gateway host itself accepts (its input chain drops the rest):
+ * SSH on its `sshPort` from the networks the site's declared flows let SSH
+ * through from (the controller's), or from each network it is on when no
+ * declared flow carries SSH (Ansible must reach it); the services placed on
+ * it, from their allowed networks; declared flows whose destination is the
+ * gateway host; ICMP echo from every site network. Replies to what the
+ * gateway asks (DNS, NTP, packages) pass as established traffic.
+ */
+export function gatewayInput(g: HostModel, site: Linked, declared: FlowModel[]): InputRuleModel[] {
+  const own = new Set(g.interfaces.map((i) => i.address));
+  const networks = site.core.networks;
+  const rules: InputRuleModel[] = [];
+  const sshFrom = declared.filter((f) => f.protocol === "tcp" && holds(f.ports, g.sshPort)).map((f) => f.from);
+  const sshSources = sshFrom.length > 0 ? sshFrom : networks.filter((n) => g.interfaces.some((i) => i.network === n.name)).map((n) => n.cidr);
+  for (const from of [...new Set(sshSources)]) rules.push({ from, protocol: "tcp", ports: [String(g.sshPort)], comment: "SSH to the gateway (Ansible)" });
+  for (const c of site.ports) {
+    if (c.host.name !== g.name || c.allow === "loopback") continue;
+    for (const n of c.allow) rules.push({ from: n.cidr, protocol: c.protocol, ports: [String(c.port)], comment: comment(`${c.service} for ${n.name}`) });
+  }
+  for (const f of declared) if (own.has(f.to)) rules.push({ from: f.from, protocol: f.protocol, ports: f.ports, comment: f.comment });
+  for (const n of networks) rules.push({ from: n.cidr, protocol: "icmp", ports: [], comment: comment(`ping from ${n.name}`) });
+  return mergeFlows(rules.map((r) => ({ ...r, to: g.address }))).map(({ from, protocol, ports, comment: c }) => ({ from, protocol, ports, comment: c }));
+}
 
 /** One rule per source, destination and protocol, ports together, in a stable order. */
 function mergeFlows(flows: FlowModel[]): FlowModel[] {

@@ -35,8 +35,6 @@ export interface RegistryModel {
   host: HostModel;
   /** The port nginx serves the registry on, over TLS, on the host's site address. */
   port: number;
-  /** The loopback port distribution itself listens on, behind nginx. */
-  backendPort: number;
   storage: string;
   users: RegistryUserModel[];
   images: RegistryImageModel[];
@@ -113,11 +111,6 @@ export function imageModel(ref: string): RegistryImageModel | { problem: string;
   };
 }
 
-/** distribution's loopback port: 5001, or 5002 when the registry itself is on 5001. */
-function backendPort(port: number): number {
-  return port === 5001 ? 5002 : 5001;
-}
-
 export const registry: Component<RegistryModel> = {
   key: "registry",
   resolve(ctx: Context, core: CoreModel, site: Site) {
@@ -126,13 +119,8 @@ export const registry: Component<RegistryModel> = {
     const [host] = placeOn(ctx, core, "registry", s);
     const port = s.port ?? 5000;
     const allow = allowedNetworks(ctx, core, s);
-    const backend = backendPort(port);
-    const ports = host
-      ? [
-          claimPort(ctx, host, port, "tcp", "registry", allow, s, s.port !== undefined ? "port" : "on"),
-          claimPort(ctx, host, backend, "tcp", "registry (its loopback backend)", "loopback", s, "on"),
-        ].filter((p): p is PortClaim => !!p)
-      : [];
+    // distribution itself listens on a unix socket only nginx can reach (the role): no port.
+    const ports = host ? [claimPort(ctx, host, port, "tcp", "registry", allow, s, s.port !== undefined ? "port" : "on")].filter((p): p is PortClaim => !!p) : [];
     const storage = s.storage ?? "/var/lib/docker-registry";
     if (!storage.startsWith("/")) ctx.error("AG085", `storage "${storage}" is not an absolute path`, s, "storage");
     const users: RegistryUserModel[] = [];
@@ -172,7 +160,6 @@ export const registry: Component<RegistryModel> = {
       model: {
         host,
         port,
-        backendPort: backend,
         storage,
         users,
         images,
@@ -200,7 +187,6 @@ export const registry: Component<RegistryModel> = {
     out.addVars("airgap_registry_servers", {
       airgap_registry_port: m.port,
       airgap_registry_address: m.host.address,
-      airgap_registry_backend_port: m.backendPort,
       airgap_registry_storage: m.storage,
       airgap_registry_allow: m.allow,
       // The certificate's DNS names (link: `registry.<domain>`, then the host's own).

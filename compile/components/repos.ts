@@ -87,6 +87,13 @@ export const repos: Component<ReposModel> = {
     if (!s) return undefined;
     const [host] = placeOn(ctx, core, "repos", s);
     const tls = s.tls ?? true;
+    if (!tls && s.plainHttp !== true) {
+      ctx.error("AG200", "the repositories would be served over plain HTTP: anyone on the path could change files_repo's binaries", s, "tls",
+        "keep TLS (leave tls out), or add plainHttp: true beside tls: false to serve without TLS on purpose");
+    } else if (tls && s.plainHttp === true) {
+      ctx.error("AG201", "plainHttp: true while the repositories are served over TLS", s, "plainHttp",
+        "leave plainHttp out, or set tls: false as well to serve without TLS on purpose");
+    }
     const port = s.port ?? (tls ? 443 : 80);
     const allow = allowedNetworks(ctx, core, s);
     const claim = host && claimPort(ctx, host, port, "tcp", "repos", allow, s, s.port !== undefined ? "port" : "on");
@@ -134,7 +141,8 @@ export const repos: Component<ReposModel> = {
     const name = `repo.${core.domain}`;
     const base = baseUrl(m, core.domain);
     out.addGroup("airgap_repo_servers", [m.host.name]);
-    out.addVars("all", { airgap_repo_url: base, airgap_repo_client_url: base });
+    // The archive key is read on the repository server over SSH (never fetched over the network).
+    out.addVars("all", { airgap_repo_url: base, airgap_repo_client_url: base, airgap_repo_client_server: m.host.name });
     out.addVars("airgap_repo_servers", {
       airgap_repo_server_port: m.port,
       airgap_repo_server_tls: m.tls,

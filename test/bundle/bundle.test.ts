@@ -28,7 +28,7 @@ export default defineSite({
   networks: [{ name: "site", cidr: "10.40.0.0/24" }],
   hosts: [${extra || `{ name: "admin", address: "10.40.0.10", os: "debian-12", roles: ["admin"] }`}],
   services: {
-    repos: { on: "admin", tls: false, files: [{ url: "${KUBECTL}", sha256: "${sha256(KUBECTL_CONTENT)}" }] },
+    repos: { on: "admin", tls: false, plainHttp: true, files: [{ url: "${KUBECTL}", sha256: "${sha256(KUBECTL_CONTENT)}" }] },
   },
 });
 `,

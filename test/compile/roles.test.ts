@@ -145,3 +145,41 @@ describe("roles: what each role says about itself (compile/roles.ts)", () => {
     });
   });
 });
+
+describe("roles: one TLS profile for every nginx server (roles/nginx)", () => {
+  /** Every template of every role that declares an nginx listener. */
+  const servers = roles.flatMap((r) => {
+    const dir = path.join(ROLES, r, "templates");
+    let files: string[] = [];
+    try {
+      files = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith(".j2"));
+    } catch {
+      return [];
+    }
+    return files.map((f) => ({ file: `${r}/templates/${f}`, text: readFileSync(path.join(dir, f), "utf8") })).filter((t) => /^\s*listen\s/m.test(t.text) && /^\s*server\s*\{/m.test(t.text));
+  });
+
+  it("finds the repository, registry and PyPI servers", () => {
+    for (const f of ["repo_server/templates/airgap-repo.conf.j2", "registry/templates/airgap-registry.conf.j2", "pypi_server/templates/airgap-pypi.conf.j2"]) {
+      assert.ok(servers.some((s) => s.file === f), f);
+    }
+  });
+
+  for (const s of servers.length ? servers : [{ file: "none", text: "" }]) {
+    it(`${s.file}: a TLS listener includes the shared profile and sets no protocol or suite of its own`, () => {
+      if (/\bssl\b/.test(s.text.split("\n").filter((l) => /^\s*listen\s/.test(l)).join("\n"))) {
+        assert.match(s.text, /^\s*include \{\{ airgap_nginx_tls_profile \}\};$/m);
+      }
+      assert.doesNotMatch(s.text, /^\s*(ssl_protocols|ssl_ciphers|ssl_prefer_server_ciphers|ssl_session_cache|server_tokens)\s/m);
+    });
+  }
+
+  it("the profile offers TLS 1.2 with ECDHE and AEAD suites only, and TLS 1.3", () => {
+    const d = parse(readFileSync(path.join(ROLES, "nginx/defaults/main.yml"), "utf8")) as Record<string, string[]>;
+    assert.deepEqual(d.airgap_nginx_ssl_protocols, ["TLSv1.2", "TLSv1.3"]);
+    for (const c of d.airgap_nginx_ssl_ciphers) assert.match(c, /^ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/, c);
+    const tpl = readFileSync(path.join(ROLES, "nginx/templates/tls.conf.j2"), "utf8");
+    assert.match(tpl, /^ssl_ciphers \{\{ airgap_nginx_ssl_ciphers \| join\(':'\) \}\};$/m);
+    assert.match(readFileSync(path.join(ROLES, "nginx/templates/hardening.conf.j2"), "utf8"), /^server_tokens off;$/m);
+  });
+});

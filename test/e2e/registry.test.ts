@@ -51,10 +51,12 @@ describe("@lab registry: seeded from the bundle, pull-only for the nodes", funct
   });
 
   describe("on the admin", () => {
-    it("distribution listens on the loopback only; nginx on the site address", async () => {
+    it("distribution listens on its unix socket only (no TCP port); nginx on the site address", async () => {
       const listening = await site.lab.sh("admin", "ss -Hltn");
-      assert.match(listening, /127\.0\.0\.1:5001\b/, listening);
-      assert.doesNotMatch(listening, /(0\.0\.0\.0|\*|\[::\]):500[01]\b/, listening);
+      assert.doesNotMatch(listening, /:500[12]\b/, listening);
+      assert.doesNotMatch(listening, /(0\.0\.0\.0|\*|\[::\]):5000\b/, listening);
+      const unix = await site.lab.sh("admin", "ss -Hlxp");
+      assert.match(unix, /\/run\/airgap-registry\/registry\.sock\b.*docker-registry/, unix);
       assert.match(listening, new RegExp(`${site.lab.address("admin").replace(/\./g, "\\.")}:5000\\b`), listening);
       assert.equal((await site.lab.sh("admin", "systemctl is-active docker-registry nginx")).trim(), "active\nactive");
     });

@@ -87,16 +87,17 @@ export function freePort(): Promise<number> {
 }
 
 /** Waits until 127.0.0.1:port accepts connections. */
-export async function waitForPort(port: number, ms = 15_000): Promise<void> {
+export async function waitForPort(port: number | string, ms = 15_000): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, "127.0.0.1");
+      // A number: 127.0.0.1's TCP port; a string: a unix socket's path.
+      const s = typeof port === "number" ? net.connect(port, "127.0.0.1") : net.connect(port);
       s.once("connect", () => (s.destroy(), resolve(true)));
       s.once("error", () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > until) throw new Error(`nothing answers on 127.0.0.1:${port} after ${ms / 1000} s`);
+    if (Date.now() > until) throw new Error(`nothing answers on ${typeof port === "number" ? `127.0.0.1:${port}` : port} after ${ms / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -179,7 +180,13 @@ async function stopPid(pid: number, signal: NodeJS.Signals = "SIGTERM"): Promise
  * configuration (`config` YAML text, or a plain one for storage `dir`,
  * optionally with TLS).
  */
-export async function startRegistry(o: { dir: string; port: number; tls?: { crt: string; key: string }; config?: string }): Promise<Proc> {
+/**
+ * distribution, run here with `o.config` (or a plain configuration on
+ * 127.0.0.1:`o.port`), until `stop()`. With `o.socket` (the role's unix
+ * socket: its configuration's http.addr) it is started under the umask the
+ * role's unit sets (0007), and waited for on the socket.
+ */
+export async function startRegistry(o: { dir: string; port: number; socket?: string; tls?: { crt: string; key: string }; config?: string }): Promise<Proc> {
   mkdirSync(o.dir, { recursive: true });
   const file = path.join(o.dir, "config.yml");
   const config =
@@ -193,7 +200,14 @@ export async function startRegistry(o: { dir: string; port: number; tls?: { crt:
     ].join("\n");
   writeFileSync(file, config);
   const log = path.join(o.dir, "registry.log");
-  const child = spawn(process.env.AIRGAP_REGISTRY_BIN ?? "docker-registry", ["serve", file], { stdio: ["ignore", "ignore", "pipe"], detached: false });
+  // The role's unit runs it with UMask=0007 (the socket 0770); a child takes the umask it is spawned with.
+  const umask = o.socket ? process.umask(0o007) : undefined;
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(process.env.AIRGAP_REGISTRY_BIN ?? "docker-registry", ["serve", file], { stdio: ["ignore", "ignore", "pipe"], detached: false });
+  } finally {
+    if (umask !== undefined) process.umask(umask);
+  }
   let stderr = "";
   child.stderr?.on("data", (b: Buffer) => {
     stderr += b.toString();
@@ -204,7 +218,7 @@ export async function startRegistry(o: { dir: string; port: number; tls?: { crt:
   running.add(pid);
   try {
     await Promise.race([
-      waitForPort(o.port),
+      waitForPort(o.socket ?? o.port),
       exited.then(() => {
         throw new Error(`docker-registry exited at start:\n${stderr}`);
       }),
@@ -293,10 +307,11 @@ export function authFile(dir: string, registry: string, user: string, password: 
 
 /**
  * Renders the registry role's templates (nginx file, distribution's
- * configuration) with Ansible, the role's vars and defaults, and `vars`.
+ * configuration) with Ansible, the role's vars and defaults, and `vars`; and
+ * the nginx role's shared TLS profile (`tls`), which the nginx file includes.
  */
-export function renderRole(dir: string, vars: Record<string, unknown>): { nginx: string; config: string } {
-  const out = { nginx: path.join(dir, "airgap-registry.conf"), config: path.join(dir, "config.yml") };
+export function renderRole(dir: string, vars: Record<string, unknown>): { nginx: string; config: string; tls: string } {
+  const out = { nginx: path.join(dir, "airgap-registry.conf"), config: path.join(dir, "config.yml"), tls: path.join(dir, "airgap-tls.conf") };
   const playbook = path.join(dir, "render.yml");
   writeFileSync(
     playbook,
@@ -305,8 +320,15 @@ export function renderRole(dir: string, vars: Record<string, unknown>): { nginx:
         hosts: "localhost",
         gather_facts: false,
         // The nginx file is rendered inside the nginx role, whose variables it reads too.
-        vars_files: [path.join(ROLE, "defaults/main.yml"), path.join(ROLE, "vars/Debian.yml"), path.join(ROLE, "vars/main.yml"), path.join(ROOT, "roles/nginx/vars/main.yml")],
+        vars_files: [
+          path.join(ROLE, "defaults/main.yml"),
+          path.join(ROLE, "vars/Debian.yml"),
+          path.join(ROLE, "vars/main.yml"),
+          path.join(ROOT, "roles/nginx/defaults/main.yml"),
+          path.join(ROOT, "roles/nginx/vars/main.yml"),
+        ],
         tasks: [
+          { name: "tls", "ansible.builtin.template": { src: path.join(ROOT, "roles/nginx/templates/tls.conf.j2"), dest: out.tls, mode: "0644" } },
           { name: "nginx", "ansible.builtin.template": { src: path.join(ROLE, "templates/airgap-registry.conf.j2"), dest: out.nginx, mode: "0644" } },
           { name: "config", "ansible.builtin.template": { src: path.join(ROLE, "templates/config.yml.j2"), dest: out.config, mode: "0644" } },
         ],
@@ -314,7 +336,7 @@ export function renderRole(dir: string, vars: Record<string, unknown>): { nginx:
     ]),
   );
   const extra = path.join(dir, "render-vars.json");
-  writeFileSync(extra, JSON.stringify(vars));
+  writeFileSync(extra, JSON.stringify({ airgap_nginx_tls_profile: out.tls, ...vars }));
   must("ansible-playbook", ["-i", "localhost,", "-c", "local", playbook, "-e", `@${extra}`], {
     env: { ...process.env, ANSIBLE_NOCOLOR: "1", ANSIBLE_LOCALHOST_WARNING: "0", ANSIBLE_INVENTORY_UNPARSED_WARNING: "0" },
   });
@@ -339,15 +361,17 @@ export async function startNginx(dir: string, include: string, port: number): Pr
 }
 
 /**
- * The site registry as the role sets it up, on 127.0.0.1: distribution on a
- * loopback backend port, nginx from the role's template in front (TLS from
- * `ca`, the role tool's htpasswd file), accounts `pusher` (push) and
- * `puller` (pull).
+ * The site registry as the role sets it up, on 127.0.0.1: distribution on its
+ * unix socket (in a 2710 folder of group www-data, socket 0770, as the role
+ * makes them), nginx from the role's template in front (TLS from `ca`, the
+ * role tool's htpasswd file), accounts `pusher` (push) and `puller` (pull).
  */
 export interface SiteRegistry {
   /** `127.0.0.1:<port>`, as clients name it. */
   host: string;
   port: number;
+  /** distribution's unix socket, behind nginx. */
+  socket: string;
   dir: string;
   ca: Ca;
   push: { user: string; password: string; authFile: string };
@@ -359,7 +383,13 @@ export interface SiteRegistry {
 export async function startSiteRegistry(dir: string, ca: Ca, o: { bcryptCost?: number } = {}): Promise<SiteRegistry> {
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
-  const [port, backend] = [await freePort(), await freePort()];
+  const port = await freePort();
+  // The socket's folder as the role makes it: owner the registry (root here), group nginx's workers, 2710.
+  const run = path.join(dir, "run");
+  mkdirSync(run, { recursive: true });
+  must("chown", ["root:www-data", run]);
+  chmodSync(run, 0o2710);
+  const socket = path.join(run, "registry.sock");
   const cert = issue(ca, `site-${port}`, ["registry.test"]);
   chmodSync(cert.key, 0o600);
   const etc = path.join(dir, "etc");
@@ -373,7 +403,7 @@ export async function startSiteRegistry(dir: string, ca: Ca, o: { bcryptCost?: n
   const rendered = renderRole(dir, {
     airgap_registry_address: "127.0.0.1",
     airgap_registry_port: port,
-    airgap_registry_backend_port: backend,
+    airgap_registry_socket: socket,
     airgap_registry_names: ["registry.test"],
     airgap_registry_allow: [],
     airgap_registry_users: users,
@@ -386,7 +416,7 @@ export async function startSiteRegistry(dir: string, ca: Ca, o: { bcryptCost?: n
   });
   must("python3", [TOOL, "check-config", rendered.config]);
   must("python3", [TOOL, "htpasswd", path.join(etc, "htpasswd"), String(o.bcryptCost ?? 5), "www-data"], { input: JSON.stringify(users) });
-  const registry = await startRegistry({ dir: path.join(dir, "backend"), port: backend, config: readFileSync(rendered.config, "utf8") });
+  const registry = await startRegistry({ dir: path.join(dir, "backend"), port: 0, socket, config: readFileSync(rendered.config, "utf8") });
   let nginx: Proc;
   try {
     nginx = await startNginx(path.join(dir, "nginx"), rendered.nginx, port);
@@ -398,6 +428,7 @@ export async function startSiteRegistry(dir: string, ca: Ca, o: { bcryptCost?: n
   return {
     host,
     port,
+    socket,
     dir,
     ca,
     push: { user: "pusher", password: users[0].password, authFile: authFile(dir, host, "pusher", users[0].password) },

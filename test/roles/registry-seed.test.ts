@@ -325,5 +325,21 @@ describe("registry: upstream → bundle → host store → site registry (loopba
       assert.equal(code(["-u", `${site.push.user}:${site.push.password}`, "-X", "POST", upload]), "202", "push account starts an upload");
       assert.equal(code(["-u", `${site.pull.user}:${site.pull.password}`, `https://${site.host}/`]), "404", "nothing but the API");
     });
+
+    it("the backend has no TCP port, and its socket refuses a local unprivileged user (nginx's group passes)", () => {
+      const config = readFileSync(path.join(site.dir, "config.yml"), "utf8");
+      assert.match(config, /^ {2}net: unix$/m);
+      // What an unprivileged local process would try: a push straight to distribution, past nginx.
+      const direct = (user: string) =>
+        sh("runuser", ["-u", user, "--", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", site.socket, "-X", "POST", "http://registry/v2/lab/x/blobs/uploads/"]);
+      // nobody can walk to the folder (the parents are 0755), not into it.
+      assert.equal(sh("runuser", ["-u", "nobody", "--", "test", "-d", path.dirname(site.socket)]).code, 0);
+      const nobody = direct("nobody");
+      assert.equal(nobody.code, 7, `curl as nobody must fail to connect (exit 7), got ${nobody.code} ${nobody.stdout}`);
+      assert.equal(nobody.stdout, "000");
+      const front = direct("www-data");
+      assert.equal(front.code, 0, front.stderr);
+      assert.equal(front.stdout, "202", "nginx's workers' group reaches the backend");
+    });
   });
 });

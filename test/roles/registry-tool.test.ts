@@ -109,7 +109,7 @@ describe("registry tool", function () {
         airgap_registry_names: ["registry.test"],
         airgap_registry_users: [],
         airgap_registry_storage: "/srv/registry",
-        airgap_registry_backend_port: 5001,
+        airgap_registry_socket: "/run/airgap-registry/registry.sock",
       }).config;
     });
     const variant = (name: string, text: string) => {
@@ -118,18 +118,21 @@ describe("registry tool", function () {
       return tool(["check-config", f]);
     };
 
-    it("accepts the role's configuration: loopback backend, filesystem storage, no auth or TLS of its own", () => {
+    it("accepts the role's configuration: a unix socket behind nginx, filesystem storage, no auth or TLS of its own", () => {
       const r = tool(["check-config", config]);
       assert.equal(r.code, 0, r.stderr);
       const text = readFileSync(config, "utf8");
-      assert.match(text, /^ {2}addr: 127\.0\.0\.1:5001$/m);
+      assert.match(text, /^ {2}addr: \/run\/airgap-registry\/registry\.sock$/m);
+      assert.match(text, /^ {2}net: unix$/m);
       assert.match(text, /^ {4}rootdirectory: \/srv\/registry$/m);
     });
 
     it("refuses what would expose or break the registry, naming the key", () => {
       const base = readFileSync(config, "utf8");
       const cases: [string, string, RegExp][] = [
-        ["public", base.replace("127.0.0.1:5001", "0.0.0.0:5001"), /http\.addr must be a loopback address/],
+        ["public", base.replace("net: unix", "net: tcp").replace("/run/airgap-registry/registry.sock", "0.0.0.0:5001"), /http\.net must be unix/],
+        ["loopback", base.replace("net: unix", "net: tcp").replace("/run/airgap-registry/registry.sock", "127.0.0.1:5001"), /a TCP port would let any local process push/],
+        ["no-net", base.replace("  net: unix\n", ""), /http\.net must be unix/],
         ["auth", `${base}auth:\n  htpasswd: {realm: r, path: /etc/x}\n`, /auth: accounts are checked by nginx/],
         ["proxy", `${base}proxy:\n  remoteurl: https://registry-1.docker.io\n`, /proxy: a pull-through cache would reach outside/],
         ["typo", `${base}storgae: {}\n`, /unknown top-level keys: storgae/],

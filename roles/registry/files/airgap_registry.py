@@ -457,9 +457,12 @@ def config_problems(c):
         problems.append("exactly one storage driver, filesystem (found: %s)" % ", ".join(drivers))
     http = c.get("http")
     addr = http.get("addr") if isinstance(http, dict) else None
-    m = re.match(r"^(127\.0\.0\.1|\[::1\]|localhost):(\d+)$", str(addr or ""))
-    if not m or not 0 < int(m.group(2)) < 65536:
-        problems.append("http.addr must be a loopback address with a port (nginx in front does TLS and access): %r" % (addr,))
+    net = http.get("net") if isinstance(http, dict) else None
+    # A unix socket only: a TCP port, even on the loopback, takes pushes and
+    # deletes from any local process without an account.
+    if net != "unix" or not str(addr or "").startswith("/"):
+        problems.append("http.net must be unix and http.addr the absolute path of its socket (nginx in front does TLS "
+                        "and accounts; a TCP port would let any local process push and delete): net=%r, addr=%r" % (net, addr))
     if isinstance(http, dict) and http.get("tls"):
         problems.append("http.tls: TLS is nginx's, the registry behind it speaks plain HTTP on the loopback")
     if c.get("auth") is not None:

@@ -62,6 +62,34 @@ describe("gateway: compile side", function () {
     assert.deepEqual(vars.airgap_gateway_masquerade, ["10.32.0.0/24"]);
   });
 
+  it("the gateway's own input: SSH from where the declared flows let SSH through, its own services, ping; else SSH from its networks", async () => {
+    type Input = { from: string; protocol: string; ports: string[]; comment: string }[];
+    const input = async (body: Parameters<typeof writeSite>[1]) => {
+      const r = await synth(writeSite(tmp, body));
+      assert.deepEqual(r.errors, []);
+      return (parse(r.files.get("inventory/group_vars/airgap_gateways/airgap.yml")!) as { airgap_gateway_input: Input }).airgap_gateway_input.map(
+        (f) => `${f.from} ${f.protocol} ${f.ports.join(",")}`,
+      );
+    };
+    // The declared flow carries SSH from "admin" (the controller's network); ping from every network.
+    assert.deepEqual(await input({}), ["10.30.0.0/24 tcp 22", "10.30.0.0/24 icmp ", "10.31.0.0/24 icmp ", "10.32.0.0/24 icmp "]);
+    // No declared flow carries SSH: from each network the gateway is on (Ansible must reach it);
+    // a service placed on the gateway (NTP) opens its port to its allowed networks; a flow to gw itself too.
+    const flows = `[{ from: "nodes", to: "gw", protocol: "tcp", ports: [9100], why: "metrics" }]`;
+    const hosts = HOSTS.replace('roles: ["gateway"]', 'roles: ["gateway", "admin"]');
+    assert.deepEqual(await input({ flows, hosts, services: `{ ntp: { on: "gw" } }` }), [
+      "10.30.0.0/24 tcp 22",
+      "10.31.0.0/24 tcp 22,9100",
+      "10.32.0.0/24 tcp 22",
+      "10.30.0.0/24 udp 123",
+      "10.31.0.0/24 udp 123",
+      "10.32.0.0/24 udp 123",
+      "10.30.0.0/24 icmp ",
+      "10.31.0.0/24 icmp ",
+      "10.32.0.0/24 icmp ",
+    ]);
+  });
+
   it("gives each host routes to the networks it is not on, through its own network's router, and none to the gateway", async () => {
     const r = await synth(writeSite(tmp, {}));
     const inv = parse(r.files.get("inventory/hosts.yml")!) as { all: { hosts: Record<string, Record<string, unknown>> } };

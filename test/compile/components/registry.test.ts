@@ -79,8 +79,6 @@ describe("registry: compile side", function () {
     assert.deepEqual(vars, {
       airgap_registry_address: "10.50.0.10",
       airgap_registry_allow: ["10.50.0.0/24"],
-      // 5001 is the registry's own port: the backend takes the next free one.
-      airgap_registry_backend_port: 5002,
       airgap_registry_images: [
         { source: "docker.io/library/nginx:1.27.3", target: "library/nginx:1.27.3" },
         { source: "quay.io/prometheus/node-exporter:v1.8.2", target: "prometheus/node-exporter:v1.8.2" },
