@@ -22,6 +22,8 @@
  * - A second run of site.yml changes nothing on any host.
  */
 import assert from "node:assert/strict";
+import path from "node:path";
+import { ROOT } from "../helpers.js";
 import { formatRecap, labBefore, phase, run, type LabRunResult } from "./fixture.js";
 
 const DOMAIN = "lab.airgap.internal";
@@ -136,6 +138,53 @@ except OSError as e:
         const out = await site.lab.sh(node, `dig +tries=1 +time=5 @${ADMIN} ${DOMAIN} AXFR || true`);
         assert.match(out, /Transfer failed|REFUSED/, out);
         assert.doesNotMatch(out, /\sSOA\s.*\n[\s\S]*\sSOA\s/, out);
+      }
+    });
+
+    it("the role's primary zone lets a transfer through only with a secondary's address AND the key (a throwaway named on the admin)", async function () {
+      this.timeout(120_000);
+      // The role's own template, rendered for one zone whose "secondary" is the admin's site address.
+      const rendered = await run("python3", [
+        "-c",
+        `import jinja2, json, sys
+t = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined).from_string(open(sys.argv[1]).read())
+print(t.render(**json.loads(sys.argv[2])))`,
+        path.join(ROOT, "roles/bind/templates/named.conf.local.j2"),
+        JSON.stringify({
+          airgap_bind_is_primary: true,
+          airgap_bind_secondaries: [ADMIN],
+          airgap_bind_key_file: "/tmp/airgap-axfr/key.conf",
+          airgap_bind_tsig_key_name: "airgap-transfer",
+          airgap_bind_zones: [{ name: "axfr.test" }],
+          airgap_bind_primary_zone_dir: "/tmp/airgap-axfr",
+        }),
+      ]);
+      assert.equal(rendered.code, 0, rendered.stderr);
+      assert.match(rendered.stdout, /allow-transfer \{ !\{ !10\.213\.0\.10; any; \}; key "airgap-transfer"; \};/, rendered.stdout);
+      await site.lab.install("admin", "bind9-dnsutils");
+      const setup = `set -e; rm -rf /tmp/airgap-axfr; mkdir /tmp/airgap-axfr; cd /tmp/airgap-axfr
+tsig-keygen -a hmac-sha256 airgap-transfer > key.conf
+printf '$TTL 60\n@ SOA ns.axfr.test. h.axfr.test. 1 60 60 600 60\n@ NS ns.axfr.test.\nns A 10.213.0.10\nsecret A 10.213.0.77\n' > db.axfr.test
+cat > named.conf <<'CONF'
+options { directory "/tmp/airgap-axfr"; pid-file "/tmp/airgap-axfr/named.pid"; listen-on port 5399 { 127.0.0.1; ${ADMIN}; }; listen-on-v6 { none; }; recursion no; allow-query { any; }; };
+CONF
+cat >> named.conf
+named-checkconf named.conf
+named -c /tmp/airgap-axfr/named.conf -g >/tmp/airgap-axfr/named.log 2>&1 </dev/null & echo $! > /tmp/airgap-axfr/pid; sleep 2`;
+      const started = await site.lab.ssh("admin", setup, rendered.stdout);
+      assert.equal(started.code, 0, started.stdout + started.stderr);
+      const axfr = async (source: string, key: boolean) =>
+        (await site.lab.ssh("admin", `dig -p 5399 -b ${source} @${ADMIN} ${key ? "-k /tmp/airgap-axfr/key.conf" : ""} axfr.test AXFR +tries=1 +time=5`)).stdout;
+      try {
+        const both = await axfr(ADMIN, true);
+        assert.match(both, /^secret\.axfr\.test\.\s+60\s+IN\s+A\s+10\.213\.0\.77$/m, `address and key: ${both}`);
+        for (const [source, key, what] of [[ADMIN, false, "the address without the key"], ["127.0.0.1", true, "the key from another address"]] as const) {
+          const out = await axfr(source, key);
+          assert.match(out, /Transfer failed/, `${what}: ${out}`);
+          assert.doesNotMatch(out, /10\.213\.0\.77/, `${what}: ${out}`);
+        }
+      } finally {
+        await site.lab.ssh("admin", "kill $(cat /tmp/airgap-axfr/pid) 2>/dev/null; sleep 1; rm -rf /tmp/airgap-axfr");
       }
     });
 
