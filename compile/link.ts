@@ -45,11 +45,11 @@ export function present(resolved: ResolvedComponent[]): ResolvedComponent[] {
  * component's own order) runs first. `first` needs become plays of their own,
  * narrowed to the needing play's hosts. Throws on a cycle (a component bug).
  */
-export function orderPlays(decls: PlayDecl[]): Play[] {
+export function orderPlays(decls: (PlayDecl & { service: string })[]): Play[] {
   const used = new Set(decls.map((d) => d.role));
   const out: Play[] = [];
   for (const playbook of PLAYBOOKS) {
-    const seq: { play: PlayDecl; needs: number[] }[] = [];
+    const seq: { play: PlayDecl & { service: string }; needs: number[] }[] = [];
     for (const d of decls.filter((x) => x.playbook === playbook)) {
       const firsts: number[] = [];
       for (const need of d.first ?? []) {
@@ -69,8 +69,8 @@ export function orderPlays(decls: PlayDecl[]): Play[] {
       const next = seq.findIndex((s, i) => !done.has(i) && s.needs.every((j) => done.has(j)));
       if (next < 0) throw new Error(`the plays of ${playbook}.yml depend on each other in a cycle: ${seq.filter((_, i) => !done.has(i)).map((s) => s.play.role).join(", ")}`);
       done.add(next);
-      const { name, hosts, role } = seq[next].play;
-      out.push({ playbook, name, hosts, role });
+      const { name, hosts, role, service } = seq[next].play;
+      out.push({ playbook, name, hosts, role, service });
     }
   }
   return out;
@@ -96,7 +96,7 @@ export function link(core: CoreModel, resolved: ResolvedComponent[]): Linked {
     ports: all.flatMap((e) => e.ports ?? []),
     caHost: tls[0]?.host,
     tlsNames: new Map(tls.map((t) => [t.name, [`${t.name}.${core.domain}`, t.host.fqdn]])),
-    plays: orderPlays(all.flatMap((e) => e.plays ?? [])),
+    plays: orderPlays(parts.flatMap((r) => (r.exports.plays ?? []).map((p) => ({ ...p, service: r.component.key })))),
     kubespray: Object.assign({}, ...all.map((e) => e.kubespray ?? {})),
     endpoints: Object.assign({}, ...all.map((e) => e.endpoints ?? {})),
     images: all.some((e) => e.images) ? all.flatMap((e) => e.images ?? []) : undefined,

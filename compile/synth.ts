@@ -22,7 +22,8 @@ import { emitAnsibleCfg, emitRoles, emitRunbook } from "./emit/files.js";
 import { emitDiagram } from "./emit/diagram.js";
 import { emitInventory } from "./emit/inventory.js";
 import type { GatewayModel } from "./components/gateway.js";
-import { emitPlaybooks, usedRoles } from "./emit/playbooks.js";
+import { emitPlaybooks, emitVaultSecrets, usedRoles } from "./emit/playbooks.js";
+import type { ReposModel } from "./components/repos.js";
 import type { CheckoutReader } from "./kubespray/catalogue.js";
 import { checkPorts, link, present, type ResolvedComponent } from "./link.js";
 import { checkPlatforms, placements } from "./platforms.js";
@@ -110,10 +111,16 @@ function render(site: SynthSite, outDir: string, list: Component<unknown>[], rol
     ["diagram.dot", diagram],
     ...emitInventory(site.core, out),
     ...emitPlaybooks(site, outDir, kubespray),
-    ["README.md", emitRunbook(site, out, kubespray, outDir)],
+    ...emitSecretsFile(site, outDir),
+    ["README.md", emitRunbook(site, out, kubespray, site.models.repos as ReposModel | undefined, outDir)],
     ...emitRoles(usedRoles(site), rolesDirs),
   ]);
   return { files: new Map([...files].sort(([a], [b]) => compareText(a, b))), out };
+}
+
+function emitSecretsFile(site: SynthSite, outDir: string): [string, string][] {
+  const text = emitVaultSecrets(site, outDir);
+  return text ? [["inventory/group_vars/all/airgap-secrets.yml", text]] : [];
 }
 
 /** The phases on an evaluated site, then the check of the rendered project (roles' platforms); undefined on any error. */

@@ -41,10 +41,12 @@ export interface Play {
   /** Inventory host pattern (`airgap_dns_servers`, `all:!airgap_ntp_servers`). */
   hosts: string;
   role: string;
+  /** The component (service key: `dns`, `registry`, …) that declared it; its tag in the playbooks. */
+  service: string;
 }
 
 /** A play a component declares, with what must run before it. */
-export interface PlayDecl extends Play {
+export interface PlayDecl extends Omit<Play, "service"> {
   /**
    * Roles whose plays in the same playbook must run first (on any host: they
    * provide what this role installs from, names, certificates). A role the

@@ -234,7 +234,7 @@ function controllerLines(requirements: string[], index: string | undefined): str
   return [
     `The Ansible controller that runs Kubespray needs its Python packages (Kubespray's \`requirements.txt\`): ${list}.`,
     index
-      ? `\`airgap bundle\` carries them for the index host's Python; install them from the site's index alone: \`python3 -m venv kubespray-venv && kubespray-venv/bin/pip install --index-url ${index} -r KUBESPRAY_DIR/requirements.txt\`.`
+      ? `\`airgap bundle\` carries them for the index host's Python; the road above installs them from the site's index (${index}) alone, into a venv.`
       : "The site has no Python package index: install them on the controller before it enters the site, or add a `pypi` service that carries them.",
   ];
 }

@@ -26,6 +26,8 @@ export interface ReposModel {
   allow: string[];
   /** PEM of the public key bundles are signed with; undefined: every bundle is refused. */
   trustedKey?: string;
+  /** Absolute path of that key's file (the runbook's keygen and carry steps name it). */
+  trustedKeyFile?: string;
 }
 
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.\-]*$/;
@@ -104,7 +106,8 @@ export const repos: Component<ReposModel> = {
     const files = (s.files ?? []).map((f) => checkFile(ctx, f)).filter((f): f is FileModel => !!f);
     const key = trustedKey(ctx, s);
     if (!host) return undefined;
-    const m: ReposModel = { host, named: site.services?.dns !== undefined, tls, port, packages, files, allow: cidrs(allow), trustedKey: key };
+    const m: ReposModel = { host, named: site.services?.dns !== undefined, tls, port, packages, files, allow: cidrs(allow), trustedKey: key,
+      trustedKeyFile: key && s.trustedKey !== undefined ? path.resolve(path.dirname(ctx.siteFile), s.trustedKey) : undefined };
     const base = baseUrl(m, core.domain);
     const filesUrl = `${base}/files`;
     const kubespray: Record<string, unknown> = {
@@ -159,11 +162,8 @@ export const repos: Component<ReposModel> = {
       lines: [
         `nginx on ${m.host.name} serves the bundle's OS packages and files at ${base}/ to ${m.allow.join(", ")}` +
           (m.tls ? ", over HTTPS with a certificate from the site CA." : "."),
-        "Bring the bundle in as the transfer file made by `airgap bundle --export` and import it into a store on this controller: " +
-          "`airgap import FILE --store /path/to/store --trust <the site's airgap-bundle.pub>` (it verifies the signature, every chunk and every blob first). " +
-          "Then give the store at run time: " +
-          "`ansible-playbook site.yml -e airgap_repo_server_bundle=/path/to/store` (needed on the first run and for a new bundle; " +
-          "without it the admin keeps serving what it has). The manifest's signature is checked against the site's trusted key " +
+        "The bundle comes in as the transfer file (steps above: `airgap bundle --export`, `airgap import` into the store, " +
+          "`site.yml -e airgap_repo_server_bundle=STORE`). The manifest's signature is checked against the site's trusted key " +
           (m.trustedKey ? `(${keyFingerprint(parsePublicKey(m.trustedKey, "trustedKey"))}) ` : "(none set: services.repos.trustedKey; every bundle is refused) ") +
           "and every blob against the manifest before anything is used; a bundle that does not match is refused and what is served stays as it was.",
         `The APT repository is signed with a site key created on ${m.host.name} on the first run (private key in /var/lib/airgap/repo-gnupg, 0700).`,

@@ -6,6 +6,8 @@ import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import type { Emission, Linked } from "../components/component.js";
 import type { KubesprayModel } from "../components/kubespray.js";
+import type { ReposModel } from "../components/repos.js";
+import { playTags, renderSteps, runbookSteps } from "./runbook.js";
 import { ROLES_DIR, withDependencies } from "../roles.js";
 import { GENERATED } from "./yaml.js";
 
@@ -29,21 +31,23 @@ export function emitAnsibleCfg(kubespray: KubesprayModel | undefined, outDir: st
   return render("ansible.cfg.hbs", { generated: GENERATED, checkout: checkout ?? false });
 }
 
-export function emitRunbook(site: Linked, out: Emission, kubespray: KubesprayModel | undefined, outDir: string): string {
+/**
+ * The runbook (README.md): hosts, the road (runbook.ts: every step a command
+ * to copy), the tags, then each service's section.
+ */
+export function emitRunbook(site: Linked, out: Emission, kubespray: KubesprayModel | undefined, repos: ReposModel | undefined, outDir: string): string {
   const core = site.core;
-  const envSecrets = [...new Set(site.secrets.flatMap((s) => (s.kind === "env" ? [s.name] : [])))].sort();
-  const vaultFiles = [...new Set(site.secrets.flatMap((s) => (s.kind === "vault" ? [path.relative(outDir, s.file)] : [])))].sort();
+  const tags = new Map<string, string[]>();
+  for (const p of site.plays) for (const t of playTags(p)) tags.set(t, [...(tags.get(t) ?? []), `${p.playbook}.yml: ${p.name}`]);
   return render("README.md.hbs", {
     generated: GENERATED,
     name: core.name,
     domain: core.domain,
+    siteFile: path.basename(core.siteFile),
     networks: core.networks,
     hosts: core.hosts.map((h) => ({ ...h, roles: h.roles.join(", ") || "none: a client of the site (time, names, packages, CA)" })),
-    envSecrets,
-    vaultFiles,
-    kubespray: kubespray ?? false,
-    bundle: site.plays.some((p) => p.role === "repo_server"),
-    network: site.plays.some((p) => p.playbook === "network"),
+    steps: renderSteps(runbookSteps({ site, kubespray, repos, outDir })),
+    tags: [...tags].sort(([a], [b]) => compareText(a, b)).map(([tag, plays]) => ({ tag, plays: [...new Set(plays)].join("; ") })),
     sections: out.runbook,
   });
 }

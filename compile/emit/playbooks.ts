@@ -3,6 +3,8 @@ import path from "node:path";
 import type { Linked } from "../components/component.js";
 import type { KubesprayModel } from "../components/kubespray.js";
 import { fromProject } from "./files.js";
+import { playTags } from "./runbook.js";
+import { compareText } from "../model/context.js";
 import { GENERATED, toYaml } from "./yaml.js";
 
 const PLAYBOOKS = [
@@ -11,16 +13,33 @@ const PLAYBOOKS = [
   { file: "nodes", title: "Clients on every host" },
 ] as const;
 
-/** Vault files relative to the playbooks folder, for `vars_files`. */
-function vaultFiles(site: Linked, playbookDir: string): string[] {
-  const files = site.secrets.flatMap((s) => (s.kind === "vault" ? [s.file] : []));
-  return [...new Set(files)].map((f) => path.relative(playbookDir, f)).sort();
+/**
+ * `inventory/group_vars/all/airgap-secrets.yml`: each vault secret the site
+ * refers to, as a variable named by its key whose value reads the vault file
+ * (path relative to the inventory, `inventory_dir`) through the `unvault`
+ * lookup when a task uses it. In the inventory, every playbook run against it
+ * has the secrets, Kubespray's `cluster.yml` included; nothing is decrypted
+ * to parse, lint or syntax-check a playbook. Undefined when the site keeps no
+ * secret in a vault.
+ */
+export function emitVaultSecrets(site: Linked, outDir: string): string | undefined {
+  const inventoryDir = path.join(outDir, "inventory");
+  const vars = new Map<string, string>();
+  for (const s of site.secrets) {
+    if (s.kind !== "vault") continue;
+    const rel = path.relative(inventoryDir, s.file).split(path.sep).join("/");
+    vars.set(s.key, `{{ (lookup('ansible.builtin.unvault', inventory_dir ~ '/${rel}') | from_yaml)['${s.key}'] }}`);
+  }
+  if (vars.size === 0) return undefined;
+  return toYaml(
+    Object.fromEntries([...vars].sort(([a], [b]) => compareText(a, b))),
+    `${GENERATED}\nThe site's vault secrets, read from their vault files only when a task uses one\n(ansible-playbook --ask-vault-pass); never written here in clear.`,
+  );
 }
 
 /** The playbooks, their plays in the linked order (link.ts, from the roles' declared dependencies). */
 export function emitPlaybooks(site: Linked, outDir: string, kubespray?: KubesprayModel): Map<string, string> {
   const files = new Map<string, string>();
-  const vars = vaultFiles(site, path.join(outDir, "playbooks"));
   // network.yml only for a site that routes; admin.yml and nodes.yml always.
   const used = PLAYBOOKS.filter((p) => p.file !== "network" || site.plays.some((x) => x.playbook === "network"));
   for (const { file: playbook } of used) {
@@ -31,7 +50,8 @@ export function emitPlaybooks(site: Linked, outDir: string, kubespray?: Kubespra
         hosts: p.hosts,
         become: true,
         gather_facts: true,
-        ...(vars.length ? { vars_files: vars } : {}),
+        // `--tags dns` runs the service's plays alone; `--tags bind` one role.
+        tags: playTags(p),
         roles: [{ role: p.role }],
       }));
     const text = plays.length ? toYaml(plays, GENERATED) : toYaml([], `${GENERATED}\nThis site has no ${playbook} plays.`);
