@@ -17,6 +17,10 @@
  *   uses another one includes it by its literal name, for example the service
  *   roles include `nginx` with their server blocks, `nginx` includes `ca` for
  *   certificates). Direct dependencies only; `withDependencies` closes them.
+ * - `collections`: the Ansible collections its tasks and handlers call
+ *   modules of (`community.crypto` for `community.crypto.openssl_csr`), every
+ *   fully qualified module name but `ansible.builtin`/`ansible.legacy`'s.
+ *   Modules only: a collection's filter or lookup inside Jinja is not seen.
  *
  * Roles are read once per process (the result is cached per roles folder and
  * name). A role whose files do not say these things plainly is a bug of the
@@ -41,6 +45,8 @@ export interface RoleInfo {
   packages: { Debian: string[]; RedHat: string[] };
   /** Roles this one depends on or includes, sorted, without itself. */
   dependencies: string[];
+  /** Collections (`namespace.name`) whose modules its tasks and handlers call, sorted. */
+  collections: string[];
 }
 
 /** Galaxy platform names → the compiler's. */
@@ -125,6 +131,25 @@ function includedRoles(role: string, file: string, node: unknown, found: Set<str
   }
 }
 
+/** Collections of the fully qualified module names used as task keys anywhere in `node`. */
+function usedCollections(node: unknown, found: Set<string>): void {
+  if (Array.isArray(node)) {
+    for (const x of node) usedCollections(x, found);
+  } else if (isRecord(node)) {
+    for (const [k, v] of Object.entries(node)) {
+      const m = /^([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*$/.exec(k);
+      if (m && !(m[1] === "ansible" && ["builtin", "legacy"].includes(m[2]))) found.add(`${m[1]}.${m[2]}`);
+      usedCollections(v, found);
+    }
+  }
+}
+
+function readCollections(dir: string): string[] {
+  const found = new Set<string>();
+  for (const file of [...yamlFiles(dir, "tasks"), ...yamlFiles(dir, "handlers")]) usedCollections(readYaml(path.join(dir, file)), found);
+  return [...found].sort();
+}
+
 function readDependencies(name: string, dir: string): string[] {
   const found = new Set<string>();
   const meta = readYaml(path.join(dir, "meta/main.yml"));
@@ -147,6 +172,7 @@ export function readRole(name: string, rolesDir: string = ROLES_DIR): RoleInfo {
     platforms: readPlatforms(name, dir),
     packages: readPackages(name, dir),
     dependencies: readDependencies(name, dir),
+    collections: readCollections(dir),
   };
   cache.set(dir, info);
   return info;

@@ -18,7 +18,7 @@ import { components } from "./components/index.js";
 import { Emission, type Component, type Linked } from "./components/component.js";
 import type { KubesprayModel } from "./components/kubespray.js";
 import { sortDiagnostics, type Diagnostic, type SourcePos } from "./diagnostics.js";
-import { emitAnsibleCfg, emitRoles, emitRunbook } from "./emit/files.js";
+import { emitAnsibleCfg, emitRequirements, emitRoles, emitRunbook } from "./emit/files.js";
 import { emitDiagram } from "./emit/diagram.js";
 import { emitInventory } from "./emit/inventory.js";
 import type { GatewayModel } from "./components/gateway.js";
@@ -114,8 +114,14 @@ function render(site: SynthSite, outDir: string, list: Component<unknown>[], rol
     ...emitSecretsFile(site, outDir),
     ["README.md", emitRunbook(site, out, kubespray, site.models.repos as ReposModel | undefined, outDir)],
     ...emitRoles(usedRoles(site), rolesDirs),
+    ...requirementsFile(usedRoles(site), rolesDirs),
   ]);
   return { files: new Map([...files].sort(([a], [b]) => compareText(a, b))), out };
+}
+
+function requirementsFile(roles: string[], rolesDirs?: string[]): [string, string][] {
+  const text = emitRequirements(roles, rolesDirs);
+  return text ? [["requirements.yml", text]] : [];
 }
 
 function emitSecretsFile(site: SynthSite, outDir: string): [string, string][] {

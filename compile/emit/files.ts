@@ -8,8 +8,8 @@ import type { Emission, Linked } from "../components/component.js";
 import type { KubesprayModel } from "../components/kubespray.js";
 import type { ReposModel } from "../components/repos.js";
 import { playTags, renderSteps, runbookSteps } from "./runbook.js";
-import { ROLES_DIR, withDependencies } from "../roles.js";
-import { GENERATED } from "./yaml.js";
+import { readRole, ROLES_DIR, withDependencies } from "../roles.js";
+import { GENERATED, toYaml } from "./yaml.js";
 
 export { ROLES_DIR };
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -50,6 +50,21 @@ export function emitRunbook(site: Linked, out: Emission, kubespray: KubesprayMod
     tags: [...tags].sort(([a], [b]) => compareText(a, b)).map(([tag, plays]) => ({ tag, plays: [...new Set(plays)].join("; ") })),
     sections: out.runbook,
   });
+}
+
+/**
+ * `requirements.yml`: the Ansible collections the project's roles (and the
+ * roles they include) call modules of, for `ansible-galaxy collection install
+ * -r requirements.yml` on the controller; undefined when they need none.
+ */
+export function emitRequirements(names: string[], dirs: string[] = [ROLES_DIR]): string | undefined {
+  const dirOf = (name: string) => path.dirname(dirs.map((d) => path.join(d, name)).find((d) => existsSync(d)) ?? path.join(ROLES_DIR, name));
+  const collections = [...new Set(withDependencies(names, dirOf).flatMap((n) => readRole(n, dirOf(n)).collections))].sort(compareText);
+  if (collections.length === 0) return undefined;
+  return toYaml(
+    { collections: collections.map((name) => ({ name })) },
+    `${GENERATED}\nThe Ansible collections the roles call (beyond ansible-core's own):\nansible-galaxy collection install -r requirements.yml`,
+  );
 }
 
 /** Python's byte-code caches (left by running a role's tool locally) are not part of a role. */

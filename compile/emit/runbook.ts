@@ -155,7 +155,8 @@ export function runbookSteps(i: RunbookInput): RunbookStep[] {
     title: "Unload",
     on: "controller",
     text: [
-      "On the Ansible controller inside the site (it needs Python 3, `ansible-core` and `airgap`; a host of the site is best: " +
+      "On the Ansible controller inside the site (it needs Python 3, `ansible-core`, the collections of the project's `requirements.yml` " +
+        "and `airgap`; a host of the site is best: " +
         "it trusts the site CA and uses the site's names once `site.yml` has run), copy what you carried to its disk:",
     ],
     commands: [`mkdir -p ${home}`, `cp -r "$MEDIA/${core.name}/." ${home}/`, `cd ${home}`],

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
-import { emitRoles } from "../../compile/emit/files.js";
+import { emitRequirements, emitRoles } from "../../compile/emit/files.js";
 import { readRole, withDependencies } from "../../compile/roles.js";
 import { ROOT } from "../helpers.js";
 
@@ -107,6 +107,16 @@ describe("roles: what each role says about itself (compile/roles.ts)", () => {
     }
   });
 
+  it("knows the collections each role calls modules of; requirements.yml lists those of the roles it copies", () => {
+    assert.deepEqual(readRole("ca").collections, ["community.crypto"]);
+    assert.deepEqual(readRole("gateway").collections, ["ansible.posix"]);
+    assert.deepEqual(readRole("chrony").collections, []);
+    // registry includes nginx, which includes ca: community.crypto comes with them.
+    assert.match(emitRequirements(["registry"])!, /^collections:\n  - name: community\.crypto\n$/m);
+    assert.match(emitRequirements(["gateway", "registry"])!, /^collections:\n  - name: ansible\.posix\n  - name: community\.crypto\n$/m);
+    assert.equal(emitRequirements(["chrony"]), undefined);
+  });
+
   describe("on a role written for the test", () => {
     let dir: string;
     const write = (rel: string, text: string) => {
@@ -116,20 +126,22 @@ describe("roles: what each role says about itself (compile/roles.ts)", () => {
     beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), "airgap-roles-"))));
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    it("reads platforms, packages (a family file wins over vars/main.yml) and included roles", () => {
+    it("reads platforms, packages (a family file wins over vars/main.yml), included roles and the collections of its modules", () => {
       write("demo/meta/main.yml", "galaxy_info:\n  platforms:\n    - {name: EL, versions: ['9']}\n    - {name: Debian, versions: [bookworm]}\ndependencies:\n  - role: base\n");
       write("demo/vars/main.yml", "airgap_demo_packages: [common]\n");
       write("demo/vars/Debian.yml", "airgap_demo_packages:\n  - deb-one\n  - deb-two\nother: x\n");
       write(
         "demo/tasks/main.yml",
-        "- name: A block\n  block:\n    - name: In\n      ansible.builtin.include_role:\n        name: helper\n        tasks_from: x\n  always:\n    - name: Static\n      ansible.builtin.import_role: {name: other}\n",
+        "- name: A block\n  block:\n    - name: In\n      ansible.builtin.include_role:\n        name: helper\n        tasks_from: x\n  always:\n    - name: Static\n      ansible.builtin.import_role: {name: other}\n" +
+          "    - name: From a collection\n      community.general.ufw: {rule: allow}\n",
       );
-      write("demo/handlers/main.yml", "- name: H\n  include_role:\n    name: fromhandler\n");
+      write("demo/handlers/main.yml", "- name: H\n  include_role:\n    name: fromhandler\n- name: Legacy\n  ansible.legacy.command: x\n- name: Posix\n  ansible.posix.sysctl: {name: a, value: b}\n");
       assert.deepEqual(readRole("demo", dir), {
         name: "demo",
         platforms: ["debian", "rhel-family"],
         packages: { Debian: ["deb-one", "deb-two"], RedHat: ["common"] },
         dependencies: ["base", "fromhandler", "helper", "other"],
+        collections: ["ansible.posix", "community.general"],
       });
     });
 
