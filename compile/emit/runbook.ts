@@ -168,10 +168,11 @@ export function runbookSteps(i: RunbookInput): RunbookStep[] {
       title: "Verify and import the bundle",
       on: "controller",
       text: [
-        "The signature, every chunk and every blob are checked before anything enters the store; a refused transfer leaves the store as it was. " +
+        "The signature, every chunk and every blob are checked before anything enters the store, and a bundle made for another site is refused; " +
+          "a refused transfer leaves the store as it was. " +
           `A split transfer is imported the same way (its chunk list \`${path.basename(transfer)}.chunks.json\` is found beside it).`,
       ],
-      commands: [`airgap import ${transfer} --store store --trust airgap-bundle.pub`],
+      commands: [`airgap import ${transfer} --store store --trust airgap-bundle.pub --site ${core.name}`],
     });
   }
   if (envs.length) {
