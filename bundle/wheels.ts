@@ -45,6 +45,8 @@ export interface WheelTarget {
   platforms: string[];
   hosts: string[];
   requirements: string[];
+  /** What the resolution is for when not the hosts' pip: `devpi` (devpi's own venv on the index host). */
+  venv?: "devpi";
 }
 
 const MACHINE = { amd64: "x86_64", arm64: "aarch64" } as const;
@@ -80,10 +82,14 @@ export function wheelTargets(m: PypiModel, controller: string[] = []): WheelTarg
   };
   for (const h of m.clients) add(h, m.packages);
   add(m.host, controller);
-  // The static index serves every target's files to every client; devpi also
-  // needs its own server's packages, installed from the bundle into a venv.
-  if (m.mode === "devpi") add(m.host, DEVPI_REQUIREMENTS);
-  return [...byKey.entries()].sort(([a], [b]) => compareText(a, b)).map(([, t]) => t);
+  const targets = [...byKey.entries()].sort(([a], [b]) => compareText(a, b)).map(([, t]) => t);
+  // devpi's own server, installed from the bundle into its own venv: resolved
+  // on its own, so the site's packages and devpi's never have to agree on a version.
+  if (m.mode === "devpi") {
+    const py = PYTHON_BY_RELEASE[m.host.os.release];
+    targets.push({ python: py.python, arch: m.host.arch, platforms: platformTags(py.glibc, m.host.arch), hosts: [m.host.name], requirements: [...DEVPI_REQUIREMENTS], venv: "devpi" });
+  }
+  return targets;
 }
 
 interface ReportItem {
@@ -101,11 +107,23 @@ export interface WheelOptions {
 }
 
 function sourceArgs(m: PypiModel): string[] {
-  return m.source.kind === "index" ? ["--index-url", m.source.url] : ["--no-index", "--find-links", m.source.dir];
+  return [...(m.source.url !== undefined ? ["--index-url", m.source.url] : ["--no-index"]), ...(m.source.dir !== undefined ? ["--find-links", m.source.dir] : [])];
 }
 
 function describeSource(m: PypiModel): string {
-  return m.source.kind === "index" ? m.source.url : `the wheelhouse ${m.source.dir}`;
+  return [m.source.url, m.source.dir !== undefined ? `the wheelhouse ${m.source.dir}` : undefined].filter(Boolean).join(" and ");
+}
+
+/**
+ * The environment pip runs in: the site's source only. pip's own sources from
+ * the bastion's environment or pip.conf (`PIP_FIND_LINKS`, extra indexes) are
+ * emptied, so nothing the site does not name enters the bundle.
+ */
+function pipEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env, PIP_NO_INPUT: "1", PIP_FIND_LINKS: "", PIP_EXTRA_INDEX_URL: "" };
+  delete out.PIP_INDEX_URL;
+  delete out.PIP_NO_INDEX;
+  return out;
 }
 
 /** `pip install --dry-run --report`: what pip would install, with URLs and digests; throws pip's own last error lines. */
@@ -114,7 +132,7 @@ async function pipReport(python: string, args: string[], env: NodeJS.ProcessEnv)
   try {
     const report = path.join(tmp, "report.json");
     await exec(python, ["-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--disable-pip-version-check", "--report", report, "--target", path.join(tmp, "target"), ...args], {
-      env: { ...env, PIP_NO_INPUT: "1" },
+      env: pipEnv(env),
       maxBuffer: 64 * 1024 * 1024,
     });
     return (JSON.parse(await readFile(report, "utf8")) as { install: ReportItem[] }).install;
@@ -146,7 +164,7 @@ function plannedFrom(item: ReportItem, m: PypiModel): Planned {
     name,
     version: item.metadata.version,
     // A wheelhouse is no upstream: name the file within it, not this machine's path.
-    source: m.source.kind === "index" ? url : `wheelhouse/${file}`,
+    source: url.startsWith("file:") ? `wheelhouse/${file}` : url,
     path: `pypi/${name}/${file}`,
     sha256,
     fetchUrl: url,
@@ -175,20 +193,20 @@ function compareVersions(a: string, b: string): number {
 async function findSdist(m: PypiModel, requirement: string, env: NodeJS.ProcessEnv): Promise<Planned | undefined> {
   const name = requirementName(requirement);
   const pinned = /==\s*([A-Za-z0-9.!+_-]+)\s*$/.exec(requirement)?.[1];
-  let candidates: { file: string; url: string; sha256?: string }[];
-  if (m.source.kind === "wheelhouse") {
-    const dir = m.source.dir;
-    candidates = readdirSync(m.source.dir).map((f) => ({ file: f, url: pathToFileURL(path.join(dir, f)).href }));
-  } else {
+  const candidates: { file: string; url: string; sha256?: string }[] = [];
+  const dir = m.source.dir;
+  if (dir !== undefined) candidates.push(...readdirSync(dir).map((f) => ({ file: f, url: pathToFileURL(path.join(dir, f)).href })));
+  if (m.source.url !== undefined) {
     const page = new URL(`${name}/`, m.source.url.endsWith("/") ? m.source.url : `${m.source.url}/`);
     const res = await httpFetch(page.href, { headers: { Accept: "text/html" } }, env).catch(() => undefined);
-    if (!res?.ok) return undefined;
-    candidates = [...(await res.text()).matchAll(/href="([^"]+)"/g)].map((x) => {
-      const u = new URL(x[1].replace(/&amp;/g, "&"), page);
-      const sha256 = /sha256=([0-9a-f]{64})/.exec(u.hash)?.[1];
-      u.hash = "";
-      return { file: decodeURIComponent(path.posix.basename(u.pathname)), url: u.href, sha256 };
-    });
+    if (res?.ok) {
+      candidates.push(...[...(await res.text()).matchAll(/href="([^"]+)"/g)].map((x) => {
+        const u = new URL(x[1].replace(/&amp;/g, "&"), page);
+        const sha256 = /sha256=([0-9a-f]{64})/.exec(u.hash)?.[1];
+        u.hash = "";
+        return { file: decodeURIComponent(path.posix.basename(u.pathname)), url: u.href, sha256 };
+      }));
+    }
   }
   const found = candidates
     .map((c) => ({ ...c, m: SDIST.exec(c.file) }))
@@ -202,7 +220,7 @@ async function findSdist(m: PypiModel, requirement: string, env: NodeJS.ProcessE
     kind: "wheel",
     name,
     version: found.m![2],
-    source: m.source.kind === "index" ? found.url : `wheelhouse/${found.file}`,
+    source: found.url.startsWith("file:") ? `wheelhouse/${found.file}` : found.url,
     path: `pypi/${name}/${found.file}`,
     sha256,
     fetchUrl: found.url,
@@ -212,7 +230,7 @@ async function findSdist(m: PypiModel, requirement: string, env: NodeJS.ProcessE
 /** Resolves one target with pip; top-level requirements without a wheel fall back to their sdist. */
 async function resolveTarget(t: WheelTarget, m: PypiModel, python: string, env: NodeJS.ProcessEnv, log: WheelOptions["log"]): Promise<Planned[]> {
   const binary = ["--only-binary=:all:", ...t.platforms.flatMap((p) => ["--platform", p]), "--python-version", t.python, "--implementation", "cp", ...sourceArgs(m)];
-  const label = `CPython ${t.python} ${MACHINE[t.arch]} (${t.hosts.join(", ")})`;
+  const label = `CPython ${t.python} ${MACHINE[t.arch]} (${t.hosts.join(", ")}${t.venv ? `, ${t.venv}'s venv` : ""})`;
   const sdists: Planned[] = [];
   let requirements = [...t.requirements];
   for (;;) {
@@ -224,10 +242,10 @@ async function resolveTarget(t: WheelTarget, m: PypiModel, python: string, env: 
       const missing = err.missing;
       const listed = requirements.find((r) => requirementName(r) === missing);
       // devpi-server or one of its dependencies (nothing the site listed).
-      const forDevpi = t.requirements.some((r) => DEVPI_REQUIREMENTS.includes(r)) && missing && !m.packages.some((p) => requirementName(p) === missing);
+      const forDevpi = t.venv === "devpi";
       if (forDevpi) {
         throw new WheelError(
-          `devpi mode needs devpi-server and its dependencies as wheels for ${label}, and ${describeSource(m)} has no ${missing}:\n  ${err.message.split("\n").slice(-2).join("\n  ")}`,
+          `devpi mode needs devpi-server and its dependencies as wheels for ${label}, and ${describeSource(m)} ${missing ? `has no ${missing}` : "cannot give them"}:\n  ${err.message.split("\n").slice(-2).join("\n  ")}`,
           'add them to the source (where PyPI is reachable: pip download devpi-server -d WHEELHOUSE, for the hosts\' Python and platform), or use mode: "static"',
         );
       }
@@ -250,7 +268,7 @@ export async function planWheels(m: PypiModel | undefined, o: WheelOptions): Pro
   if (!m) return [];
   const env = o.env ?? process.env;
   const python = o.python ?? env.AIRGAP_PYTHON ?? "python3";
-  if (m.source.kind === "wheelhouse" && !(existsSync(m.source.dir) && statSync(m.source.dir).isDirectory())) {
+  if (m.source.dir !== undefined && !(existsSync(m.source.dir) && statSync(m.source.dir).isDirectory())) {
     throw new WheelError(`no such wheelhouse folder: ${m.source.dir} (pypi.source.wheelhouse)`, "the folder is relative to the site file");
   }
   const byPath = new Map<string, Planned>();
@@ -258,7 +276,7 @@ export async function planWheels(m: PypiModel | undefined, o: WheelOptions): Pro
     const started = Date.now();
     const list = await resolveTarget(t, m, python, env, o.log);
     for (const w of list) byPath.set(w.path, w);
-    o.log.info(`python: CPython ${t.python} ${MACHINE[t.arch]} (${t.hosts.join(", ")}): ${list.length} distributions from ${describeSource(m)}, resolved by pip in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    o.log.info(`python: CPython ${t.python} ${MACHINE[t.arch]} (${t.hosts.join(", ")}${t.venv ? `, ${t.venv}'s venv` : ""}): ${list.length} distributions from ${describeSource(m)}, resolved by pip in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
   return [...byPath.values()];
 }

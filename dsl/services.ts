@@ -167,8 +167,20 @@ export interface RegistryService {
   allow?: string[];
 }
 
-/** Where the bundle's Python packages come from: an index URL, or a local wheelhouse folder. */
-export type PypiSource = { index: string } | { wheelhouse: string };
+/**
+ * Where the bundle's Python packages come from: an index URL, a local
+ * wheelhouse folder, or both (pip looks in the index and the folder:
+ * `--index-url URL --find-links DIR`).
+ */
+export type PypiSource = { index: string; wheelhouse?: string } | { wheelhouse: string; index?: string };
+
+/** devpi mode: the one account, besides root, allowed to upload to the site's index. */
+export interface PypiUploader {
+  /** devpi user name (letters, digits, `.`, `_`, `-`; not `root`). */
+  user: string;
+  /** Its password, by reference (12 characters or more: the playbook refuses a shorter one). */
+  password: Secret;
+}
 
 /** The site's Python package index. */
 export interface PypiService {
@@ -199,10 +211,25 @@ export interface PypiService {
    */
   source?: PypiSource;
   /**
-   * devpi's root password, by reference (required with `mode: "devpi"`).
+   * devpi's root password, by reference (required with `mode: "devpi"`; 12
+   * characters or more: the playbook refuses a shorter one). Set when devpi's
+   * server folder is first initialised; never on a command line.
    * @default undefined
    */
   rootPassword?: Secret;
+  /**
+   * devpi mode: the index holding the site's packages, `user/name`. It has no
+   * upstream (no mirror of PyPI) and is non-volatile: a package a newer
+   * bundle no longer lists stays installable (docs/pypi.md).
+   * @default "<site name>/prod"
+   */
+  index?: string;
+  /**
+   * devpi mode: the account allowed to upload to the index besides root
+   * (`devpi login`, `devpi upload`). Anonymous uploads are refused.
+   * @default none: only the playbook, as root, uploads (the bundle's packages)
+   */
+  uploader?: PypiUploader;
   /**
    * Networks (by name) allowed to connect.
    * @default every network of the site

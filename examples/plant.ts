@@ -51,7 +51,14 @@ export default defineSite({
         { name: "nodes", password: fromEnv("PLANT1_REGISTRY_NODES_PASSWORD"), access: "pull" },
       ],
     },
-    pypi: { on: "infra2", mode: "static", packages: ["jmespath", "netaddr"] },
+    // devpi-server (from the bundle) serves plant/prod; the CI account may upload to it.
+    pypi: {
+      on: "infra2",
+      mode: "devpi",
+      rootPassword: fromEnv("PLANT_DEVPI_ROOT_PASSWORD"),
+      uploader: { user: "ci", password: fromEnv("PLANT_DEVPI_UPLOAD_PASSWORD") },
+      packages: ["jmespath", "netaddr"],
+    },
     kubespray: {
       version: "2.30.0",
       kubernetes: "1.32.8",

@@ -11,8 +11,11 @@ import { resolveSecret, type CoreModel, type HostModel, type SecretModel } from 
 import { allowedNetworks, cidrs, claimPort, placeOn } from "./placement.js";
 import { secretExpression, type Component, type PortClaim } from "./component.js";
 
-/** Where `airgap bundle` gets the packages. */
-export type PypiSourceModel = { kind: "index"; url: string } | { kind: "wheelhouse"; dir: string };
+/** Where `airgap bundle` gets the packages: an index (`url`), a wheelhouse folder (`dir`, absolute), or both. */
+export interface PypiSourceModel {
+  url?: string;
+  dir?: string;
+}
 
 export interface PypiModel {
   host: HostModel;
@@ -23,10 +26,14 @@ export interface PypiModel {
   packages: string[];
   source: PypiSourceModel;
   rootPassword?: SecretModel;
+  /** devpi mode: the site's index, `user/name` (default `<site>/prod`). */
+  index: string;
+  /** devpi mode: the account allowed to upload besides root. */
+  uploader?: { user: string; password: SecretModel };
   allow: string[];
   /** Hosts whose pip is pointed at the index (`python`, default true). */
   clients: HostModel[];
-  /** The index pip uses: `https://pypi.<domain>:<port>/simple/` (devpi: `/root/site/+simple/`). */
+  /** The index pip uses: `https://pypi.<domain>:<port>/simple/` (devpi: `/<index>/+simple/`). */
   url: string;
 }
 
@@ -34,8 +41,9 @@ export const DEFAULT_INDEX = "https://pypi.org/simple/";
 
 /** What devpi mode installs on the server from the bundle (into a venv, `--no-index`). */
 export const DEVPI_REQUIREMENTS = ["devpi-server"];
-/** devpi's index of the site's packages (user root, no upstream mirror). */
-export const DEVPI_INDEX = "root/site";
+/** A devpi index name, `user/name` (devpi's own rule for both parts). */
+const DEVPI_INDEX_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const DEVPI_USER = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** A PEP 508 requirement, without markers or URLs: `name[extra]==1.2`. */
 const REQUIREMENT = /^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(\[[A-Za-z0-9._,-]+\])?\s*((==|>=|<=|~=|!=|<|>)\s*[A-Za-z0-9.*+!-]+\s*,?\s*)*$/;
@@ -59,24 +67,50 @@ export function normalizeProject(name: string): string {
 }
 
 function resolveSource(ctx: Context, s: PypiService): PypiSourceModel {
-  const src = s.source;
-  if (src === undefined) return { kind: "index", url: DEFAULT_INDEX };
-  if ("wheelhouse" in src && typeof src.wheelhouse === "string" && src.wheelhouse !== "") {
-    return { kind: "wheelhouse", dir: path.resolve(path.dirname(ctx.siteFile), src.wheelhouse) };
-  }
-  if ("index" in src && typeof src.index === "string") {
+  const src = s.source as { index?: unknown; wheelhouse?: unknown } | undefined;
+  if (src === undefined) return { url: DEFAULT_INDEX };
+  const out: PypiSourceModel = {};
+  if (typeof src.wheelhouse === "string" && src.wheelhouse !== "") out.dir = path.resolve(path.dirname(ctx.siteFile), src.wheelhouse);
+  if (typeof src.index === "string") {
     let ok = false;
     try {
       ok = ["http:", "https:"].includes(new URL(src.index).protocol);
     } catch {
       /* reported below */
     }
-    if (ok) return { kind: "index", url: src.index };
-    ctx.error("AG087", `"${src.index}" is not an http(s) URL of a package index`, src, "index", 'for example "https://pypi.org/simple/", or a local folder: { wheelhouse: "wheels" }');
-  } else {
+    if (ok) out.url = src.index;
+    else ctx.error("AG087", `"${src.index}" is not an http(s) URL of a package index`, src, "index", 'for example "https://pypi.org/simple/", or a local folder: { wheelhouse: "wheels" }');
+  } else if (out.dir === undefined) {
     ctx.error("AG087", "the package source names neither an index nor a wheelhouse", s, "source", '{ index: "https://pypi.org/simple/" } or { wheelhouse: "wheels" }');
   }
-  return { kind: "index", url: DEFAULT_INDEX };
+  return out.url === undefined && out.dir === undefined ? { url: DEFAULT_INDEX } : out;
+}
+
+/** devpi mode's index name and upload account (AG160–AG162). */
+function resolveDevpi(ctx: Context, core: CoreModel, s: PypiService, mode: "static" | "devpi"): { index: string; uploader?: { user: string; password: SecretModel } } {
+  const index = s.index ?? `${core.name}/prod`;
+  if (mode !== "devpi") {
+    for (const key of ["index", "uploader"] as const) {
+      if (s[key] !== undefined) ctx.error("AG161", `pypi.${key} is for devpi mode; the static index has no ${key === "index" ? "index names" : "accounts"}`, s, key, 'remove it, or set mode: "devpi"');
+    }
+    return { index };
+  }
+  if (s.index !== undefined && (typeof s.index !== "string" || !DEVPI_INDEX_NAME.test(s.index) || s.index === "root/pypi")) {
+    ctx.error("AG160", `"${String(s.index)}" is not a devpi index for the site`, s, "index", 'write "user/name" (letters, digits, ".", "_", "-"), for example "plant/prod"; root/pypi is devpi\'s mirror of PyPI, which a site without upstream does not have');
+  }
+  const u = s.uploader;
+  if (u === undefined) return { index };
+  let ok = true;
+  if (typeof u.user !== "string" || !DEVPI_USER.test(u.user) || u.user === "root") {
+    ctx.error("AG162", `"${String(u.user)}" cannot be the uploader's devpi user`, u, "user", 'a name of letters, digits, ".", "_", "-", other than root (the playbook\'s own account)');
+    ok = false;
+  }
+  if (u.password === undefined) {
+    ctx.error("AG162", "the uploader needs a password, by reference", s, "uploader", 'add password: fromEnv("AIRGAP_DEVPI_UPLOAD_PASSWORD")');
+    return { index };
+  }
+  const password = resolveSecret(ctx, u, "password");
+  return ok && password ? { index, uploader: { user: u.user, password } } : { index };
 }
 
 export const pypi: Component<PypiModel> = {
@@ -105,12 +139,13 @@ export const pypi: Component<PypiModel> = {
       ctx.error("AG081", "devpi needs a root password, by reference", s, "mode", 'add rootPassword: fromEnv("AIRGAP_DEVPI_ROOT_PASSWORD")');
     }
     const source = resolveSource(ctx, s);
+    const { index, uploader } = resolveDevpi(ctx, core, s, mode);
     const clients = core.hosts.filter((h) => h.python !== false);
     if (!host) return undefined;
     // devpi serves its index under the index's name; the static index at /simple/.
-    const url = `https://pypi.${core.domain}:${port}${mode === "devpi" ? `/${DEVPI_INDEX}/+simple/` : "/simple/"}`;
+    const url = `https://pypi.${core.domain}:${port}${mode === "devpi" ? `/${index}/+simple/` : "/simple/"}`;
     return {
-      model: { host, mode, port, backendPort, packages, source, rootPassword, allow: cidrs(allow), clients, url },
+      model: { host, mode, port, backendPort, packages, source, rootPassword, index, uploader, allow: cidrs(allow), clients, url },
       exports: {
         names: [{ name: "pypi", host }],
         ports,
@@ -120,7 +155,7 @@ export const pypi: Component<PypiModel> = {
           { playbook: "nodes", name: "Python clients (pip)", hosts: "airgap_pip_clients", role: "pip_client", after: ["repo_client", "ca_trust"] },
         ],
         endpoints: { "pip-index": url },
-        secrets: rootPassword ? [rootPassword] : [],
+        secrets: [rootPassword, uploader?.password].filter((x): x is SecretModel => !!x),
       },
     };
   },
@@ -140,7 +175,13 @@ export const pypi: Component<PypiModel> = {
       // The site's own and what other services need (Kubespray's controller).
       airgap_pypi_server_requirements: [...m.packages, ...site.python.filter((r) => !m.packages.includes(r))],
       ...(m.mode === "devpi"
-        ? { airgap_pypi_server_devpi_port: m.backendPort, airgap_pypi_server_devpi_index: DEVPI_INDEX, airgap_pypi_server_devpi_requirements: DEVPI_REQUIREMENTS, airgap_pypi_server_devpi_root_password: secretExpression(m.rootPassword!) }
+        ? {
+            airgap_pypi_server_devpi_port: m.backendPort,
+            airgap_pypi_server_devpi_index: m.index,
+            airgap_pypi_server_devpi_requirements: DEVPI_REQUIREMENTS,
+            airgap_pypi_server_devpi_root_password: secretExpression(m.rootPassword!),
+            ...(m.uploader ? { airgap_pypi_server_devpi_uploader: m.uploader.user, airgap_pypi_server_devpi_uploader_password: secretExpression(m.uploader.password) } : {}),
+          }
         : {}),
     });
     out.runbook.push({
@@ -148,9 +189,14 @@ export const pypi: Component<PypiModel> = {
       lines: [
         `${url} on ${m.host.name} (${m.mode === "static" ? "a static PEP 503 index served by nginx" : "devpi-server behind nginx"}): TLS with a certificate from the site CA, open to ${m.allow.join(", ")} only.`,
         m.packages.length
-          ? `Packages: ${m.packages.join(", ")} and their dependencies, from the bundle; \`airgap bundle\` fetches them from ${m.source.kind === "index" ? m.source.url : "the site's wheelhouse folder"}.`
+          ? `Packages: ${m.packages.join(", ")} and their dependencies, from the bundle; \`airgap bundle\` fetches them from ${[m.source.url, m.source.dir !== undefined ? "the site's wheelhouse folder" : undefined].filter(Boolean).join(" and ")}.`
           : "Packages: none listed yet (pypi.packages in the site file).",
         `pip on ${m.clients.map((h) => h.name).join(", ") || "no host"}: /etc/pip.conf names this index only and the site CA.`,
+        ...(m.mode === "devpi"
+          ? [
+              `devpi's index ${m.index} has no upstream and is non-volatile: a package a newer bundle drops stays installable. Uploads: root (the playbook)${m.uploader ? ` and ${m.uploader.user} (\`devpi use https://pypi.${core.domain}:${m.port}/${m.index}\`, \`devpi login ${m.uploader.user}\`, \`devpi upload\`)` : " only"}.`,
+            ]
+          : []),
       ],
     });
   },

@@ -8,16 +8,11 @@
  * pip's own "No matching distribution"; the outsider is refused; another run
  * changes nothing.
  *
- * devpi mode runs only when AIRGAP_E2E_DEVPI_WHEELHOUSE names a wheelhouse
- * holding devpi-server and its dependencies (nothing on this machine can
- * reach PyPI); otherwise that test is skipped, saying so.
+ * devpi mode is checked against a real devpi-server by
+ * test/roles/devpi-seed.test.ts; its lab suite is not here yet (docs/pypi.md).
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import path from "node:path";
-import { CLI } from "../helpers.js";
-import { BUNDLE, FILES_MIRROR, formatRecap, KEYS, labBefore, phase, run, SITE, STORE, WHEELHOUSE, WORK, type LabRunResult } from "./fixture.js";
+import { formatRecap, labBefore, phase, STORE, type LabRunResult } from "./fixture.js";
 
 const DOMAIN = "lab.airgap.internal";
 const INDEX = `https://pypi.${DOMAIN}:3141/simple/`;
@@ -102,56 +97,4 @@ describe("@lab pypi: the site's Python package index, static mode", function () 
     assert.equal(again.code, 0, `log: ${again.log}`);
     for (const [host, r] of again.recap) assert.equal(r.changed, 0, `${host}: ${formatRecap(again.recap)}`);
   });
-
-  it("devpi mode (needs AIRGAP_E2E_DEVPI_WHEELHOUSE)", async function () {
-    if (!process.env.AIRGAP_E2E_DEVPI_WHEELHOUSE) {
-      console.log("      skipped: devpi mode needs AIRGAP_E2E_DEVPI_WHEELHOUSE, a folder holding devpi-server and its dependencies as wheels for CPython 3.11 (pip download devpi-server -d DIR where PyPI is reachable)");
-      this.skip();
-    }
-    this.timeout(30 * 60_000);
-    await devpiMode(site);
-  });
 });
-
-/**
- * The lab site in devpi mode: its wheelhouse plus the given devpi-server
- * wheelhouse, bundled into a copy of the lab's bundle (hard links: nothing
- * fetched twice), compiled, admin.yml run; then pip on a node installs
- * from devpi's site index, and another run changes nothing.
- */
-async function devpiMode(site: LabRunResult): Promise<void> {
-  const work = path.join(WORK, "devpi");
-  rmSync(work, { recursive: true, force: true });
-  const wheels = path.join(work, "wheels");
-  mkdirSync(wheels, { recursive: true });
-  for (const dir of [WHEELHOUSE, process.env.AIRGAP_E2E_DEVPI_WHEELHOUSE!]) {
-    for (const f of readdirSync(dir)) copyFileSync(path.join(dir, f), path.join(wheels, f));
-  }
-  const siteFile = path.join(work, "lab-devpi.ts");
-  const text = readFileSync(SITE, "utf8")
-    .replace(/source: \{ wheelhouse: "[^"]*" \}/, `source: { wheelhouse: "wheels" }, mode: "devpi", rootPassword: fromEnv("AIRGAP_LAB_DEVPI_ROOT_PASSWORD")`);
-  assert.notEqual(text, readFileSync(SITE, "utf8"), "examples/lab.ts still names its wheelhouse as this test expects");
-  writeFileSync(siteFile, text);
-  process.env.AIRGAP_LAB_DEVPI_ROOT_PASSWORD ??= randomBytes(18).toString("base64url");
-  const bundle = path.join(work, "bundle");
-  const cp = await run("cp", ["-al", BUNDLE, bundle]);
-  assert.equal(cp.code, 0, cp.stderr);
-  // Signed with the run's key, which the site copy trusts (fixture.ts).
-  const b = await run(process.execPath, [CLI, "bundle", siteFile, "-o", bundle, "--files-from", FILES_MIRROR, "--include-base", "--key", path.join(KEYS, "airgap-bundle.key")], { log: path.join(work, "bundle.log") });
-  assert.equal(b.code, 0, b.stdout + b.stderr);
-  const project = path.join(work, "project");
-  const c = await run(process.execPath, [CLI, "compile", siteFile, "-o", project]);
-  assert.equal(c.code, 0, c.stdout + c.stderr);
-  const first = await site.lab.playbook("devpi-1", "playbooks/admin.yml", [], bundle, project);
-  assert.equal(first.code, 0, `log: ${first.log}`);
-  const url = `https://pypi.${DOMAIN}:3141/root/site/+simple/`;
-  await site.lab.sh("node1", `rm -rf ${VENV} && python3 -m venv ${VENV}`);
-  const r = await site.lab.ssh("node1", `${VENV}/bin/pip install --disable-pip-version-check --index-url ${url} airgap-lab-top`);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /Successfully installed airgap-lab-base-1\.0 airgap-lab-top-1\.0/);
-  const no = await site.lab.ssh("node1", `${VENV}/bin/pip install --disable-pip-version-check --index-url ${url} airgap-lab-other`);
-  assert.match(no.stderr, /No matching distribution found for airgap-lab-other/, no.stderr);
-  const again = await site.lab.playbook("devpi-2", "playbooks/admin.yml", [], bundle, project);
-  assert.equal(again.code, 0, `log: ${again.log}`);
-  assert.equal(again.recap.get("admin")?.changed, 0, formatRecap(again.recap));
-}

@@ -10,8 +10,10 @@
       ../../packages/<project>/<file>#sha256=<hex>; only files whose bytes
       change are written, files of older bundles are removed. --verify hashes
       every package against the manifest first (refuses on any mismatch).
-  devpi-seed MANIFEST PACKAGES URL INDEX   creates INDEX (no upstream) on the
-      devpi-server at URL and uploads the packages it lacks; root password on stdin
+  devpi-seed MANIFEST PACKAGES URL INDEX [--uploader USER]   creates INDEX
+      (user/name: no base, so no mirror; non-volatile; uploads by root and
+      USER only) on the devpi-server at URL, the users it names, and uploads
+      the packages it lacks; passwords on stdin as JSON {"root", "uploader"}
 
 Every command that reads a manifest takes --trusted-key PEM and --site NAME
 and checks the manifest's signature (MANIFEST.sig) on the bytes it reads
@@ -26,6 +28,7 @@ import html
 import json
 import os
 import re
+import secrets
 import sys
 import urllib.error
 import urllib.request
@@ -139,56 +142,149 @@ def cmd_index(a):
     print(json.dumps({"changed": changed, "projects": len(projects), "files": len(wheels)}))
 
 
-def devpi(url, method, path, token=None, body=None, content_type="application/json"):
-    req = urllib.request.Request(url + path, method=method, data=body)
-    req.add_header("Accept", "application/json")
-    if body is not None:
-        req.add_header("Content-Type", content_type)
-    if token:
-        req.add_header("X-Devpi-Auth", base64.b64encode(("root:%s" % token).encode()).decode())
-    try:
-        with urllib.request.urlopen(req, timeout=120) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+class Devpi:
+    """devpi-server's HTTP API (JSON), as root once logged in."""
+
+    def __init__(self, url):
+        self.url = url.rstrip("/")
+        self.auth = None
+
+    def call(self, method, path, body=None, content_type="application/json", auth=True):
+        """(status, parsed JSON or raw bytes) of METHOD URL/PATH; body: dict (JSON) or bytes."""
+        if isinstance(body, dict):
+            body = json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, method=method, data=body)
+        req.add_header("Accept", "application/json")
+        if body is not None:
+            req.add_header("Content-Type", content_type)
+        if auth and self.auth:
+            req.add_header("X-Devpi-Auth", self.auth)
+        try:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                status, raw = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, raw = e.code, e.read()
+        try:
+            return status, json.loads(raw.decode())
+        except ValueError:
+            return status, raw
+
+    def login(self, user, password):
+        """The X-Devpi-Auth value for USER, or None when devpi refuses the password."""
+        status, body = self.call("POST", "/+login", {"user": user, "password": password}, auth=False)
+        if status != 200:
+            return None
+        return base64.b64encode(("%s:%s" % (user, body["result"]["password"])).encode()).decode()
+
+
+def message(body):
+    if isinstance(body, dict):
+        return body.get("message", json.dumps(body)[:300])
+    return body[:300].decode(errors="replace")
+
+
+def ensure_user(d, user, password, changes):
+    """Creates USER with PASSWORD (a random one when None: nobody logs in as it), or
+    sets PASSWORD when devpi refuses it for an existing USER."""
+    status, _ = d.call("GET", "/" + user)
+    if status == 404:
+        status, body = d.call("PUT", "/" + user, {"password": password or secrets.token_urlsafe(32)})
+        if status != 201:
+            fail("devpi did not create the user %s (HTTP %s): %s" % (user, status, message(body)))
+        changes.append("user %s created" % user)
+    elif status != 200:
+        fail("devpi did not answer for the user %s (HTTP %s)" % (user, status))
+    elif password is not None and d.login(user, password) is None:
+        status, body = d.call("PATCH", "/" + user, {"password": password})
+        if status != 200:
+            fail("devpi did not set the password of %s (HTTP %s): %s" % (user, status, message(body)))
+        changes.append("password of %s set" % user)
+
+
+def present_files(d, index, project):
+    """File names devpi lists for PROJECT on INDEX (every version)."""
+    status, body = d.call("GET", "/%s/%s" % (index, project))
+    if status != 200 or not isinstance(body, dict):
+        return set()
+    names = set()
+    for version in (body.get("result") or {}).values():
+        for link in version.get("+links", []) if isinstance(version, dict) else []:
+            names.add(link.get("href", "").rsplit("/", 1)[-1].split("#")[0])
+    return names
+
+
+def upload(d, index, project, version, name, path):
+    boundary = uuid.uuid4().hex
+    parts = []
+    for k, v in ((":action", "file_upload"), ("name", project), ("version", version)):
+        parts.append(('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (boundary, k, v)).encode())
+    with open(path, "rb") as f:
+        content = f.read()
+    parts.append(('--%s\r\nContent-Disposition: form-data; name="content"; filename="%s"\r\n'
+                  "Content-Type: application/octet-stream\r\n\r\n" % (boundary, name)).encode() + content + b"\r\n")
+    data = b"".join(parts) + ("--%s--\r\n" % boundary).encode()
+    status, body = d.call("POST", "/%s/" % index, data, "multipart/form-data; boundary=" + boundary)
+    if status != 200:
+        fail("devpi refused %s (HTTP %s): %s" % (name, status, message(body)))
 
 
 def cmd_devpi_seed(a):
-    password = sys.stdin.read().strip()
-    status, body = devpi(a.url, "POST", "/+login", body=json.dumps({"user": "root", "password": password}).encode())
-    if status != 200:
-        fail("devpi refused root's password (HTTP %s): set the secret the site file names for rootPassword" % status)
-    token = json.loads(body)["result"]["password"]
-    changed = False
-    status, _ = devpi(a.url, "GET", "/" + a.index)
+    """Index INDEX (user/name) with no base (no mirror), uploads by root and the
+    uploader only, non-volatile (a file once served stays); then every package
+    of the manifest it does not list yet. Passwords on stdin, as JSON:
+    {"root": "...", "uploader": "..." (with --uploader)}."""
+    try:
+        passwords = json.loads(sys.stdin.read())
+        root_password = passwords["root"]
+        uploader_password = passwords.get("uploader") if a.uploader else None
+    except (ValueError, KeyError, TypeError):
+        fail("devpi-seed reads {\"root\": PASSWORD, \"uploader\": PASSWORD} on stdin")
+    if a.uploader and not uploader_password:
+        fail("devpi-seed: no password for the uploader %s on stdin" % a.uploader)
+    d = Devpi(a.url)
+    d.auth = d.login("root", root_password)
+    if d.auth is None:
+        fail("devpi refused root's password: it was set when devpi's server folder was first initialised; "
+             "give the same secret (rootPassword in the site file), or change it with devpi's own client as root")
+    changes = []
+    owner = a.index.split("/")[0]
+    if owner != "root":
+        ensure_user(d, owner, uploader_password if owner == a.uploader else None, changes)
+    if a.uploader and a.uploader != owner:
+        ensure_user(d, a.uploader, uploader_password, changes)
+    acl = ["root"] + ([a.uploader] if a.uploader else [])
+    spec = {"type": "stage", "bases": [], "volatile": False, "acl_upload": acl, "acl_toxresult_upload": acl, "mirror_whitelist": []}
+    status, body = d.call("GET", "/" + a.index)
     if status == 404:
-        spec = {"type": "stage", "bases": [], "volatile": False, "mirror_whitelist": []}
-        status, body = devpi(a.url, "PUT", "/" + a.index, token, json.dumps(spec).encode())
+        status, body = d.call("PUT", "/" + a.index, spec)
         if status not in (200, 201):
-            fail("devpi did not create %s (HTTP %s): %s" % (a.index, status, body[:300]))
-        changed = True
+            fail("devpi did not create %s (HTTP %s): %s" % (a.index, status, message(body)))
+        changes.append("index %s created" % a.index)
+    elif status == 200:
+        have = body["result"]
+        wrong = {k: v for k, v in spec.items() if isinstance(v, list) and sorted(have.get(k) or []) != sorted(v)}
+        if have.get("volatile") is not False:
+            wrong["volatile"] = False
+        if wrong:
+            status, body = d.call("PATCH", "/" + a.index, wrong)
+            if status != 200:
+                fail("devpi did not set %s on %s (HTTP %s): %s" % (", ".join(sorted(wrong)), a.index, status, message(body)))
+            changes.append("index %s: %s set" % (a.index, ", ".join(sorted(wrong))))
+    else:
+        fail("devpi did not answer for %s (HTTP %s): %s" % (a.index, status, message(body)))
     uploaded = []
+    listed = {}
     for w in wheel_entries(load(a.manifest, a)):
         _, project, name = w["path"].split("/")
-        status, body = devpi(a.url, "GET", "/%s/%s" % (a.index, project))
-        present = status == 200 and name in body.decode(errors="replace")
-        if present:
+        if project not in listed:
+            listed[project] = present_files(d, a.index, project)
+        if name in listed[project]:
             continue
-        with open(os.path.join(a.packages, project, name), "rb") as f:
-            content = f.read()
-        boundary = uuid.uuid4().hex
-        parts = []
-        for k, v in ((":action", "file_upload"), ("name", project), ("version", w.get("version", ""))):
-            parts.append(('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (boundary, k, v)).encode())
-        parts.append(('--%s\r\nContent-Disposition: form-data; name="content"; filename="%s"\r\n'
-                      "Content-Type: application/octet-stream\r\n\r\n" % (boundary, name)).encode() + content + b"\r\n")
-        data = b"".join(parts) + ("--%s--\r\n" % boundary).encode()
-        status, body = devpi(a.url, "POST", "/%s/" % a.index, token, data, "multipart/form-data; boundary=" + boundary)
-        if status != 200:
-            fail("devpi refused %s (HTTP %s): %s" % (name, status, body[:300]))
+        # devpi wants the version as the file name writes it (a wheel's second field).
+        version = name.split("-")[1] if name.endswith(".whl") else w.get("version", "")
+        upload(d, a.index, project, version, name, os.path.join(a.packages, project, name))
         uploaded.append(name)
-        changed = True
-    print(json.dumps({"changed": changed, "uploaded": uploaded}))
+    print(json.dumps({"changed": bool(changes or uploaded), "changes": changes, "uploaded": uploaded}))
 
 
 def main(argv):
@@ -215,6 +311,7 @@ def main(argv):
     s.add_argument("packages")
     s.add_argument("url")
     s.add_argument("index")
+    s.add_argument("--uploader", default="")
     trust_arguments(s)
     a = p.parse_args(argv)
     {"check": cmd_check, "accept": cmd_accept, "index": cmd_index, "devpi-seed": cmd_devpi_seed}[a.cmd](a)
