@@ -1,5 +1,4 @@
 /** DNS: BIND on admin hosts, authoritative for the site's zones; every host its client. */
-import { createHash } from "node:crypto";
 import type { DnsRecord, DnsService, Site } from "../../dsl/index.js";
 import { compareText, type Context } from "../model/context.js";
 import { DNS_LABEL, isDomain, type CoreModel, type HostModel } from "../model/site.js";
@@ -14,10 +13,14 @@ export interface RecordModel {
   ttl?: number;
 }
 
+/**
+ * One zone as the bind role gets it. No serial: the role keeps a hash of the
+ * zone's content in the zone file and bumps the serial it finds there only
+ * when that hash changes, so serials only grow (roles/bind/tasks/serials.yml).
+ */
 export interface ZoneModel {
   name: string;
   records: RecordModel[];
-  serial: number;
 }
 
 export interface DnsModel {
@@ -86,12 +89,6 @@ function checkRecord(ctx: Context, r: DnsRecord, domain: string): RecordModel | 
   return { name, type: r.type, value: v, ...(r.ttl !== undefined ? { ttl: r.ttl } : {}) };
 }
 
-/** A serial from the zone's content: same records, same serial (never 0). */
-export function zoneSerial(records: RecordModel[], ttl: number): number {
-  const digest = createHash("sha256").update(JSON.stringify({ ttl, records })).digest();
-  return digest.readUInt32BE(0) % 4294967295 || 1;
-}
-
 export const dns: Component<DnsModel> = {
   key: "dns",
   resolve(ctx: Context, core: CoreModel, site: Site) {
@@ -147,7 +144,7 @@ export const dns: Component<DnsModel> = {
       ...serviceRecords(site),
       ...m.extra,
     ];
-    const zones: ZoneModel[] = [{ name: core.domain, records: sortRecords(records), serial: 0 }];
+    const zones: ZoneModel[] = [{ name: core.domain, records: sortRecords(records) }];
     // PTR records, bucketed by the reverse zone that holds them.
     const ptrs = new Map<string, RecordModel[]>();
     for (const h of core.hosts) {
@@ -160,9 +157,8 @@ export const dns: Component<DnsModel> = {
     }
     for (const zone of new Set(core.networks.flatMap((n) => n.reverseZones))) {
       const ns = nameservers.map((x) => ({ name: "@", type: "NS", value: `${x.name}.${core.domain}.` }));
-      zones.push({ name: zone, records: sortRecords([...ns, ...(ptrs.get(zone) ?? [])]), serial: 0 });
+      zones.push({ name: zone, records: sortRecords([...ns, ...(ptrs.get(zone) ?? [])]) });
     }
-    for (const z of zones) z.serial = zoneSerial(z.records, m.ttl);
     out.addGroup("airgap_dns_servers", servers.map((h) => h.name));
     out.addVars("all", { airgap_resolver_nameservers: servers.map((h) => h.address), airgap_resolver_search: [core.domain] });
     out.addVars("airgap_dns_servers", {

@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { parse } from "yaml";
 import { CLI } from "../helpers.js";
 import { labBefore, PROJECT, run, SITE, WORK, type LabRunResult } from "./fixture.js";
 
@@ -36,11 +35,10 @@ function dnsQuery(name: string): string {
 /** An NTP client request (mode 3, version 4). */
 const NTP_REQUEST = "23" + "00".repeat(47);
 
-function zoneSerials(project: string): Map<string, number> {
-  const vars = parse(readFileSync(path.join(project, "inventory/group_vars/airgap_dns_servers/airgap.yml"), "utf8")) as {
-    airgap_bind_zones: { name: string; serial: number }[];
-  };
-  return new Map(vars.airgap_bind_zones.map((z) => [z.name, z.serial]));
+/** The serial the primary's zone file holds, and its content hash (roles/bind/tasks/serials.yml). */
+async function zoneFileSerial(site: LabRunResult, zone: string): Promise<{ serial: number; hash: string }> {
+  const text = await site.lab.sh("admin", `cat /etc/bind/zones/db.${zone}`);
+  return { serial: Number(/^\s*(\d+)\s*; serial$/m.exec(text)![1]), hash: /^; Hash: ([0-9a-f]+)$/m.exec(text)![1] };
 }
 
 describe("@lab time and names: chrony and BIND, asked of real clients", function () {
@@ -84,9 +82,9 @@ describe("@lab time and names: chrony and BIND, asked of real clients", function
       assert.match(await site.lab.sh("node1", `dig @${ADMIN} ${DOMAIN} AXFR`), /Transfer failed/);
     });
 
-    it("the served serial is the compiled one", async () => {
+    it("the served serial is the zone file's", async () => {
       const serial = (await site.lab.sh("node1", `dig +short SOA ${DOMAIN}`)).trim().split(/\s+/)[2];
-      assert.equal(Number(serial), zoneSerials(PROJECT).get(DOMAIN));
+      assert.equal(Number(serial), (await zoneFileSerial(site, DOMAIN)).serial);
     });
 
     it("a host outside the declared networks is refused", async () => {
@@ -132,10 +130,9 @@ describe("@lab time and names: chrony and BIND, asked of real clients", function
       const project = path.join(dir, "project");
       const compiled = await run(process.execPath, [CLI, "compile", siteFile, "-o", project]);
       assert.equal(compiled.code, 0, compiled.stderr);
-      const before = zoneSerials(PROJECT);
-      const after = zoneSerials(project);
-      assert.notEqual(after.get(DOMAIN), before.get(DOMAIN), "the forward zone's serial moves");
-      for (const [zone, serial] of before) if (zone !== DOMAIN) assert.equal(after.get(zone), serial, `${zone} is unchanged`);
+      const REVERSE = "0.213.10.in-addr.arpa";
+      const before = await zoneFileSerial(site, DOMAIN);
+      const reverseBefore = await zoneFileSerial(site, REVERSE);
 
       const env = { ...process.env, ...Object.fromEntries(Object.entries(site.lab.env).filter(([k]) => k.startsWith("ANSIBLE_"))), ANSIBLE_NOCOLOR: "1" };
       const play = (cwd: string) => run("ansible-playbook", ["playbooks/admin.yml", "--limit", "airgap_dns_servers"], { cwd, env, log: path.join(WORK, "record-change.log") });
@@ -156,13 +153,22 @@ describe("@lab time and names: chrony and BIND, asked of real clients", function
         assert.ok(tasks.length > 0, "the change was applied");
         for (const t of tasks) assert.match(t, /^bind : /, `only the bind role changes: ${tasks.join(", ")}`);
         assert.equal((await site.lab.sh("node1", `dig +short gitlab.${DOMAIN}`)).trim(), "10.213.0.50");
-        assert.equal(Number((await site.lab.sh("node1", `dig +short SOA ${DOMAIN}`)).trim().split(/\s+/)[2]), after.get(DOMAIN));
+        const after = await zoneFileSerial(site, DOMAIN);
+        assert.ok(after.serial > before.serial, `the forward zone's serial grows: ${before.serial} -> ${after.serial}`);
+        assert.notEqual(after.hash, before.hash);
+        assert.deepEqual(await zoneFileSerial(site, REVERSE), reverseBefore, "the reverse zone is unchanged");
+        assert.equal(Number((await site.lab.sh("node1", `dig +short SOA ${DOMAIN}`)).trim().split(/\s+/)[2]), after.serial);
         const second = await play(project);
         assert.deepEqual(changedTasks(second.stdout), [], "a second run changes nothing");
       } finally {
-        // Back to the lab's own site, so later tests see it as compiled.
+        // Back to the lab's own site, so later tests see it as compiled:
+        // the same content as before, and a serial larger still.
         const restore = await play(PROJECT);
         assert.equal(restore.code, 0, restore.stdout.slice(-3000));
+        const restored = await zoneFileSerial(site, DOMAIN);
+        assert.equal(restored.hash, before.hash);
+        assert.ok(restored.serial > before.serial);
+        assert.equal(Number((await site.lab.sh("node1", `dig +short SOA ${DOMAIN}`)).trim().split(/\s+/)[2]), restored.serial);
       }
     });
   });
