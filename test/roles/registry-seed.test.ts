@@ -251,7 +251,7 @@ describe("registry: upstream → bundle → host store → site registry (loopba
     it("pushes every image under its target, keeping the bundle's digests", () => {
       const r = tool(["push", manifestFile(), layout(), site.host, ca.certDir, "--images", imagesArg(), "--jobs", "3"], JSON.stringify({ user: site.push.user, password: site.push.password }));
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(r.json, { changed: true, pushed: requests.map((q) => q.target).sort(), present: 0 });
+      assert.deepEqual(r.json, { changed: true, pushed: requests.map((q) => q.target).sort(), present: 0, repaired: [] });
       for (const q of requests) {
         const i = sh("skopeo", ["inspect", "--cert-dir", ca.certDir, "--authfile", site.pull.authFile, `docker://${site.host}/${q.target}`]);
         assert.equal(i.code, 0, i.stderr);
@@ -265,7 +265,7 @@ describe("registry: upstream → bundle → host store → site registry (loopba
       assert.ok(before > 0, "the first push wrote through nginx");
       const r = tool(["push", manifestFile(), layout(), site.host, ca.certDir, "--images", imagesArg()], JSON.stringify({ user: site.push.user, password: site.push.password }));
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(r.json, { changed: false, pushed: [], present: 3 });
+      assert.deepEqual(r.json, { changed: false, pushed: [], present: 3, repaired: [] });
       assert.equal(accessLogWrites(site.accessLog).length, before);
     });
 

@@ -20,7 +20,10 @@ images it pushes are hashed right before the push.
   ingest TAR MANIFEST STORE                      verify each blob, then move it into the store
   layout MANIFEST STORE LAYOUT --images JSON     OCI layout over the store, one ref per image
   push MANIFEST LAYOUT REGISTRY CA_DIR --images JSON [--jobs N]   stdin {"user","password"}
+  push also pushes again an image whose tag is there but one of whose
+  manifests (a multi-arch index's children) is not: "repaired" in its output
   prune MANIFEST STORE                           remove blobs the manifest does not list
+  indexes ROOT                                   tags of distribution's storage that are multi-arch indexes
   htpasswd FILE COST GROUP                       stdin [{"name","password"}]; bcrypt via htpasswd -B
   check-config FILE                              the registry's config.yml, before it goes live
 
@@ -323,13 +326,21 @@ def cmd_push(a):
         ctx.load_verify_locations(cafile=extra)
     token = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
     auth = "Basic " + token
-    todo, present = [], []
+    todo, present, repaired = [], [], []
     for i in images:
         repo, tag = i["target"].rsplit(":", 1)
-        if registry_digest(a.registry, ctx, auth, repo, tag) == i["digest"]:
-            present.append(i["target"])
-        else:
+        if registry_digest(a.registry, ctx, auth, repo, tag) != i["digest"]:
             todo.append(i)
+            continue
+        # The tag is there; a multi-arch index is whole only with every
+        # manifest it lists (garbage collection with --delete-untagged
+        # removes them and leaves the index).
+        lost = [d for d in child_manifests(a.layout, i["digest"]) if registry_digest(a.registry, ctx, auth, repo, d) != d]
+        if lost:
+            todo.append(i)
+            repaired.append(i["target"])
+        else:
+            present.append(i["target"])
     pushed, problems = [], []
     if todo:
         # The bytes skopeo will read: every blob of the images to push, hashed
@@ -378,7 +389,49 @@ def cmd_push(a):
             shutil.rmtree(private, ignore_errors=True)
     if problems:
         raise Refused(problems)
-    out({"changed": bool(pushed), "pushed": sorted(pushed), "present": len(present)})
+    out({"changed": bool(pushed), "pushed": sorted(pushed), "present": len(present), "repaired": sorted(repaired)})
+
+
+def child_manifests(layout, digest):
+    """The digests of every manifest an index lists, nested indexes included
+    (none for an image manifest), read from the layout's blobs."""
+    with open(os.path.join(layout, BLOBS, digest.split(":", 1)[1]), "rb") as f:
+        doc = json.loads(f.read().decode("utf-8"))
+    found = []
+    for m in doc.get("manifests") or []:
+        found.append(m["digest"])
+        found += child_manifests(layout, m["digest"])
+    return found
+
+
+INDEX_TYPES = (OCI_INDEX, "application/vnd.docker.distribution.manifest.list.v2+json")
+
+
+def cmd_indexes(a):
+    """Lists the repo:tag of every tag in distribution's filesystem storage
+    (ROOT, the `rootdirectory`) that points at a multi-arch index: garbage
+    collection with --delete-untagged would delete the manifests it lists."""
+    v2 = os.path.join(a.root, "docker", "registry", "v2")
+    repos = os.path.join(v2, "repositories")
+    found = []
+    for top, dirs, _ in os.walk(repos):
+        if os.path.basename(top) != "_manifests":
+            continue
+        dirs[:] = []
+        repo = os.path.relpath(os.path.dirname(top), repos)
+        tags = os.path.join(top, "tags")
+        for tag in sorted(os.listdir(tags)) if os.path.isdir(tags) else []:
+            try:
+                with open(os.path.join(tags, tag, "current", "link")) as f:
+                    digest = f.read().strip()
+                algo, hexd = digest.split(":", 1)
+                with open(os.path.join(v2, "blobs", algo, hexd[:2], hexd, "data"), "rb") as f:
+                    doc = json.loads(f.read().decode("utf-8"))
+            except (OSError, ValueError):
+                continue
+            if doc.get("mediaType") in INDEX_TYPES or ("manifests" in doc and "layers" not in doc):
+                found.append("%s:%s" % (repo, tag))
+    out({"changed": False, "indexes": sorted(found)})
 
 
 # ------------------------------------------------------------------ accounts and configuration
@@ -503,6 +556,7 @@ def main(argv):
     s.add_argument("--images", default="[]"); s.add_argument("--jobs", type=int, default=4); s.add_argument("--skopeo", default="skopeo")
     trust_arguments(s)
     s = sub.add_parser("prune"); s.add_argument("manifest"); s.add_argument("store"); trust_arguments(s)
+    s = sub.add_parser("indexes"); s.add_argument("root")
     s = sub.add_parser("htpasswd"); s.add_argument("file"); s.add_argument("cost", type=int); s.add_argument("group")
     s.add_argument("--tool", default="htpasswd")
     s = sub.add_parser("check-config"); s.add_argument("file")
