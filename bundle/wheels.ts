@@ -126,12 +126,56 @@ function pipEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return out;
 }
 
+/**
+ * pip, run so that Requires-Python is checked against the target's CPython.
+ * `pip install --python-version X` uses X for wheel tags and for the
+ * Requires-Python of index links, but its resolver checks each
+ * distribution's own Requires-Python (its metadata: all a wheelhouse has)
+ * against the Python running pip (pip 23: only `pip download` passes the
+ * version to the resolver). This runs pip's own main with the resolver given
+ * --python-version too, then checks every distribution of the report against
+ * it with pip's own `packaging`, so that a pip where that hook no longer
+ * applies still fails rather than carrying a release the target cannot run.
+ * argv: the pip arguments (`install ... --report FILE ... --python-version X`).
+ */
+const PIP_FOR_TARGET = `
+import json, sys
+try:
+    from pip._internal.cli.main import main
+except ImportError as e:
+    sys.stderr.write("%s has no pip: %s\\n" % (sys.executable, e))
+    sys.exit(1)
+try:
+    from pip._internal.cli.req_command import RequirementCommand
+    _make = RequirementCommand.make_resolver.__func__
+    def _make_resolver(cls, *args, **kw):
+        options = kw.get("options") if "options" in kw else (args[2] if len(args) > 2 else None)
+        if kw.get("py_version_info") is None and getattr(options, "python_version", None):
+            kw["py_version_info"] = options.python_version
+        return _make(cls, *args, **kw)
+    RequirementCommand.make_resolver = classmethod(_make_resolver)
+except Exception:
+    pass
+code = main(sys.argv[1:])
+if code == 0 and "--report" in sys.argv and "--python-version" in sys.argv:
+    from pip._vendor.packaging.specifiers import SpecifierSet
+    target = sys.argv[sys.argv.index("--python-version") + 1]
+    with open(sys.argv[sys.argv.index("--report") + 1]) as f:
+        items = json.load(f)["install"]
+    bad = ["ERROR: Package %r requires a different Python: %s not in %r" % (i["metadata"]["name"], target, i["metadata"]["requires_python"])
+           for i in items if i["metadata"].get("requires_python") and not SpecifierSet(i["metadata"]["requires_python"]).contains(target + ".0", prereleases=True)]
+    if bad:
+        sys.stderr.write("\\n".join(bad) + "\\n")
+        code = 1
+sys.exit(code)
+`;
+
 /** `pip install --dry-run --report`: what pip would install, with URLs and digests; throws pip's own last error lines. */
 async function pipReport(python: string, args: string[], env: NodeJS.ProcessEnv): Promise<ReportItem[]> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), "airgap-pip-"));
   try {
     const report = path.join(tmp, "report.json");
-    await exec(python, ["-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--disable-pip-version-check", "--report", report, "--target", path.join(tmp, "target"), ...args], {
+    await exec(python, ["-c", PIP_FOR_TARGET, "install", "--dry-run", "--ignore-installed", "--quiet", "--disable-pip-version-check", "--report", report, "--target", path.join(tmp, "target"), ...args], {
       env: pipEnv(env),
       maxBuffer: 64 * 1024 * 1024,
     });

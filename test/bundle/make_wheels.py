@@ -28,10 +28,13 @@ def record_hash(data):
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def write_wheel(folder, module, version, requires, code):
+def write_wheel(folder, module, version, requires, code, requires_python=None):
+    """One pure-Python wheel; requires_python (a specifier such as ">=3.11")
+    becomes its Requires-Python."""
     dist_info = "%s-%s.dist-info" % (module, version)
-    metadata = "Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: airgap lab test package\n%s" % (
-        module.replace("_", "-"), version, "".join("Requires-Dist: %s\n" % r for r in requires))
+    metadata = "Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: airgap lab test package\n%s%s" % (
+        module.replace("_", "-"), version, "Requires-Python: %s\n" % requires_python if requires_python else "",
+        "".join("Requires-Dist: %s\n" % r for r in requires))
     files = [
         ("%s/__init__.py" % module, code.encode()),
         ("%s/METADATA" % dist_info, metadata.encode()),

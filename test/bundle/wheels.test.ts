@@ -150,6 +150,72 @@ describe("pypi: the bundle's Python packages", function () {
   });
 });
 
+/**
+ * Requires-Python is checked against each target's CPython (its hosts' OS),
+ * not against the bastion's Python that runs pip: one bastion plans for
+ * targets 3.10 (Ubuntu 22.04) and 3.11 (Debian 12) from one wheelhouse.
+ */
+describe("pypi: wheels per target interpreter (Requires-Python)", function () {
+  this.timeout(120_000);
+  let tmp: string;
+  beforeEach(() => {
+    tmp = tempDir("airgap-pypi-py-");
+    const wheelhouse = path.join(tmp, "wheels");
+    execFileSync("python3", [MAKE_WHEELS, wheelhouse]);
+    // newer 2.0 needs 3.11, newer 1.0 runs on 3.8+; legacy runs only below 3.11.
+    execFileSync("python3", ["-c", [
+      "import sys; sys.path.insert(0, sys.argv[1]); import make_wheels as w",
+      "w.write_wheel(sys.argv[2], 'airgap_lab_newer', '1.0', [], 'X = 1\\n', '>=3.8')",
+      "w.write_wheel(sys.argv[2], 'airgap_lab_newer', '2.0', [], 'X = 2\\n', '>=3.11')",
+      "w.write_wheel(sys.argv[2], 'airgap_lab_legacy', '1.0', [], 'X = 1\\n', '<3.11')",
+    ].join("\n"), path.dirname(MAKE_WHEELS), wheelhouse]);
+  });
+  afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+  /** A site whose Python hosts run the given OS releases (the first is the admin). */
+  function pySite(packages: string[], oses: string[]): string {
+    const file = path.join(tmp, "site.ts");
+    writeFileSync(file, `import { defineSite } from "airgap";
+export default defineSite({
+  name: "py", domain: "py.internal",
+  networks: [{ name: "site", cidr: "10.20.0.0/24" }],
+  hosts: [
+${oses.map((os, i) => `    { name: "${i === 0 ? "admin" : `n${i}`}", address: "10.20.0.${10 + i}", os: "${os}", roles: [${i === 0 ? '"admin"' : '"control-plane", "etcd", "worker"'}] },`).join("\n")}
+  ],
+  services: { repos: { on: "admin" }, pypi: { on: "admin", packages: ${JSON.stringify(packages)}, source: { wheelhouse: "wheels" } } },
+});
+`);
+    return file;
+  }
+
+  it("carries, for targets 3.10 and 3.11, the newest release each can run", async () => {
+    const m = await model(pySite(["airgap-lab-newer"], ["debian-12", "ubuntu-22.04"]));
+    assert.deepEqual(wheelTargets(m).map((t) => [t.python, t.hosts.join(",")]), [["3.10", "n1"], ["3.11", "admin"]]);
+    const planned = await planWheels(m, quiet);
+    assert.deepEqual(planned.map((p) => p.path).sort(), [
+      "pypi/airgap-lab-newer/airgap_lab_newer-1.0-py3-none-any.whl",
+      "pypi/airgap-lab-newer/airgap_lab_newer-2.0-py3-none-any.whl",
+    ]);
+  });
+
+  it("plans a package that supports only Python < 3.11 for 3.10 hosts, whatever the bastion's Python", async () => {
+    const m = await model(pySite(["airgap-lab-legacy"], ["ubuntu-22.04", "ubuntu-22.04"]));
+    const planned = await planWheels(m, quiet);
+    assert.deepEqual(planned.map((p) => p.path), ["pypi/airgap-lab-legacy/airgap_lab_legacy-1.0-py3-none-any.whl"]);
+  });
+
+  it("refuses it for a 3.11 target, naming that target and its hosts, not the 3.10 one", async () => {
+    const m = await model(pySite(["airgap-lab-legacy"], ["ubuntu-22.04", "debian-12"]));
+    await assert.rejects(planWheels(m, quiet), (e: WheelError) => {
+      assert.ok(e instanceof WheelError);
+      assert.match(e.message, /CPython 3\.11 x86_64 \(n1\)/);
+      assert.doesNotMatch(e.message, /CPython 3\.10/);
+      assert.match(e.message, /airgap-lab-legacy/);
+      return true;
+    });
+  });
+});
+
 describe("pypi: the index the role builds (roles/pypi_server/files/airgap_pypi.py)", function () {
   this.timeout(120_000);
   let tmp: string;
