@@ -18,6 +18,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { buildManifest, serializeManifest, type Artifact } from "../../bundle/manifest.js";
+import { keygen, readPrivateKey, signBytes } from "../../bundle/sign.js";
 import { buildImages, freePort, issue, makeCa, must, sh, startRegistry, tempDir, TOOL, type Ca, type Proc } from "./registry-harness.js";
 
 const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -42,6 +43,7 @@ describe("registry: multi-arch images survive garbage collection (loopback, dist
   let tls: { crt: string; key: string };
   let index: Descriptor;
   let children: Descriptor[];
+  let trustedPem: string;
   const storage = () => path.join(dir, "registry/storage");
   const config = () => path.join(dir, "registry/config.yml");
   const host = () => `127.0.0.1:${port}`;
@@ -61,7 +63,8 @@ describe("registry: multi-arch images survive garbage collection (loopback, dist
     return { ...r, stdout: `sha256:${createHash("sha256").update(readFileSync(path.join(into, "manifest.json"))).digest("hex")}\n` };
   };
   const push = () => {
-    const r = sh("python3", [TOOL, "push", path.join(dir, "manifest.json"), layout, host(), ca.certDir, "--images", JSON.stringify([{ source: REF, target: TARGET }])], {
+    const r = sh("python3", [TOOL, "push", path.join(dir, "manifest.json"), layout, host(), ca.certDir, "--images", JSON.stringify([{ source: REF, target: TARGET }]),
+      "--trusted-key", trustedPem, "--site", "test"], {
       input: JSON.stringify({ user: "pusher", password: "unused-by-this-registry" }),
     });
     assert.equal(r.code, 0, r.stderr);
@@ -103,7 +106,12 @@ describe("registry: multi-arch images survive garbage collection (loopback, dist
     }
     const artifacts: Artifact[] = [...blobs].map((d) => ({ kind: "image-blob", name: d, source: `docker://${REF}`, path: `oci/blobs/${d.slice(7)}`, size: statSync(blob(d)).size, sha256: d.slice(7) }));
     artifacts.push({ kind: "image", name: "upstream.test/lab/multi", tag: "1.0", source: `docker://${REF}`, path: `oci/refs/${REF}`, size: index.size, sha256: hex });
-    writeFileSync(path.join(dir, "manifest.json"), serializeManifest(buildManifest("test", [], artifacts)));
+    // Signed by a key of this test's own: the tool checks the signature on the bytes it reads.
+    const keys = await keygen(path.join(dir, "keys"));
+    trustedPem = readFileSync(keys.publicKey, "utf8");
+    const signed = Buffer.from(serializeManifest(buildManifest("test", [], artifacts)));
+    writeFileSync(path.join(dir, "manifest.json"), signed);
+    writeFileSync(path.join(dir, "manifest.json.sig"), signBytes(signed, await readPrivateKey(keys.privateKey)));
     await start();
   });
 
