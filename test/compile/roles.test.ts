@@ -98,9 +98,10 @@ describe("roles: what each role says about itself (compile/roles.ts)", () => {
   });
 
   it("knows the roles each role includes, and their closure", () => {
-    for (const r of ["registry", "repo_server", "pypi_server"]) assert.deepEqual(readRole(r).dependencies, ["nginx", "store"], r);
-    assert.deepEqual(readRole("nginx").dependencies, ["ca"]);
-    assert.deepEqual(withDependencies(["registry"]), ["ca", "nginx", "registry", "store"]);
+    for (const r of ["registry", "repo_server", "pypi_server"]) assert.deepEqual(readRole(r).dependencies, ["converge", "nginx", "store"], r);
+    assert.deepEqual(readRole("nginx").dependencies, ["ca", "converge"]);
+    for (const r of ["bind", "chrony", "gateway", "routes", "resolver", "ca_trust", "repo_client", "pip_client"]) assert.ok(readRole(r).dependencies.includes("converge"), r);
+    assert.deepEqual(withDependencies(["registry"]), ["ca", "converge", "nginx", "registry", "store"]);
     const copied = [...emitRoles(["pypi_server"]).keys()];
     for (const f of ["roles/nginx/tasks/main.yml", "roles/nginx/files/nginx-check", "roles/store/files/airgap_store.py", "roles/ca/tasks/certificate.yml"]) {
       assert.ok(copied.includes(f), f);
