@@ -243,6 +243,16 @@ describe("@lab killed runs: the next run brings every service to its configurati
     await site.lab.sh("node2", "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends bind9-dnsutils >/dev/null && dpkg --purge airgap-lab-killed >/dev/null");
   });
 
+  it("the admin's services listen on its site address (and the loopback) only", async () => {
+    const tcp = await site.lab.sh("admin", "ss -Hltn");
+    const udp = await site.lab.sh("admin", "ss -Hlun");
+    const local = (text: string) => text.split("\n").filter(Boolean).map((l) => l.split(/\s+/)[3]);
+    const everywhere = [...local(tcp), ...local(udp)].filter((a) => /^(0\.0\.0\.0|\*|\[::\]|\[fe80[^\]]*\]|\[::1\]):(53|123|443|5000|3141|8080)$/.test(a) || /^\[fe80/.test(a));
+    assert.deepEqual(everywhere, [], `${tcp}${udp}`);
+    for (const port of [53, 443, 5000]) assert.ok(local(tcp).includes(`${ADMIN}:${port}`), `tcp ${port}: ${tcp}`);
+    for (const port of [53, 123]) assert.ok(local(udp).includes(`${ADMIN}:${port}`), `udp ${port}: ${udp}`);
+  });
+
   it("a further run changes nothing", async function () {
     this.timeout(15 * 60_000);
     const again = await site.lab.playbook("killed-again", "site.yml");
