@@ -24,7 +24,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { formatRecap, labBefore, PROJECT, run, STORE, WORK, type LabRunResult } from "./fixture.js";
+import { formatRecap, labBefore, PROJECT, run, SETUP_TIMEOUT, STORE, WORK, type LabRunResult } from "./fixture.js";
 import { LAB_IMAGES } from "./upstream.js";
 
 const DOMAIN = "lab.airgap.internal";
@@ -99,7 +99,8 @@ describe("@lab killed runs: the next run brings every service to its configurati
 
   before(async function () {
     site = await labBefore(this);
-    this.timeout(10 * 60_000);
+    // The hook's clock started with the lab's bring-up: its budget and the installs'.
+    this.timeout(SETUP_TIMEOUT + 5 * 60_000);
     // Clients from the site's own repository.
     await site.lab.install("node1", "bind9-dnsutils", "skopeo");
   });
