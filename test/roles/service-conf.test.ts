@@ -56,6 +56,8 @@ describe("service configurations rendered from the roles pass the daemons' own c
     airgap_bind_os_options: [],
     airgap_bind_zones: [{ name: "lab.airgap.internal" }, { name: "0.213.10.in-addr.arpa" }],
     airgap_bind_primary: "10.213.0.10",
+    // The default names {{ ansible_host }}: given as a host resolves it (this renderer is plain Jinja2).
+    airgap_bind_listen_on: ["127.0.0.1", "10.213.0.10"],
   };
   const variants: [string, Record<string, unknown>][] = [
     ["a primary alone, authoritative only", { airgap_bind_is_primary: true, airgap_bind_secondaries: [], airgap_bind_forwarders: [] }],
