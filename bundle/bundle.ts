@@ -37,6 +37,7 @@ import {
 import { SBOM_FILE, serializeSbom } from "./sbom.js";
 import { packagesByHost, packageTargets, type PackageTarget } from "./packages.js";
 import { planWheels, WheelError } from "./wheels.js";
+import { planKubespraySource, SourceError } from "./kubespray-source.js";
 import { copyImages, ImageError, imageRequests, imageSummary, probeImages, type ImageRequest, type ImageResult } from "./images.js";
 import { formatBytes, formatDuration, formatRate, Progress, type ProgressStream } from "./progress.js";
 import { Store } from "./store.js";
@@ -88,6 +89,13 @@ export interface BundleOptions {
   env?: NodeJS.ProcessEnv;
   /** Mirrors found in this machine's APT sources (tests pass their own). */
   systemMirrors?: Partial<Mirrors>;
+  /**
+   * The Kubespray checkout whose commit (the catalogue's) the bundle archives
+   * as the release's source. @default the site's `kubespray.checkout`, else $KUBESPRAY_DIR
+   */
+  kubespray?: string;
+  /** Carry no Kubespray source (the controller inside gets it elsewhere). @default false */
+  noKubespraySource?: boolean;
 }
 
 /** An artifact to be in the store: its size is unknown for plain files until fetched. */
@@ -108,6 +116,8 @@ export interface Plan {
   artifacts: Planned[];
   /** Container images, copied with skopeo into the store (their digests are known once copied). */
   images: ImageRequest[];
+  /** Scratch folders holding artifacts made here (Kubespray's source archive); removed once the store has them. */
+  scratch: string[];
 }
 
 /** `--mirror NAME=URL` options, or the usage error they make. */
@@ -278,7 +288,13 @@ export async function planBundle(site: SynthSite, o: BundleOptions, log: Log): P
     artifacts.set(f.path, f);
   }
   for (const w of await planWheels(models.pypi, { env, log, controller: site.python })) artifacts.set(w.path, w);
-  return { site: core.name, repositories: [...repos.values()], artifacts: [...artifacts.values()], images };
+  const scratch: string[] = [];
+  const source = await planKubespraySource(models.kubespray, { checkout: o.kubespray, skip: o.noKubespraySource, env, log });
+  if (source) {
+    scratch.push(source.scratch);
+    artifacts.set(source.artifact.path, source.artifact);
+  }
+  return { site: core.name, repositories: [...repos.values()], artifacts: [...artifacts.values()], images, scratch };
 }
 
 function byKind(list: Planned[]): Map<ArtifactKind, Planned[]> {
@@ -535,10 +551,20 @@ export async function bundle(o: BundleOptions): Promise<number> {
   try {
     plan = await planBundle(result.site, o, log);
   } catch (err) {
-    if (!(err instanceof AptError) && !(err instanceof ImageError) && !(err instanceof WheelError)) throw err;
+    if (!(err instanceof AptError) && !(err instanceof ImageError) && !(err instanceof WheelError) && !(err instanceof SourceError)) throw err;
     log.error(err.message, err.hint);
     return 1;
   }
+  try {
+    return await bundlePlanned(plan, o, { stdout, stderr, log, key, started });
+  } finally {
+    for (const dir of plan.scratch) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Fetches the plan into the store, writes and signs the manifest, exports. */
+async function bundlePlanned(plan: Plan, o: BundleOptions, c: { stdout: ProgressStream; stderr: ProgressStream; log: Log; key?: KeyObject; started: number }): Promise<number> {
+  const { stdout, stderr, log, key, started } = c;
   if (o.dryRun) {
     await dryRun(plan, o.out && existsSync(o.out) ? new Store(o.out) : undefined, stdout, o.json, o);
     return 0;

@@ -245,6 +245,8 @@ export async function main(argv: string[]): Promise<number> {
           .option("since", { type: "string", describe: "with --export: carry only what this older manifest.json lacks (a delta)" })
           .option("split", { type: "string", describe: "with --export: chunks of SIZE (700M, 4G; powers of 1024) and a signed chunk list" })
           .option("sequence", { type: "number", describe: "the bundle's sequence; default: one more than the folder's last manifest when the content changed" })
+          .option("kubespray", { type: "string", describe: "Kubespray checkout to archive the release's commit from [default: the site's kubespray.checkout, else $KUBESPRAY_DIR]" })
+          .option("kubespray-source", { type: "boolean", default: true, describe: "carry the Kubespray release's source (--no-kubespray-source: do not)" })
           .option("json", { type: "boolean", default: false, describe: "the summary (of the run, the dry run, the export) as one JSON object on stdout, no progress" }),
       async (a) => {
         const { bundle, parseMirrorOptions } = await import("../bundle/bundle.js");
@@ -259,6 +261,7 @@ export async function main(argv: string[]): Promise<number> {
           site: a.site, out: a.out, dryRun: a.dryRun, filesFrom: a.filesFrom, mirrors,
           cache: a.cache, includeBase: a.includeBase, jobs: a.jobs, certDir: a.certDir, authFile: a.authfile,
           key: a.key, exportTo: a.export, since: a.since, split, json: a.json, sequence: a.sequence,
+          kubespray: a.kubespray, noKubespraySource: !a.kubespraySource,
         });
       },
     )

@@ -16,6 +16,7 @@ import { computeList, TYPED_SETTINGS, type KubesprayArtifacts } from "../kubespr
 import { truthy } from "../kubespray/condition.js";
 import { loadCatalogue, readCatalogueFile, shippedReleases, type Catalogue } from "../kubespray/catalogue.js";
 import { CA_PATHS_VAR, caPaths, findLeaks, offlineVars, outsideVariables, resolveRefs, type Leak } from "../kubespray/offline.js";
+import { sourceCommit, sourcePath } from "../kubespray/source.js";
 import { secretExpression, type Component } from "./component.js";
 
 export interface KubesprayModel {
@@ -431,6 +432,9 @@ export const kubespray: Component<KubesprayModel> = {
           ? ["Nodes pull with the registry's pull account: its password must be readable (environment variable or vault) when Kubespray's `cluster.yml` runs."]
           : []),
         ...controllerLines(m.catalogue.controller?.requirements ?? [], site.endpoints["pip-index"]),
+        ...(!m.checkoutDir && sourceCommit(m.catalogue)
+          ? [`\`airgap bundle\` carries the release's source, \`git archive\` of its commit ${sourceCommit(m.catalogue)} from a Kubespray checkout on the bastion, at ${sourcePath(m.version)} (under files_repo).`]
+          : []),
       ],
     });
   },

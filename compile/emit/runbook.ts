@@ -19,6 +19,7 @@ import path from "node:path";
 import type { Linked, Play } from "../components/component.js";
 import type { KubesprayModel } from "../components/kubespray.js";
 import type { ReposModel } from "../components/repos.js";
+import { sourceCommit, sourcePath, sourcePrefix } from "../kubespray/source.js";
 
 /** Where a step runs: the bastion (online), or the Ansible controller inside the site. */
 export type StepPlace = "bastion" | "controller";
@@ -82,6 +83,12 @@ export function runbookSteps(i: RunbookInput): RunbookStep[] {
   const transfer = `transfer/${core.name}.tar`;
   const store = `"$HOME/airgap-${core.name}/store"`;
   const steps: RunbookStep[] = [];
+  // The release's source travels in the bundle when its catalogue pins a commit
+  // and the site names no checkout of its own (bundle/kubespray-source.ts).
+  const filesRepo = site.kubespray.files_repo;
+  const source = bundle && kubespray && !kubespray.checkoutDir && sourceCommit(kubespray.catalogue) && typeof filesRepo === "string"
+    ? { path: sourcePath(kubespray.version), dir: sourcePrefix(kubespray.version), commit: sourceCommit(kubespray.catalogue)! }
+    : undefined;
 
   if (bundle) {
     steps.push({
@@ -116,8 +123,15 @@ export function runbookSteps(i: RunbookInput): RunbookStep[] {
           "For media smaller than the file add `--split 4G` (the chunks and their signed list `" + path.basename(transfer) + ".chunks.json` travel together); " +
           "for a delta against what the site already holds add `--since OLD/manifest.json`.",
       ],
-      commands: [`airgap bundle ${siteFile} -o bundle --key ${shellWord(privateKey)} --export ${transfer}`],
+      commands: [`airgap bundle ${siteFile} -o bundle --key ${shellWord(privateKey)}${source ? ' --kubespray "$KUBESPRAY_DIR"' : ""} --export ${transfer}`],
+      ...(source ? { needs: ["KUBESPRAY_DIR"] } : {}),
     });
+    if (source) {
+      steps[steps.length - 1].text.push(
+        `\`KUBESPRAY_DIR\` is a Kubespray clone on the bastion that holds ${kubespray!.version}'s commit ${source.commit} (\`git fetch --tags\`): ` +
+          `the bundle carries that commit's tree, \`git archive\`d, as \`${source.path}\`.`,
+      );
+    }
   }
   if (bundle && kubespray) {
     steps.push({
@@ -215,6 +229,23 @@ export function runbookSteps(i: RunbookInput): RunbookStep[] {
   if (kubespray) {
     const requirements = kubespray.catalogue.controller?.requirements ?? [];
     const index = site.endpoints["pip-index"];
+    if (source) {
+      const file = path.posix.basename(source.path);
+      steps.push({
+        id: "kubespray-source",
+        title: `Kubespray ${kubespray.version}, from the bundle`,
+        on: "controller",
+        text: [
+          `The release's source, from files_repo, checked against the imported store's manifest, unpacked into \`${source.dir}/\` ` +
+            "(on a host of the site, curl trusts the site CA):",
+        ],
+        commands: [
+          `curl -fsSO ${filesRepo}/${source.path.slice("files/".length)}`,
+          `python3 -c 'import json, sys; print([a["sha256"] for a in json.load(open(sys.argv[1]))["artifacts"] if a["path"] == sys.argv[2]][0], sys.argv[3])' ${store}/manifest.json ${source.path} ${file} | sha256sum -c`,
+          `tar -xzf ${file}`,
+        ],
+      });
+    }
     if (requirements.length && index) {
       steps.push({
         id: "kubespray-venv",
@@ -226,7 +257,9 @@ export function runbookSteps(i: RunbookInput): RunbookStep[] {
         ],
         commands: [
           "python3 -m venv ~/kubespray-venv",
-          `~/kubespray-venv/bin/pip install --index-url ${index} ${requirements.map(shellWord).join(" ")}`,
+          source
+            ? `~/kubespray-venv/bin/pip install --index-url ${index} -r ${source.dir}/requirements.txt`
+            : `~/kubespray-venv/bin/pip install --index-url ${index} ${requirements.map(shellWord).join(" ")}`,
         ],
       });
     }
@@ -242,12 +275,16 @@ export function runbookSteps(i: RunbookInput): RunbookStep[] {
           (envs.length && vaults.length ? "; " : "") +
           (vaults.length ? "the vault files through `inventory/group_vars/all/airgap-secrets.yml`" : "") +
           (envs.length || vaults.length ? ")" : "none here)") +
-          ". `KUBESPRAY_DIR` is the Kubespray " + kubespray.version + " source on the controller.",
+          (source
+            ? `. It runs from \`${source.dir}/\` (its \`ansible.cfg\` names its roles and modules).`
+            : ". `KUBESPRAY_DIR` is the Kubespray " + kubespray.version + " source on the controller."),
       ],
       commands: kubespray.checkoutDir
         ? [`${ansible} -b deploy.yml${bundle ? ` -e airgap_repo_server_bundle=${store}` : ""}${vaultFlag}`]
-        : [`${ansible} -i inventory/hosts.yml -b "$KUBESPRAY_DIR/cluster.yml"${vaultFlag}`],
-      needs: kubespray.checkoutDir ? undefined : ["KUBESPRAY_DIR"],
+        : source
+          ? [`(cd ${source.dir} && ${ansible} -i ../inventory/hosts.yml -b cluster.yml${vaultFlag})`]
+          : [`${ansible} -i inventory/hosts.yml -b "$KUBESPRAY_DIR/cluster.yml"${vaultFlag}`],
+      needs: kubespray.checkoutDir || source ? undefined : ["KUBESPRAY_DIR"],
     });
   }
   const health: string[] = [`ansible-playbook site.yml --check${vaultFlag}`];
@@ -273,7 +310,7 @@ export function runbookSteps(i: RunbookInput): RunbookStep[] {
       on: "controller",
       text: ["After Kubespray's run, every node is `Ready`:"],
       commands: ["ansible 'kube_control_plane[0]' -b -m ansible.builtin.command -a 'kubectl get nodes -o wide'"],
-      needs: kubespray.checkoutDir ? undefined : ["KUBESPRAY_DIR"],
+      needs: kubespray.checkoutDir || source ? undefined : ["KUBESPRAY_DIR"],
     });
   }
   return steps;
