@@ -50,26 +50,6 @@ export interface KubesprayModel {
   config: KubesprayConfig;
 }
 
-/**
- * What Kubespray's own system_packages role installs on cluster nodes (2.28,
- * Debian 12 / Ubuntu, with the defaults the compiled project keeps:
- * kube_proxy_mode ipvs, ntp off; ipset too, for sites that switch to iptables
- * mode). Offline, it must come from the site's repository.
- */
-export const SYSTEM_PACKAGES = {
-  deb: [
-    "apparmor", "apt-transport-https", "bash-completion", "conntrack", "curl", "e2fsprogs", "ebtables", "gnupg",
-    "iproute2", "ipset", "iptables", "iputils-ping", "ipvsadm", "libseccomp2", "mergerfs", "openssl", "python3-apt",
-    "rsync", "socat", "software-properties-common", "tar", "unzip", "xfsprogs",
-  ],
-  rpm: [
-    "bash-completion", "conntrack", "container-selinux", "curl", "device-mapper-libs", "e2fsprogs", "ebtables",
-    "iproute", "ipset", "iptables", "iputils", "ipvsadm", "libseccomp", "nss", "openssl", "python3-libselinux",
-    "rsync", "socat", "tar", "unzip", "xfsprogs",
-  ],
-  why: "what Kubespray's system_packages role installs on cluster nodes; offline, it must come from the site's repository",
-};
-
 const VERSION = /^\d+\.\d+\.\d+$/;
 const RUNTIMES = ["containerd", "crio"];
 const PLUGINS = ["calico", "cilium", "flannel", "kube-ovn", "kube-router"];
@@ -366,7 +346,8 @@ export const kubespray: Component<KubesprayModel> = {
       exports: {
         // The registry pushes them from the bundle under the names Kubespray asks for.
         images: artifacts.images.map((i) => ({ source: i.source, target: i.target })),
-        packages: [{ hosts: k8s, deb: SYSTEM_PACKAGES.deb, rpm: SYSTEM_PACKAGES.rpm, why: SYSTEM_PACKAGES.why }],
+        // Kubespray's node packages, installed before it runs (roles/kubespray_node lists them; the bundle carries them).
+        plays: [{ playbook: "nodes", name: "Kubespray's node packages", hosts: "airgap_kubespray_nodes", role: "kubespray_node", after: ["repo_client"] }],
         // The Ansible controller that runs Kubespray installs them from the site's index.
         python: catalogue.controller?.requirements ?? [],
       },
@@ -416,6 +397,7 @@ export const kubespray: Component<KubesprayModel> = {
   },
   emit(m, site, out) {
     Object.assign(out.kubespray, m.vars);
+    out.addGroup("airgap_kubespray_nodes", site.core.hosts.filter(isKubernetes).map((h) => h.name));
     out.addVars("all", {
       airgap_kubespray_version: m.version,
       // The mirrors' CA path per OS family, read by their `ca` in a cluster that mixes them.
