@@ -10,6 +10,7 @@ import { synth } from "../compile/synth.js";
 import { renderSvg } from "../compile/emit/diagram.js";
 import { writeProject } from "../compile/write.js";
 import { checkoutReader } from "../kubespray/render.js";
+import { sourceCommit } from "../compile/kubespray/source.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -109,7 +110,7 @@ async function check(site: string, manifest: string | undefined, kubespray: stri
     process.stdout.write(`${chalk.green("ok")} ${site}: site "${r.siteName}" deploys no Kubernetes; nothing to check\n`);
     return 0;
   }
-  const n = `${k.artifacts.files.length} files and ${k.artifacts.images.length} images`;
+  const n = `${k.artifacts.files.length} files and ${k.artifacts.images.length} images${sourceCommit(k.catalogue) ? " (and the release's source)" : ""}`;
   const errors: string[] = [];
   if (r.missing.length > 0) {
     errors.push(`${chalk.red("error")}: ${r.missing.length} of the ${n} Kubespray needs ${r.missing.length === 1 ? "is" : "are"} not in the bundle (${manifest}):`);

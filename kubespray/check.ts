@@ -14,6 +14,7 @@ import { synth } from "../compile/synth.js";
 import type { KubesprayArtifacts } from "../compile/kubespray/artifacts.js";
 import { normalizeRepo } from "../compile/kubespray/catalogue.js";
 import { missingFromManifest, resolveRefs, type ManifestLike, type Missing } from "../compile/kubespray/offline.js";
+import { sourceCommit, sourcePath } from "../compile/kubespray/source.js";
 import { checkoutReader, renderLive, type LiveHost } from "./render.js";
 import { truthy } from "../compile/kubespray/condition.js";
 
@@ -106,6 +107,15 @@ export async function checkSite(siteFile: string, o: CheckOptions = {}): Promise
     const m = JSON.parse(readFileSync(o.manifest, "utf8")) as ManifestLike;
     if (!m || !Array.isArray(m.artifacts)) throw new Error(`${o.manifest}: not a bundle manifest (no artifacts list)`);
     result.missing = missingFromManifest(kubespray.artifacts, m);
+    // The release's source (the controller's kit), when the catalogue pins its commit.
+    const commit = sourceCommit(kubespray.catalogue);
+    const src = sourcePath(kubespray.version);
+    if (commit && !m.artifacts.some((a) => a.kind === "file" && a.path === src)) {
+      result.missing.push({
+        kind: "file", what: `${src} (Kubespray ${kubespray.version}'s source, commit ${commit})`, variable: "(none: the controller's kit)", why: "not in the bundle",
+        fix: `run airgap bundle again with a Kubespray checkout that holds the commit (--kubespray DIR, kubespray.checkout or KUBESPRAY_DIR)`,
+      });
+    }
   }
   const checkout = o.kubespray ?? (kubespray.checkout ? path.resolve(path.dirname(file), kubespray.checkout) : undefined);
   if (checkout) {
