@@ -13,35 +13,45 @@
  *     npx mocha --no-config --timeout 60000 dist/test/e2e/kubespray-cluster.test.js
  *
  * What runs: the fixture (test/e2e/fixture.ts) brings the lab up, bundles,
- * imports and runs the compiled site.yml as for every lab test. Then the
- * lab site is compiled once more with `kubespray: { version: <the
- * checkout's release>, kubernetes: <its catalogue's default> }` (the shipped
- * catalogue, no stand-in catalogue), and the release's own `cluster.yml`
- * runs with the venv's ansible-playbook (the Ansible the release pins) from
- * the checkout's folder (its ansible.cfg and roles) against that compiled
- * inventory, from the controller (the lab's root namespace).
+ * imports and runs the compiled site.yml as for every lab test (airgap's
+ * kubespray_node role installs Kubespray's node packages from the site
+ * repository there, ping among them). Then, for the checkout's release:
+ * - the lab site is compiled once more with `kubespray: { version: <the
+ *   release>, kubernetes: <its catalogue's default> }` and the shipped
+ *   catalogue: the project Kubespray runs against (a release whose containerd
+ *   templates drop the pull account, 2.28.1, is refused by the compiler,
+ *   AG121: the test asserts that on the lab site, without the lab, and stops);
+ * - on the bastion side (this machine, online), `airgap bundle` of the lab
+ *   site with a catalogue cut to the engine's files (below) pinned by their
+ *   stand-ins' SHA-256, `--kubespray KUBESPRAY_DIR` (the release's source,
+ *   `git archive` of its commit), and the site's index sourced from PyPI
+ *   (the release's controller requirements: ansible, ansible-core, …; the
+ *   lab's own test wheels left out); the admin gets it through that site's
+ *   compiled site.yml;
+ * - the controller inside is a network namespace on the site's bridge with a
+ *   route to the nodes through the gateway host and the site's DNS, and no
+ *   other route: there it runs the compiled runbook's own commands (fetch the
+ *   release from files_repo, check it against the manifest, unpack it, venv
+ *   and `pip install -r requirements.txt` from the site's index), then the
+ *   release's `cluster.yml` from the unpacked folder against the project's
+ *   inventory.
  *
  * What is NOT upstream, and only for this test run:
  * - containerd, runc, nerdctl and crictl are stand-ins built here from their
  *   Go modules at the versions the release pins (test/e2e/kubespray/
  *   build-engine.sh): real programs, but not upstream's bytes, so their
- *   checksums differ from the release's. The run passes the stand-ins'
- *   checksums as extra vars (`containerd_archive_checksum`,
+ *   checksums differ from the release's. The bundle carries them under
+ *   their upstream paths (the cut catalogue pins their own SHA-256) and the
+ *   run passes the same checksums as extra vars (`containerd_archive_checksum`,
  *   `runc_binary_checksum`, `nerdctl_archive_checksum`,
  *   `crictl_binary_checksum`); nothing else gets them.
  * - etcd and the CNI plugins (first in the download role's loop) get
- *   placeholders: tarballs holding one text file, with their own checksums
- *   passed the same way (`etcd_binary_checksum`, `cni_binary_checksum`).
- *   With 2.30.0 they are not even fetched: the run stops earlier.
+ *   placeholders: tarballs holding one text file, carried and passed the
+ *   same way (`etcd_binary_checksum`, `cni_binary_checksum`). They are not
+ *   even fetched: the run stops earlier.
  * - The lab's own limits, as extra vars: `kubelet_protect_kernel_defaults:
  *   false` (nspawn hosts may not set kernel-wide sysctls) and
- *   `enable_nodelocaldns: false` (no CAP_SYS_MODULE for `modprobe dummy`);
- *   the nodes get `iputils-ping` from the site repository before the run
- *   (Kubespray 2.30.0 leaves it out in its bootstrap play).
- * - These files are not in the bundle (the lab site carries stand-ins for
- *   2.28.1 only): the test puts them into the admin's served tree
- *   (`files/<host>/<path>`, where the bundle would; a file the bundle serves
- *   at that path is set aside) and restores the tree after.
+ *   `enable_nodelocaldns: false` (no CAP_SYS_MODULE for `modprobe dummy`).
  *
  * Where it stops: kubeadm (Kubernetes' own binaries cannot be had here).
  * The download role first fetches kubeadm on the first control-plane node
@@ -66,19 +76,34 @@
  * CA (the `ca` removed, and containerd restarted with no system trust store).
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { loadCatalogue, type Catalogue } from "../../compile/kubespray/catalogue.js";
+import { loadCatalogue, serializeCatalogue, type Catalogue } from "../../compile/kubespray/catalogue.js";
+import { sourcePath, sourcePrefix } from "../../compile/kubespray/source.js";
+import { parseRunbook } from "../../compile/emit/runbook.js";
 import { CLI, ROOT } from "../helpers.js";
 import { buildImages, type ImageSpec } from "../roles/registry-harness.js";
-import { formatRecap, labBefore, labRequested, phase, run, SITE, taskStatus, WORK, type LabRunResult, type PlaybookRun, parseRecap } from "./fixture.js";
+import { BUNDLE, EXAMPLE_SITE, FILES_MIRROR, formatRecap, KEYS, labBefore, labRequested, phase, run, SITE, taskStatus, WORK, type Lab, type LabRunResult, type PlaybookRun, parseRecap, type Result } from "./fixture.js";
+import { startLabUpstream } from "./upstream.js";
 
 const KUBESPRAY_DIR = process.env.KUBESPRAY_DIR;
 const BUILD_ENGINE = path.join(ROOT, "test/e2e/kubespray/build-engine.sh");
-/** The admin's served tree (roles/repo_server: `airgap_repo_server_root`/www), files_repo is its `files/`. */
-const SERVED_FILES = "/srv/airgap/www/files";
 const ARCH = "amd64";
+/** The engine's files (built at the release's versions) and the first two of the download role's loop (placeholders). */
+const ENGINE = ["containerd", "runc", "nerdctl", "crictl"];
+const PLACEHOLDERS = ["etcd", "cni"];
+
+/**
+ * The controller inside: a network namespace on the lab's site bridge
+ * (test/lab/hosts.conf: agbr0, 10.213.0.0/24), routed to the nodes through
+ * the gateway host, resolving through the site's DNS, with no other route:
+ * nothing it does can reach PyPI or GitHub.
+ */
+const NETNS = "agctl";
+const NETNS_VETH = "agvctl0";
+const NETNS_BRIDGE = "agbr0";
+const NETNS_ADDR = "10.213.0.5";
 
 /** Whether this mocha process was given this file by name. */
 function namedOnCommandLine(): boolean {
@@ -109,7 +134,7 @@ function fileVariant(c: Catalogue, name: string, kubernetes: string): { version:
   return v[0];
 }
 
-/** `files/<host>/<path>` of an upstream URL (where the bundle puts it, under files_repo). */
+/** `<host>/<path>` of an upstream URL (where the bundle puts it, under files_repo's `files/`). */
 function servedPath(url: string): string {
   const u = new URL(url);
   return `${u.host}${decodeURIComponent(u.pathname)}`;
@@ -124,10 +149,78 @@ function stoppedAt(output: string): { task: string; fatal: string } | undefined 
   return { task: header ? header.replace(/^TASK \[(.*)\].*$/, "$1") : "?", fatal: lines[at] };
 }
 
+/**
+ * The shipped catalogue cut to what this run carries: the engine's files and
+ * the placeholders, for the Kubernetes version and amd64, each pinned by its
+ * stand-in's SHA-256; no image (the pulls below push their own); the release's
+ * own commit and controller requirements kept. Kubeadm, kubelet, kubectl and
+ * the rest are not in it, so not in the bundle: Kubespray's download of
+ * kubeadm from files_repo gets 404.
+ */
+function engineCatalogue(c: Catalogue, kubernetes: string, sums: Record<string, string>): Catalogue {
+  const downloads: Catalogue["downloads"] = [];
+  for (const d of c.downloads) {
+    if (![...ENGINE, ...PLACEHOLDERS].includes(d.name) || !d.file) continue;
+    const v = fileVariant(c, d.name, kubernetes);
+    const sum = sums[servedPath(v.url)];
+    assert.ok(sum, `a stand-in for ${v.url}`);
+    const { image: _image, ...fileOnly } = d;
+    const { versions: _versions, ...part } = d.file;
+    const variant = part.variants.find((x) => x.url === v.url)!;
+    downloads.push({ ...fileOnly, file: { ...part, variants: [{ ...variant, kubernetes: [kubernetes], checksum: `sha256:${sum}` }] } });
+  }
+  return { ...c, kubernetes: { default: kubernetes, supported: [kubernetes] }, arches: [ARCH], downloads };
+}
+
+/** The commands of the compiled runbook's Kubespray steps (source, venv, cluster.yml), read back as the lab's runbook walker reads them. */
+function runbookKubesprayCommands(readme: string): string[] {
+  const steps = parseRunbook(readme);
+  const of = (id: string) => {
+    const s = steps.find((x) => x.id === id);
+    assert.ok(s, `the runbook has the ${id} step`);
+    assert.deepEqual(s.needs, [], `${id} needs nothing from the operator`);
+    return s.commands;
+  };
+  return [...of("kubespray-source"), ...of("kubespray-venv"), ...of("kubespray")];
+}
+
 const DOMAIN = "lab.airgap.internal";
 const REGISTRY = `registry.${DOMAIN}:5000`;
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Runs a shell command as root in this machine's root namespace; fails unless it exits 0. */
+async function local(command: string): Promise<string> {
+  const r = await run("sh", ["-c", command]);
+  if (r.code !== 0) throw new Error(`\`${command}\` exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Removes the controller's namespace and its link (what controllerUp made, by name). */
+async function controllerDown(): Promise<void> {
+  await run("sh", ["-c", `ip link del ${NETNS_VETH} 2>/dev/null; ip netns del ${NETNS} 2>/dev/null; rm -rf /etc/netns/${NETNS}; true`]);
+}
+
+/** The controller's namespace: on the site bridge, a route to the nodes through the gateway host, the site's DNS. */
+async function controllerUp(lab: Lab): Promise<void> {
+  await controllerDown();
+  await local([
+    `ip netns add ${NETNS}`,
+    `ip link add ${NETNS_VETH} type veth peer name eth0 netns ${NETNS}`,
+    `ip link set ${NETNS_VETH} master ${NETNS_BRIDGE} up`,
+    `ip -n ${NETNS} link set lo up`,
+    `ip -n ${NETNS} addr add ${NETNS_ADDR}/24 dev eth0`,
+    `ip -n ${NETNS} link set eth0 up`,
+    `ip -n ${NETNS} route add 10.215.0.0/24 via ${lab.address("gw")}`,
+    `mkdir -p /etc/netns/${NETNS}`,
+    `printf 'nameserver %s\\n' ${lab.address("admin")} > /etc/netns/${NETNS}/resolv.conf`,
+  ].join(" && "));
+}
+
+/** Runs a shell command inside the controller's namespace. */
+function inController(command: string, o: { cwd: string; env: NodeJS.ProcessEnv; log?: string }): Promise<Result> {
+  return run("ip", ["netns", "exec", NETNS, "sh", "-ec", command], o);
+}
 
 describe("@lab kubespray cluster.yml: the release's own playbook against the compiled site", function () {
   let site: LabRunResult;
@@ -136,8 +229,9 @@ describe("@lab kubespray cluster.yml: the release's own playbook against the com
   let kubernetes: string;
   let project: string;
   let engine: string;
-  let placed: string[] = [];
   let cluster: PlaybookRun;
+  let controller: { runbook: string[]; kit: Result; ca: string; cut: Result };
+  let bundled: { manifest: { artifacts: { kind: string; path: string; sha256: string; size: number }[] }; sums: Record<string, string> };
   const urls: Record<string, string> = {};
 
   before(async function () {
@@ -146,21 +240,41 @@ describe("@lab kubespray cluster.yml: the release's own playbook against the com
       console.log(`      skipped: ${why}`);
       this.skip();
     }
-    site = await labBefore(this);
-    this.timeout(60 * 60_000);
+    this.timeout(90 * 60_000);
     release = checkoutRelease(KUBESPRAY_DIR!);
     const c = loadCatalogue(release);
     if (!c) throw new Error(`airgap ships no catalogue for Kubespray ${release} (KUBESPRAY_DIR=${KUBESPRAY_DIR})`);
     catalogue = c;
     kubernetes = catalogue.kubernetes.default;
-    for (const name of ["containerd", "runc", "nerdctl", "crictl", "etcd", "cni", "kubeadm"]) urls[name] = fileVariant(catalogue, name, kubernetes).url;
+    // A release whose containerd templates drop the pull account (2.28.1) is
+    // refused by the compiler (AG121): asserted on the lab site, without the lab.
+    if (!catalogue.registryAuth?.containerd) {
+      const refused = path.join(WORK, `lab-kubespray-${release}-refused.ts`);
+      mkdirSync(WORK, { recursive: true });
+      writeFileSync(refused, readFileSync(EXAMPLE_SITE, "utf8")
+        .replace(/"(\.\.?\/[^"]*)"/g, (_, rel: string) => JSON.stringify(path.resolve(path.dirname(EXAMPLE_SITE), rel)))
+        .replace(/kubespray: \{[^}]*\}/, `kubespray: { version: ${JSON.stringify(release)}, kubernetes: ${JSON.stringify(kubernetes)} }`));
+      const r = await run(process.execPath, [CLI, "compile", refused, "-o", path.join(WORK, `project-kubespray-${release}`)]);
+      console.log(`      e2e kubespray ${release}: airgap compile exit ${r.code}: ${r.stderr.split("\n").find((l) => /error AG/.test(l)) ?? r.stderr}`);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /error AG121: Kubespray [\d.]+ cannot give containerd the registry's pull account/);
+      console.log(`      skipped: Kubespray ${release} cannot give containerd the pull account (AG121): nothing of it can run against the lab site`);
+      this.skip();
+    }
+    site = await labBefore(this);
+    this.timeout(90 * 60_000);
+    for (const name of [...ENGINE, ...PLACEHOLDERS, "kubeadm"]) urls[name] = fileVariant(catalogue, name, kubernetes).url;
+    const labSite = readFileSync(SITE, "utf8");
+    const withKubespray = (block: string) => {
+      const moved = labSite.replace(/kubespray: \{[^}]*\}/, `kubespray: { ${block} }`);
+      assert.notEqual(moved, labSite, `${SITE} has a one-line kubespray block`);
+      return moved;
+    };
 
-    // The lab site, Kubespray's block moved to the checkout's release and the shipped catalogue.
-    const text = readFileSync(SITE, "utf8");
-    const moved = text.replace(/kubespray: \{[^}]*\}/, `kubespray: { version: ${JSON.stringify(release)}, kubernetes: ${JSON.stringify(kubernetes)} }`);
-    assert.notEqual(moved, text, `${SITE} has a one-line kubespray block`);
+    // The project Kubespray runs against: the lab site, Kubespray's block
+    // moved to the checkout's release and its shipped catalogue.
     const siteFile = path.join(path.dirname(SITE), `lab-kubespray-${release}.ts`);
-    writeFileSync(siteFile, moved);
+    writeFileSync(siteFile, withKubespray(`version: ${JSON.stringify(release)}, kubernetes: ${JSON.stringify(kubernetes)}`));
     project = path.join(WORK, `project-kubespray-${release}`);
     const compiled = await run(process.execPath, [CLI, "compile", siteFile, "-o", project]);
     assert.equal(compiled.code, 0, compiled.stdout + compiled.stderr);
@@ -173,7 +287,7 @@ describe("@lab kubespray cluster.yml: the release's own playbook against the com
     assert.equal(built.code, 0, `build-engine.sh failed:\n${built.stderr.slice(-3000)}`);
     const sums = JSON.parse(readFileSync(path.join(engine, "checksums.json"), "utf8")) as Record<string, string>;
     // etcd and the CNI plugins: placeholders (see above).
-    for (const name of ["etcd", "cni"]) {
+    for (const name of PLACEHOLDERS) {
       const rel = servedPath(urls[name]);
       const file = path.join(engine, rel);
       if (!existsSync(file)) {
@@ -188,18 +302,53 @@ describe("@lab kubespray cluster.yml: the release's own playbook against the com
       const s = await run("sha256sum", [file]);
       sums[rel] = s.stdout.split(/\s+/)[0];
     }
-    const checksum = (name: string) => {
-      const sum = sums[servedPath(urls[name])];
-      assert.ok(sum, `a stand-in for ${urls[name]}`);
-      return `sha256:${sum}`;
-    };
+
+    // The bundle for this run, made on the bastion (this machine, online):
+    // the lab site with the engine's catalogue (its files pinned by the
+    // stand-ins' SHA-256), the release's source archived from the checkout,
+    // and the release's controller requirements resolved from PyPI (the
+    // site's own Python packages are left out: they are the lab's test wheels).
+    const ksCatalogue = path.join(WORK, `kubespray-${release}-engine.json`);
+    writeFileSync(ksCatalogue, serializeCatalogue(engineCatalogue(catalogue, kubernetes, sums)));
+    const bundleSite = path.join(path.dirname(SITE), `lab-kubespray-${release}-bundle.ts`);
+    const withIndex = withKubespray(`version: ${JSON.stringify(release)}, kubernetes: ${JSON.stringify(kubernetes)}, catalogue: ${JSON.stringify(ksCatalogue)}`)
+      .replace(/packages: \["airgap-lab-top"\],([\s\S]*?)source: \{ wheelhouse: [^}]*\}/, `packages: [],$1source: { index: "https://pypi.org/simple/" }`);
+    assert.match(withIndex, /source: \{ index: "https:\/\/pypi\.org\/simple\/" \}/, "the lab site's pypi block as the test expects it");
+    writeFileSync(bundleSite, withIndex);
+    // The files mirror: the engine's tree and the lab's own file.
+    const mirror = path.join(WORK, `mirror-kubespray-${release}`);
+    rmSync(mirror, { recursive: true, force: true });
+    mkdirSync(mirror, { recursive: true });
+    symlinkSync(path.join(engine, "github.com"), path.join(mirror, "github.com"));
+    symlinkSync(path.join(FILES_MIRROR, "files.example.org"), path.join(mirror, "files.example.org"));
+    const upstream = await startLabUpstream(path.join(WORK, "upstream"));
+    let b: Result;
+    try {
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PIP_")));
+      b = await run(process.execPath, [CLI, "bundle", bundleSite, "-o", BUNDLE, "--files-from", mirror, "--include-base", "--cert-dir", upstream.certDir,
+        "--key", path.join(KEYS, "airgap-bundle.key"), "--kubespray", KUBESPRAY_DIR!], { env, log: path.join(WORK, `kubespray-${release}-bundle.log`) });
+    } finally {
+      await upstream.stop();
+    }
+    phase(`kubespray ${release}: airgap bundle`, b.ms);
+    assert.equal(b.code, 0, b.stderr.slice(-3000));
+    bundled = { manifest: JSON.parse(readFileSync(path.join(BUNDLE, "manifest.json"), "utf8")), sums };
+    // The admin serves it: the compiled site.yml of that site, given the bundle.
+    const bundleProject = path.join(WORK, `project-kubespray-${release}-bundle`);
+    const bc = await run(process.execPath, [CLI, "compile", bundleSite, "-o", bundleProject]);
+    assert.equal(bc.code, 0, bc.stdout + bc.stderr);
+    const served = await site.lab.playbook(`kubespray-${release}-site`, "site.yml", [], BUNDLE, bundleProject);
+    phase(`kubespray ${release}: site.yml with its bundle`, served.ms);
+    assert.equal(served.code, 0, `site.yml with the Kubespray bundle failed (log ${served.log}):\n${served.stdout.slice(-3000)}`);
+
     const extra = {
-      containerd_archive_checksum: checksum("containerd"),
-      runc_binary_checksum: checksum("runc"),
-      nerdctl_archive_checksum: checksum("nerdctl"),
-      crictl_binary_checksum: checksum("crictl"),
-      etcd_binary_checksum: checksum("etcd"),
-      cni_binary_checksum: checksum("cni"),
+      // The stand-ins' own checksums, for this run only (Kubespray's variable names).
+      containerd_archive_checksum: `sha256:${sums[servedPath(urls.containerd)]}`,
+      runc_binary_checksum: `sha256:${sums[servedPath(urls.runc)]}`,
+      nerdctl_archive_checksum: `sha256:${sums[servedPath(urls.nerdctl)]}`,
+      crictl_binary_checksum: `sha256:${sums[servedPath(urls.crictl)]}`,
+      etcd_binary_checksum: `sha256:${sums[servedPath(urls.etcd)]}`,
+      cni_binary_checksum: `sha256:${sums[servedPath(urls.cni)]}`,
       // The lab's limits, not the site's: nspawn hosts share the machine's
       // kernel and may not change it. Kernel-wide sysctls (kernel.panic,
       // vm.overcommit_memory, …) are refused ("permission denied on key",
@@ -211,33 +360,48 @@ describe("@lab kubespray cluster.yml: the release's own playbook against the com
     const extraFile = path.join(WORK, `kubespray-${release}-standin-checksums.json`);
     writeFileSync(extraFile, `${JSON.stringify(extra, null, 2)}\n`);
 
-    // Served where the bundle would put them (files/<host>/<path>), the tree restored in after().
-    placed = Object.keys(sums);
-    const ssh = [...site.lab.env.AIRGAP_LAB_SSH_ARGS.split(/\s+/).filter(Boolean), "-o", "BatchMode=yes", `root@${site.lab.address("admin")}`];
-    // A file the bundle already serves there (the lab's stand-in catalogue may
-    // name the same URL) is set aside, and put back in after().
-    const aside = placed.map((f) => `if [ -e ${q(f)} ]; then mv ${q(f)} ${q(`${f}.airgap-aside`)}; fi`).join("; ");
-    const copy = await run("sh", ["-c", `tar -C ${q(engine)} -cf - ${placed.map(q).join(" ")} | ssh ${ssh.map(q).join(" ")} ${q(`cd ${SERVED_FILES} && { ${aside}; } && tar --no-same-owner -xf - && chmod -R a+rX ${placed.map(q).join(" ")}`)}`]);
-    assert.equal(copy.code, 0, copy.stderr);
+    // The controller inside, with the network cut: the runbook's own commands
+    // (fetch the release from files_repo, check it against the manifest,
+    // unpack, venv from the site's index), then Kubespray's cluster.yml.
+    await controllerUp(site.lab);
+    const ca = path.join(WORK, "site-ca.crt");
+    writeFileSync(ca, await site.lab.sh("admin", "cat /usr/local/share/ca-certificates/airgap-lab.crt"));
+    const base: NodeJS.ProcessEnv = {
+      PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      HOME: process.env.HOME ?? "/root",
+      LANG: "C.UTF-8",
+      // The site CA, as a host of the site trusts it; pip reads no config file, keeps no cache.
+      CURL_CA_BUNDLE: ca,
+      PIP_CERT: ca,
+      PIP_CONFIG_FILE: "/dev/null",
+      PIP_NO_CACHE_DIR: "1",
+      PIP_DISABLE_PIP_VERSION_CHECK: "1",
+    };
+    const cut = await inController("ip route; getent hosts pypi.org github.com || echo unresolved", { cwd: WORK, env: base });
+    const commands = runbookKubesprayCommands(readFileSync(path.join(project, "README.md"), "utf8"));
+    const last = commands.pop()!;
+    assert.equal(last, `(cd ${sourcePrefix(release)} && ~/kubespray-venv/bin/ansible-playbook -i ../inventory/hosts.yml -b cluster.yml)`);
+    // The runbook's store is the imported one (~/airgap-lab/store); here the bundle folder, same manifest.
+    const script = commands.map((l) => l.replace(`"$HOME/airgap-lab/store"/manifest.json`, path.join(BUNDLE, "manifest.json")));
+    assert.ok(script.some((l) => l.includes(path.join(BUNDLE, "manifest.json"))), "the runbook checks the archive against the store's manifest");
+    // The runbook's venv is ~/kubespray-venv: this run's HOME is a scratch folder.
+    const home = path.join(WORK, `controller-home-${release}`);
+    await local(`rm -rf ${q(home)} && mkdir -p ${q(home)} && cd ${q(project)} && rm -rf ${sourcePrefix(release)} ${sourcePrefix(release)}.tar.gz`);
+    base.HOME = home;
+    const kit = await inController(script.join("\n"), { cwd: project, env: base, log: path.join(WORK, `kubespray-${release}-controller.log`) });
+    phase(`kubespray ${release}: controller kit (netns)`, kit.ms);
+    controller = { runbook: script, kit, ca, cut };
+    assert.equal(kit.code, 0, `the runbook's controller steps failed:\n${(kit.stdout + kit.stderr).slice(-3000)}`);
 
-    // Kubespray 2.30.0 installs iputils-ping only when `main_access_ip` is
-    // defined, which it is not in its bootstrap play (bootstrap_os alone,
-    // without kubespray_defaults): on a minimal Debian node, preinstall's
-    // "Stop if access_ip is not pingable" then fails with no `ping`. The
-    // bundle carries the package (Kubespray's system packages); the nodes
-    // get it from the site's repository first, as an OS image would have it.
-    for (const node of ["node1", "node2"]) await site.lab.install(node, "iputils-ping");
-
-    // Kubespray's own cluster.yml, with the release's Ansible, from the checkout's folder.
-    const venv = process.env.KUBESPRAY_VENV ?? path.join(KUBESPRAY_DIR!, ".venv");
-    const playbook = path.join(venv, "bin/ansible-playbook");
-    assert.ok(existsSync(playbook), `no ${playbook}: set KUBESPRAY_VENV to a venv with the checkout's requirements.txt`);
     const log = path.join(WORK, `kubespray-${release}-cluster.log`);
     writeFileSync(log, "");
+    const venv = path.join(home, "kubespray-venv");
     const env = {
-      ...process.env,
+      ...base,
       ...Object.fromEntries(Object.entries(site.lab.env).filter(([k]) => k.startsWith("ANSIBLE_"))),
-      PATH: `${path.join(venv, "bin")}:${process.env.PATH}`,
+      // The pull account's password, read by the mirrors' header (the runbook: exported when cluster.yml runs).
+      AIRGAP_LAB_REGISTRY_PULL_PASSWORD: process.env.AIRGAP_LAB_REGISTRY_PULL_PASSWORD,
+      PATH: `${path.join(venv, "bin")}:${base.PATH}`,
       VIRTUAL_ENV: venv,
       ANSIBLE_NOCOLOR: "1",
       ANSIBLE_FORCE_COLOR: "0",
@@ -245,7 +409,7 @@ describe("@lab kubespray cluster.yml: the release's own playbook against the com
       // Kubespray's ansible.cfg caches facts in /tmp, shared with any other run: this run's own.
       ANSIBLE_CACHE_PLUGIN_CONNECTION: path.join(WORK, `kubespray-${release}-facts`),
     };
-    const r = await run(playbook, ["-i", path.join(project, "inventory/hosts.yml"), "-b", "cluster.yml", "-e", `@${extraFile}`], { cwd: KUBESPRAY_DIR, env, log });
+    const r = await inController(last.replace(/\)$/, ` -e @${q(extraFile)})`), { cwd: project, env, log });
     // profile_tasks' summary follows the recap: keep the lab's hosts only.
     const recap = new Map([...parseRecap(r.stdout)].filter(([h]) => site.lab.hosts.includes(h)));
     cluster = { ...r, recap, log };
@@ -256,9 +420,42 @@ describe("@lab kubespray cluster.yml: the release's own playbook against the com
   });
 
   after(async function () {
-    if (!site || placed.length === 0) return;
-    const back = placed.map((f) => `rm -f ${q(f)}; if [ -e ${q(`${f}.airgap-aside`)} ]; then mv ${q(`${f}.airgap-aside`)} ${q(f)}; fi`).join("; ");
-    await site.lab.ssh("admin", `cd ${SERVED_FILES} && ${back}`);
+    await controllerDown();
+  });
+
+  it("the controller, with no way out, installs the release from files_repo and its requirements from the site's index alone", async () => {
+    // The cut: a route to the site's networks only, no name outside the site.
+    assert.doesNotMatch(controller.cut.stdout, /^default /m, controller.cut.stdout);
+    assert.match(controller.cut.stdout, /unresolved/, controller.cut.stdout);
+    const out = controller.kit.stdout + controller.kit.stderr;
+    assert.match(out, new RegExp(`${sourcePrefix(release)}\\.tar\\.gz: OK`), "the archive matches the manifest's sha256");
+    assert.match(out, /Looking in indexes: https:\/\/pypi\.lab\.airgap\.internal:\d+\/simple\//);
+    for (const req of catalogue.controller!.requirements) {
+      const [name, version] = req.split("==");
+      const shown = await run(path.join(WORK, `controller-home-${release}`, "kubespray-venv/bin/python"), ["-m", "pip", "show", name], { env: { PATH: "/usr/bin:/bin", PIP_CONFIG_FILE: "/dev/null" } });
+      assert.match(shown.stdout, new RegExp(`^Version: ${version.replace(/\./g, "\\.")}$`, "m"), `${req} in the venv`);
+    }
+    // What the admin served to the controller: the archive from the bundle, the wheels from the index.
+    const repoLog = await site.lab.sh("admin", "cat /var/log/nginx/airgap-repo.access.log");
+    assert.ok(repoLog.split("\n").some((l) => l.startsWith(`${NETNS_ADDR} `) && l.includes(`"GET /${sourcePath(release)} `) && / 200 /.test(l)), "the archive from files_repo");
+    const pypiLog = await site.lab.sh("admin", "cat /var/log/nginx/airgap-pypi.access.log");
+    for (const name of ["ansible", "ansible-core", "jmespath"]) {
+      assert.ok(pypiLog.split("\n").some((l) => l.startsWith(`${NETNS_ADDR} `) && new RegExp(`"GET /(simple|pypi)/${name}/`).test(l) && / 200 /.test(l)), `${name} from the site's index`);
+    }
+    // The archive is the checkout's commit, as the manifest lists it.
+    const a = bundled.manifest.artifacts.find((x) => x.path === sourcePath(release));
+    assert.ok(a, `${sourcePath(release)} in the manifest`);
+    assert.match(readFileSync(path.join(project, sourcePrefix(release), "requirements.txt"), "utf8"), new RegExp(`^${catalogue.controller!.requirements[0].replace(/\./g, "\\.")}$`, "m"));
+  });
+
+  it("carries the engine's stand-ins in the bundle, pinned by their own SHA-256", () => {
+    for (const name of [...ENGINE, ...PLACEHOLDERS]) {
+      const rel = servedPath(urls[name]);
+      const a = bundled.manifest.artifacts.find((x) => x.path === `files/${rel}`);
+      assert.ok(a, `files/${rel} in the manifest`);
+      assert.equal(a.sha256, bundled.sums[rel], name);
+    }
+    assert.ok(!bundled.manifest.artifacts.some((x) => x.path === `files/${servedPath(urls.kubeadm)}`), "kubeadm is not in the bundle");
   });
 
   it("passes the version and inventory asserts, facts, bootstrap and preinstall on every node", () => {
@@ -282,8 +479,11 @@ describe("@lab kubespray cluster.yml: the release's own playbook against the com
       ] as const) {
         assert.match(taskStatus(cluster.stdout, task, node) ?? "missing", want, `${node}: ${task} (log ${cluster.log})`);
       }
-      // Kubespray's system packages, installed from the site's repository.
-      assert.match(cluster.stdout, new RegExp(`^changed: \\[${node}\\] => \\(item=install\\)`, "m"), `${node}: system_packages installed`);
+      // Kubespray's system packages: airgap's kubespray_node role installed
+      // them from the site's repository in the first site.yml (ping among
+      // them, which preinstall needs), so Kubespray's own install finds them.
+      assert.equal(taskStatus(site.first.stdout, "kubespray_node : Install Kubespray's node packages from the site repository", node), "changed", `${node}: airgap's node role`);
+      assert.match(cluster.stdout, new RegExp(`^(ok|changed): \\[${node}\\] => \\(item=install\\)`, "m"), `${node}: system_packages`);
     }
   });
 

@@ -16,7 +16,9 @@
 #
 # Needs go, gcc, git, libseccomp-dev (runc links libseccomp through cgo, as
 # upstream's dynamic build does; Debian 12 nodes have libseccomp2). Skips a
-# file that is already there. linux/amd64 only.
+# file that is already there. linux/amd64 only. NERDCTL_GIT and CRITOOLS_GIT:
+# git directories of containerd/nerdctl and kubernetes-sigs/cri-tools, for
+# what the module proxy does not serve (see below).
 set -euo pipefail
 
 OUT=$1 CONTAINERD=$2 RUNC=$3 NERDCTL=$4 CRICTL=$5
@@ -26,13 +28,25 @@ WORK="$OUT/.build"
 mkdir -p "$WORK"
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false GOOS=linux GOARCH=amd64
 
-# The module's source from the proxy, copied somewhere writable; prints its folder.
+# The module's source from the proxy, copied somewhere writable; prints its
+# folder. When the proxy does not serve that version ("This module version is
+# not available": sigs.k8s.io/cri-tools v1.35.0, seen), the tag's tree from a
+# git directory of the module's repository named by GITVAR (its 4th argument),
+# e.g. from fetching github:kubernetes-sigs/cri-tools.
 source_of() {
-  local mod=$1 ver=$2 name=$3 dir
-  dir=$(go mod download -json "$mod@$ver" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  local mod=$1 ver=$2 name=$3 gitvar=${4:-} dir
   rm -rf "${WORK:?}/$name"
-  cp -r "$dir" "$WORK/$name"
-  chmod -R u+w "$WORK/$name"
+  if dir=$(go mod download -json "$mod@$ver" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])' 2>/dev/null); then
+    cp -r "$dir" "$WORK/$name"
+    chmod -R u+w "$WORK/$name"
+  elif [ -n "$gitvar" ] && [ -n "${!gitvar:-}" ]; then
+    echo "the module proxy does not serve $mod@$ver: its tag from \$$gitvar" >&2
+    mkdir -p "$WORK/$name"
+    git --git-dir="${!gitvar}" archive "$ver" | tar -x -C "$WORK/$name"
+  else
+    echo "the module proxy does not serve $mod@$ver${gitvar:+; set $gitvar to a git directory of its repository holding tag $ver}" >&2
+    return 1
+  fi
   echo "$WORK/$name"
 }
 
@@ -84,9 +98,13 @@ fi
 
 K=github.com/kubernetes-sigs/cri-tools/releases/download/v$CRICTL/crictl-v$CRICTL-linux-amd64.tar.gz
 if [ ! -f "$OUT/$K" ]; then
-  src=$(source_of sigs.k8s.io/cri-tools "v$CRICTL" cri-tools)
+  src=$(source_of sigs.k8s.io/cri-tools "v$CRICTL" cri-tools CRITOOLS_GIT)
   rm -rf "$WORK/crictl-pkg" && mkdir -p "$WORK/crictl-pkg"
-  (cd "$src" && CGO_ENABLED=0 go build -mod=mod \
+  # From git, its own vendor/ (the proxy may not serve its dependencies
+  # either: k8s.io/cri-client v0.35.0-rc.1 for 1.35.0, seen); a module zip has none.
+  mode=mod
+  if [ -f "$src/vendor/modules.txt" ]; then mode=vendor; fi
+  (cd "$src" && CGO_ENABLED=0 go build -mod=$mode \
     -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=v$CRICTL" \
     -o "$WORK/crictl-pkg/crictl" ./cmd/crictl)
   tarball "$OUT/$K" "$WORK/crictl-pkg"
