@@ -8,7 +8,7 @@
  * so a bundle folder always holds a manifest whose blobs are all present.
  */
 import { existsSync } from "node:fs";
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import type { KeyObject } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
@@ -41,6 +41,7 @@ import { planKubespraySource, SourceError } from "./kubespray-source.js";
 import { copyImages, ImageError, imageRequests, imageSummary, probeImages, type ImageRequest, type ImageResult } from "./images.js";
 import { formatBytes, formatDuration, formatRate, Progress, type ProgressStream } from "./progress.js";
 import { Store } from "./store.js";
+import { writeAtomic } from "./files.js";
 import { readPrivateKey, signBytes, KeyError } from "./sign.js";
 import { exportBundle, TransferError, type ExportResult } from "./transfer.js";
 import { reportExport } from "../cli/transfer.js";
@@ -504,9 +505,7 @@ export async function writeManifest(dir: string, text: string): Promise<"written
   const file = path.join(dir, MANIFEST_FILE);
   const before = await readFile(file, "utf8").catch(() => undefined);
   if (before === text) return "unchanged";
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
+  await writeAtomic(file, text);
   return "written";
 }
 
@@ -674,7 +673,6 @@ async function writeSignature(dir: string, text: string, key: KeyObject | undefi
   const sig = signBytes(Buffer.from(text), key);
   const before = await readFile(file).catch(() => undefined);
   if (before && before.equals(sig)) return `signature unchanged (${SIGNATURE_FILE})`;
-  await writeFile(`${file}.${process.pid}.tmp`, sig);
-  await rename(`${file}.${process.pid}.tmp`, file);
+  await writeAtomic(file, sig);
   return `signed (${SIGNATURE_FILE})`;
 }

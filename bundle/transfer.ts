@@ -13,7 +13,7 @@
  */
 import { createHash, type KeyObject } from "node:crypto";
 import { constants, createReadStream, createWriteStream, existsSync, type WriteStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { once } from "node:events";
 import { isSafeName, MANIFEST_FILE, MANIFEST_MAX_BYTES, parseManifest, SIGNATURE_FILE, type Manifest } from "./manifest.js";
@@ -22,6 +22,7 @@ import { SBOM_FILE, serializeSbom } from "./sbom.js";
 import { BLOB_DIR } from "./store.js";
 import { BLOCK, ByteReader, nextMember, padding, skipPadding, TAR_END, tarHeader, TarError } from "./tar.js";
 import { ByteProgress } from "./progress.js";
+import { fsyncDir, writeAtomic } from "./files.js";
 
 export const CHUNKS_SUFFIX = ".chunks.json";
 /** Staging inside the store (same file system: moving in is a rename). */
@@ -84,7 +85,8 @@ class ChunkWriter {
     const name = this.split ? `${this.file}.${String(this.chunks.length).padStart(3, "0")}` : this.file;
     const tmp = `${name}.partial`;
     this.files.push(name);
-    this.current = createWriteStream(tmp, { flags: "w", mode: 0o644 });
+    await rm(tmp, { force: true });
+    this.current = createWriteStream(tmp, { flags: "wx", mode: 0o644 });
     this.currentHash = createHash("sha256");
     this.currentSize = 0;
     this.chunks.push({ name: path.basename(name), size: 0, sha256: "" });
@@ -211,8 +213,8 @@ export async function exportBundle(o: ExportOptions): Promise<ExportResult> {
         chunks: w.chunks,
       };
       const text = Buffer.from(JSON.stringify(list, null, 2) + "\n");
-      await writeFile(o.file + CHUNKS_SUFFIX, text);
-      await writeFile(o.file + CHUNKS_SUFFIX + ".sig", signBytes(text, o.key!));
+      await writeAtomic(o.file + CHUNKS_SUFFIX, text);
+      await writeAtomic(o.file + CHUNKS_SUFFIX + ".sig", signBytes(text, o.key!));
       w.files.push(o.file + CHUNKS_SUFFIX, o.file + CHUNKS_SUFFIX + ".sig");
     }
   } catch (err) {
@@ -562,15 +564,6 @@ async function verifiedFile(file: string, hex: string, size: number, what: strin
   throw new TransferError([`${what} has ${st.size} bytes${digest ? ` and sha256 ${digest}` : ""}, not the manifest's ${size} bytes with that sha256: ${advice}`]);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /** One JSON line appended to STORE/import.log (never through a symbolic link). */
 async function appendLog(store: string, entry: object): Promise<void> {
   const fh = await open(path.join(store, IMPORT_LOG), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
@@ -589,27 +582,3 @@ function rethrowTar(label: string): (err: unknown) => never {
   };
 }
 
-async function sizeOf(file: string): Promise<number | undefined> {
-  return stat(file).then(
-    (s) => s.size,
-    () => undefined,
-  );
-}
-
-/** Writes `data` to a fresh name beside `file` (exclusive, no link followed), fsyncs it, renames it over `file`, fsyncs the folder. */
-async function writeAtomic(file: string, data: Buffer): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await rm(tmp, { force: true });
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file).catch(async (err) => {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  });
-  await fsyncDir(path.dirname(file));
-}

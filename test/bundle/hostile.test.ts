@@ -153,8 +153,8 @@ describe("hostile bundles: each refused, the store and the served release unchan
     mkdirSync(debs);
     v1 = [deb(debs, "alpha"), file("tool")];
     v2 = [deb(debs, "alpha"), deb(debs, "beta"), file("tool"), file("next")];
-    await bundle("v1", v1);
-    await bundle("v2", v2);
+    await bundle("v1", v1, { sequence: 1 });
+    await bundle("v2", v2, { sequence: 2 });
     store = path.join(tmp, "store");
     for (const n of ["v1", "v2"]) {
       const r = importCli(n);
@@ -297,7 +297,7 @@ describe("hostile bundles: each refused, the store and the served release unchan
   });
 
   it("a planted staged blob (right size, other bytes) is refused by import, naming it; the staging goes", async () => {
-    await bundle("v3", [...v2, file("planted-target")]);
+    await bundle("v3", [...v2, file("planted-target")], { sequence: 3 });
     const newBlob = readdirSync(path.join(bundles.get("v3")!, "blobs/sha256")).find((h) => !existsSync(path.join(store, "blobs/sha256", h)))!;
     assert.ok(newBlob);
     const staged = path.join(store, ".import/blobs");
