@@ -465,11 +465,9 @@ export async function fetchAll(store: Store, planned: Planned[], o: { jobs?: num
 /** Writes `file` atomically when its bytes differ. */
 async function writeIfChanged(file: string, text: string): Promise<void> {
   if ((await readFile(file, "utf8").catch(() => undefined)) === text) return;
-  await writeFile(`${file}.${process.pid}.tmp`, text);
-  await rename(`${file}.${process.pid}.tmp`, file);
+  await writeAtomic(file, text);
 }
 
-/** Writes manifest.json atomically; says whether its bytes changed. */
 /** The manifest the folder holds, when it is one this airgap reads. */
 async function previousManifest(dir: string): Promise<Manifest | undefined> {
   const text = await readFile(path.join(dir, MANIFEST_FILE), "utf8").catch(() => undefined);
@@ -501,6 +499,7 @@ export async function orderedManifest(dir: string, site: string, repositories: R
   return serializeManifest(buildManifest(site, repositories, artifacts, { sequence: sequence ?? (last ? last.sequence + 1 : 1), created }));
 }
 
+/** Writes manifest.json atomically; says whether its bytes changed. */
 export async function writeManifest(dir: string, text: string): Promise<"written" | "unchanged"> {
   const file = path.join(dir, MANIFEST_FILE);
   const before = await readFile(file, "utf8").catch(() => undefined);
