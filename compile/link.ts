@@ -4,8 +4,8 @@
  * reads another's model; what one needs of the others comes from here.
  */
 import type { Component, Exports, Linked, Play, PlayDecl, PortClaim } from "./components/component.js";
-import type { Context } from "./model/context.js";
-import type { CoreModel } from "./model/site.js";
+import { compareText, type Context } from "./model/context.js";
+import type { CoreModel, HostModel, NetworkModel } from "./model/site.js";
 
 /** A component with what it resolved to. */
 export interface ResolvedComponent {
@@ -17,8 +17,41 @@ export interface ResolvedComponent {
 /** The playbooks, in the order `site.yml` runs them. */
 export const PLAYBOOKS = ["admin", "network", "nodes"] as const;
 
+/** The claim a clash is blamed on: one whose port the site wrote, else one the site can move, else the later. */
+function blamed(first: PortClaim, later: PortClaim): PortClaim {
+  const written = (c: PortClaim) => c.setting !== undefined && c.key === "port";
+  if (written(later)) return later;
+  if (written(first)) return first;
+  if (later.setting === undefined && first.setting !== undefined) return first;
+  return later;
+}
+
+/** What to tell the operator about a port claim that must move. */
+function moveHint(c: PortClaim, other: string): string {
+  return c.setting !== undefined
+    ? `give the ${c.service} service another port (${c.setting})`
+    : `the ${c.service} service's port is fixed: move ${other} to another port, or one of the two services to another admin host`;
+}
+
 /**
- * Reports every port claimed twice on a host (AG042), at the later claim. A
+ * Ports a Kubernetes node's own daemons listen on (Kubespray's defaults), by
+ * host role: a site service there would fail to start, or take the port from
+ * Kubernetes. The NodePort range (kube-proxy) is on every node.
+ */
+const KUBERNETES_PORTS: { roles: string[]; from: number; to: number; what: string }[] = [
+  { roles: ["control-plane"], from: 6443, to: 6443, what: "kube-apiserver" },
+  { roles: ["control-plane"], from: 10257, to: 10257, what: "kube-controller-manager" },
+  { roles: ["control-plane"], from: 10259, to: 10259, what: "kube-scheduler" },
+  { roles: ["etcd"], from: 2379, to: 2380, what: "etcd" },
+  { roles: ["control-plane", "worker", "etcd"], from: 10250, to: 10250, what: "the kubelet" },
+  { roles: ["control-plane", "worker"], from: 10256, to: 10256, what: "kube-proxy's health check" },
+  { roles: ["control-plane", "worker"], from: 30000, to: 32767, what: "Kubernetes' NodePort range" },
+];
+
+/**
+ * Reports every port claimed twice on a host (AG042), at the claim the site
+ * can move (the one whose port it wrote, else one with a port setting), and
+ * every claim of a port the host's sshd or Kubernetes daemons hold (AG135). A
  * loopback backend clashes with any claim of its port on the host (a server
  * that listens on every address takes the loopback too). Part of the resolve
  * phase: it needs nothing but the claims.
@@ -26,11 +59,66 @@ export const PLAYBOOKS = ["admin", "network", "nodes"] as const;
 export function checkPorts(ctx: Context, claims: PortClaim[]): void {
   const taken: PortClaim[] = [];
   for (const c of claims) {
+    if (c.protocol === "tcp" && c.port === c.host.sshPort) {
+      ctx.error("AG135", `the ${c.service} service would listen on ${c.host.name}:${c.port}/tcp, the host's SSH port (Ansible connects there)`, c.owner, c.key,
+        c.setting !== undefined ? `give the ${c.service} service another port (${c.setting})` : `place the ${c.service} service on another admin host, or move the host's sshd (sshPort)`);
+      continue;
+    }
+    const k8s = c.protocol === "tcp" && KUBERNETES_PORTS.find((p) => c.port >= p.from && c.port <= p.to && c.host.roles.some((r) => p.roles.includes(r)));
+    if (k8s) {
+      ctx.error("AG135", `the ${c.service} service would listen on ${c.host.name}:${c.port}/tcp, which ${k8s.what} holds on that Kubernetes host`, c.owner, c.key,
+        c.setting !== undefined ? `give the ${c.service} service another port (${c.setting})` : `place the ${c.service} service on an admin host that is not a Kubernetes node`);
+      continue;
+    }
     const first = taken.find((t) => t.host.name === c.host.name && t.port === c.port && t.protocol === c.protocol);
     if (first) {
-      ctx.error("AG042", `the ${c.service} service and the ${first.service} service both use ${c.host.name}:${c.port}/${c.protocol}`, c.owner, c.key,
-        `give the ${c.service} service another port`);
+      const at = blamed(first, c);
+      const other = at === c ? first : c;
+      ctx.error("AG042", `the ${at.service} service and the ${other.service} service both use ${c.host.name}:${c.port}/${c.protocol}`, at.owner, at.key,
+        moveHint(at, `the ${other.service} service`));
     } else taken.push(c);
+  }
+}
+
+/** The network a client reaches `server` from: the server's own network when the client has an address there, else its primary one. */
+export function clientNetwork(client: HostModel, server: HostModel): string {
+  return client.interfaces.some((i) => i.network === server.network) ? server.network : client.network;
+}
+
+/**
+ * Every service whose `allow` leaves out hosts the compiled project makes its
+ * clients (AG143, at the `allow` line, once per service): they would be
+ * configured to use a server that refuses them, and the gateway would open
+ * no flow for them. Skipped for a service whose `allow` names a network the
+ * site does not have (already reported).
+ */
+export function checkClients(ctx: Context, core: CoreModel, claims: PortClaim[]): void {
+  const byOwner = new Map<object, PortClaim[]>();
+  for (const c of claims) {
+    if (c.allow === "loopback" || !c.clients?.length) continue;
+    byOwner.set(c.owner, [...(byOwner.get(c.owner) ?? []), c]);
+  }
+  for (const [owner, list] of byOwner) {
+    const names = (owner as { allow?: unknown }).allow;
+    if (!Array.isArray(names) || !names.every((n) => core.networks.some((x) => x.name === n))) continue;
+    const left = new Map<string, Set<string>>();
+    for (const c of list) {
+      const allowed = new Set((c.allow as NetworkModel[]).map((n) => n.name));
+      for (const client of c.clients ?? []) {
+        if (client === c.host) {
+          // A server using its own service connects from its own address.
+          if (!allowed.has(c.host.network)) left.set(c.host.network, (left.get(c.host.network) ?? new Set()).add(client.name));
+          continue;
+        }
+        const net = clientNetwork(client, c.host);
+        if (!allowed.has(net)) left.set(net, (left.get(net) ?? new Set()).add(client.name));
+      }
+    }
+    if (left.size === 0) continue;
+    const c = list[0];
+    const who = [...left].sort(([a], [b]) => compareText(a, b)).map(([net, hosts]) => `${[...hosts].sort(compareText).join(", ")} on "${net}"`).join("; ");
+    ctx.error("AG143", `the ${c.service} service's allow leaves out hosts configured as its clients: ${who}`, owner, "allow",
+      `${c.clientsWhy ? `${c.clientsWhy}; ` : ""}add ${[...left.keys()].sort(compareText).map((n) => `"${n}"`).join(", ")} to allow`);
   }
 }
 

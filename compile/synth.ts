@@ -25,7 +25,7 @@ import type { GatewayModel } from "./components/gateway.js";
 import { emitPlaybooks, emitVaultSecrets, usedRoles } from "./emit/playbooks.js";
 import type { ReposModel } from "./components/repos.js";
 import type { CheckoutReader } from "./kubespray/catalogue.js";
-import { checkPorts, link, present, type ResolvedComponent } from "./link.js";
+import { checkClients, checkPorts, link, present, type ResolvedComponent } from "./link.js";
 import { checkPlatforms, placements } from "./platforms.js";
 import { loadSite, type Checker } from "./load/index.js";
 import type { Positions } from "./load/evaluate.js";
@@ -75,7 +75,9 @@ export function synthSite(ctx: Context, value: Site, list: Component<unknown>[] 
     const r = component.resolve(ctx, core, value);
     if (r) resolved.push({ component, model: r.model, exports: r.exports });
   }
-  checkPorts(ctx, resolved.flatMap((r) => r.exports.ports ?? []));
+  const claims = resolved.flatMap((r) => r.exports.ports ?? []);
+  checkPorts(ctx, claims);
+  checkClients(ctx, core, claims);
   if (ctx.errors.length > 0) return undefined;
   const parts = present(resolved);
   const linked = link(core, parts);

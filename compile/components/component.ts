@@ -31,6 +31,18 @@ export interface PortClaim {
   /** Where the claim was written in the site file: errors about it point there. */
   owner: object;
   key: string;
+  /**
+   * The site field that moves this port (`"services.registry.port"`), when
+   * the service has one; a clash is blamed on a claim that has one.
+   */
+  setting?: string;
+  /**
+   * Hosts the compiled project configures as this service's clients: each
+   * must reach it from a network in `allow` (AG143, link.ts `checkClients`).
+   */
+  clients?: HostModel[];
+  /** Why those hosts are its clients, for the error (`"every other host takes its time from it"`). */
+  clientsWhy?: string;
 }
 
 /** A play of a compiled playbook: one role, applied to a host pattern. */

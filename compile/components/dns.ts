@@ -30,6 +30,8 @@ export interface DnsModel {
   allow: string[];
   ttl: number;
   extra: RecordModel[];
+  /** Each extra record as the site file wrote it (same order as `extra`; errors point there). */
+  sources: DnsRecord[];
 }
 
 const RECORD_TYPES = ["A", "AAAA", "CNAME", "TXT", "SRV", "MX"];
@@ -96,16 +98,36 @@ export const dns: Component<DnsModel> = {
     if (!s) return undefined;
     const servers = placeOn(ctx, core, "dns", s);
     const allow = allowedNetworks(ctx, core, s);
+    // Every host's resolver asks every server (the servers too).
+    const more = { clients: core.hosts, clientsWhy: "every host's resolver is pointed at the DNS servers" };
     const ports = servers
-      .flatMap((h) => [claimPort(ctx, h, 53, "udp", "dns", allow, s, "on"), claimPort(ctx, h, 53, "tcp", "dns", allow, s, "on")])
+      .flatMap((h) => [claimPort(ctx, h, 53, "udp", "dns", allow, s, "on", more), claimPort(ctx, h, 53, "tcp", "dns", allow, s, "on", more)])
       .filter((p): p is PortClaim => !!p);
     const forwarders = s.forwarders ?? [];
     forwarders.forEach((f, i) => {
-      if (parseIPv4(f) === undefined) ctx.error("AG065", `forwarder "${f}" is not an IPv4 address`, forwarders, i);
+      if (parseIPv4(f) === undefined) return ctx.error("AG065", `forwarder "${f}" is not an IPv4 address`, forwarders, i);
+      const self = f.startsWith("127.") || f === "0.0.0.0" ? { name: "the server itself (loopback)" } : servers.find((h) => h.interfaces.some((x) => x.address === f));
+      if (self) {
+        ctx.error("AG136", `the forwarder ${f} is ${"address" in self ? `${self.name}, one of the site's own DNS servers` : self.name}: names outside the site would loop back to it`, forwarders, i,
+          "name a resolver outside the site's DNS servers that answers for other names, or leave forwarders out (names outside the site are then refused)");
+      } else if (forwarders.indexOf(f) !== i) {
+        ctx.error("AG136", `the forwarder ${f} is listed twice`, forwarders, i);
+      }
+    });
+    // ns1, ns2, …: the servers' names in the zone; a host of that name elsewhere would get a second address.
+    servers.forEach((h, i) => {
+      const other = core.hosts.find((x) => x.name === `ns${i + 1}` && x !== h);
+      if (other) {
+        ctx.error("AG144", `the host name "${other.name}" is the zone's name for the DNS server ${h.name}`, core.sources.get(other.name), "name",
+          `the zone names its servers ns1, ns2, … in the order of dns.on: rename the host, or place the DNS service so that ${other.name} is its server number ${i + 1}`);
+      }
     });
     const ttl = s.ttl ?? 3600;
     if (!Number.isInteger(ttl) || ttl < 1) ctx.error("AG062", `TTL ${ttl} is not a positive whole number of seconds`, s, "ttl");
     const extra: RecordModel[] = [];
+    const sources: DnsRecord[] = [];
+    const hostNames = new Set(core.hosts.map((h) => h.name));
+    const nsNames = new Set(servers.map((_, i) => `ns${i + 1}`));
     const seen = new Map<string, { type: string; rec: DnsRecord }[]>();
     for (const name of core.hosts.map((h) => h.name)) seen.set(name, [{ type: "A", rec: {} as DnsRecord }]);
     for (const r of s.records ?? []) {
@@ -116,12 +138,18 @@ export const dns: Component<DnsModel> = {
         ctx.error("AG064", `"${r.name}" has a CNAME record and other records`, r, "name", "a name with a CNAME can hold nothing else (host names already have an A record)");
         continue;
       }
+      if ((m.type === "A" || m.type === "AAAA") && (hostNames.has(m.name) || nsNames.has(m.name))) {
+        ctx.error("AG139", `an ${m.type} record for "${m.name}" shadows ${hostNames.has(m.name) ? "the host" : "the name server"} ${m.name}: clients would get its address or this one at random`, r, "name",
+          hostNames.has(m.name) ? `the zone has ${m.name}'s address from the host already: drop the record, or give it another name` : "ns1, ns2, … are the DNS servers' names: give the record another name");
+        continue;
+      }
       seen.set(m.name, [...prior, { type: m.type, rec: r }]);
       extra.push(m);
+      sources.push(r);
     }
     if (servers.length === 0) return undefined;
     return {
-      model: { primary: servers[0], secondaries: servers.slice(1), forwarders, allow: cidrs(allow), ttl, extra },
+      model: { primary: servers[0], secondaries: servers.slice(1), forwarders, allow: cidrs(allow), ttl, extra, sources },
       exports: {
         ports,
         plays: [
@@ -132,6 +160,59 @@ export const dns: Component<DnsModel> = {
         kubespray: { upstream_dns_servers: servers.map((h) => h.address), resolvconf_mode: "none" },
       },
     };
+  },
+  /** What needs the other services' names: records that shadow them, records that point at nothing, hosts named like a service. */
+  validate(ctx, m, site) {
+    const core = site.core;
+    const servers = [m.primary, ...m.secondaries];
+    const hostNames = new Set(core.hosts.map((h) => h.name));
+    // A service's name on another host: the link phase keeps the host's own address for it, so the service's clients reach the wrong machine.
+    for (const [key, e] of site.exports) {
+      for (const n of e.names ?? []) {
+        const host = core.hosts.find((h) => h.name === n.name);
+        if (host && host !== n.host) {
+          ctx.error("AG144", `the host name "${n.name}" is the DNS name of the ${key} service, which runs on ${n.host.name}: ${n.name}.${core.domain} cannot name both`,
+            core.sources.get(n.name), "name", `rename the host, or place the ${key} service on it`);
+        }
+      }
+    }
+    const names = new Set<string>(["@", ...hostNames, ...servers.map((_, i) => `ns${i + 1}`), ...site.names.keys(), ...m.extra.map((r) => r.name)]);
+    const cnames = new Map(m.extra.filter((r) => r.type === "CNAME").map((r) => [r.name, r]));
+    const looped = new Set<string>();
+    m.extra.forEach((r, i) => {
+      const src = m.sources[i];
+      if ((r.type === "A" || r.type === "AAAA" || r.type === "CNAME") && site.names.has(r.name)) {
+        ctx.error("AG139", `the ${r.type} record "${r.name}" shadows the ${r.name} service's name (${r.name}.${core.domain} is ${site.names.get(r.name)})`, src, "name",
+          "the site's services have their names already: give the record another name");
+        return;
+      }
+      const target = r.type === "CNAME" ? r.value : r.type === "MX" ? r.value.split(" ")[1] : r.type === "SRV" ? r.value.split(" ")[3] : undefined;
+      if (target === undefined) return;
+      const inZone = relativeName(target.endsWith(".") ? target : `${target}.${core.domain}.`, core.domain);
+      if (inZone === undefined) {
+        if (m.forwarders.length === 0) {
+          ctx.error("AG138", `the ${r.type} record "${r.name}" points at ${target}, outside the site's zone, and the site's DNS has no forwarders: clients would get REFUSED`, src, "value",
+            "point it at a name of the site, or give dns.forwarders a resolver that answers for it");
+        }
+        return;
+      }
+      if (!names.has(inZone)) {
+        ctx.error("AG138", `the ${r.type} record "${r.name}" points at "${target}", which the zone ${core.domain} does not have`, src, "value",
+          `names of the zone: hosts, services (${[...site.names.keys()].join(", ") || "none"}), ns1…, and the records of dns.records`);
+        return;
+      }
+      if (r.type === "CNAME" && !looped.has(r.name)) {
+        const chain = [r.name];
+        for (let next = cnames.get(inZone); next; next = cnames.get(relativeName(next.value.endsWith(".") ? next.value : `${next.value}.${core.domain}.`, core.domain) ?? "")) {
+          if (chain.includes(next.name)) {
+            for (const x of chain) looped.add(x);
+            ctx.error("AG138", `the CNAME record "${r.name}" is part of a loop: ${[...chain, next.name].join(" → ")}`, src, "value", "point one of them at a name with an address");
+            return;
+          }
+          chain.push(next.name);
+        }
+      }
+    });
   },
   emit(m, site, out) {
     const core = site.core;

@@ -140,17 +140,23 @@ export const gateway: Component<GatewayModel> = {
     // The site's declared flows.
     declared.forEach((f) => {
       const from = netByName.get(f.from);
-      if (!from) {
+      const broken = (name: string) => core.brokenNetworks.has(name); // its CIDR is reported
+      if (!from && !broken(f.from)) {
         ctx.error("AG114", `flow from "${f.from}": not a network of the site`, f, "from", `networks: ${core.networks.map((n) => n.name).join(", ")}`);
       }
       const toNet = netByName.get(f.to);
       const toHost = core.hosts.find((h) => h.name === f.to);
-      if (!toNet && !toHost && !core.declaredHosts.has(f.to)) {
+      if (!toNet && !toHost && !core.declaredHosts.has(f.to) && !broken(f.to)) {
         ctx.error("AG114", `flow to "${f.to}": neither a network nor a host of the site`, f, "to");
       }
       const ports = flowPorts(ctx, f);
       if (!from || (!toNet && !toHost) || !ports) return;
       const to = toNet ? toNet.cidr : toHost!.address;
+      if (toNet === from || (toHost && toHost.interfaces.some((i) => i.network === from.name))) {
+        ctx.error("AG146", `the flow from "${f.from}" to "${f.to}" stays inside network "${from.name}": the gateway never sees it`, f, "to",
+          "hosts on one network reach each other directly; flows are for traffic between networks: remove it, or name the other network");
+        return;
+      }
       flows.push({ from: from.cidr, to, protocol: f.protocol, ports, comment: comment(f.why ?? `${f.from} to ${f.to}`) });
       if (!declaredRoutes.has(from.name)) declaredRoutes.set(from.name, { why: "a flow comes from it", owner: f, key: "from" });
       const toName = toNet ? toNet.name : toHost!.network;
@@ -169,6 +175,11 @@ export const gateway: Component<GatewayModel> = {
       if (own && n.gateway !== undefined && n.gateway !== own) {
         ctx.error("AG117", `network "${n.name}" names router ${n.gateway}, but the gateway host ${gw!.name} is ${own} on it`, rawNet, "gateway",
           "leave gateway out: the gateway host's address is the router");
+      }
+      const squatter = !own && n.gateway !== undefined ? core.hosts.find((h) => h !== gw && h.interfaces.some((i) => i.address === n.gateway)) : undefined;
+      if (squatter) {
+        ctx.error("AG147", `network "${n.name}" names router ${n.gateway}, which is the address of ${squatter.name}, a host that does not route`, rawNet, "gateway",
+          `give the router its own address, or give ${squatter.name} roles: ["gateway"] (airgap then configures its forwarding)`);
       }
       const via = own ?? n.gateway;
       if (via) routers.set(n.name, via);
@@ -217,7 +228,15 @@ export const gateway: Component<GatewayModel> = {
       ctx.error("AG118", `network "${n.name}" is masqueraded, but no gateway host has an address on it`,
         m.networks.find((x) => x.name === n.name), "masquerade");
     }
-    if (site.core.networks.length < 2) return;
+    const gw = m.host;
+    // A gateway host on one network routes nothing; said once: here, or by AG118 below when a network needs it.
+    const single = gw !== undefined && new Set(gw.interfaces.map((i) => i.network)).size < 2;
+    const alone = () => ctx.error("AG141", `the gateway host ${gw!.name} has an address on one network only ("${gw!.network}"): it has nothing to route`, m.raw, "roles",
+      'give it an address on each network it routes (interfaces: [{ network: "…", address: "…" }]), or drop the gateway role');
+    if (site.core.networks.length < 2) {
+      if (single) alone();
+      return;
+    }
     // Every network that must be routed (the services' flows first, then the
     // declared ones): the gateway has an address on it, or, without a gateway
     // host, the network has a router.
@@ -227,9 +246,10 @@ export const gateway: Component<GatewayModel> = {
       if (!mustRoute.has(s.to)) mustRoute.set(s.to, { ...s.need, why: `${s.server} serves ${s.service} to "${s.from}"` });
     }
     for (const [name, need] of m.declaredRoutes) if (!mustRoute.has(name)) mustRoute.set(name, need);
-    const gw = m.host;
+    let missing = false;
     for (const [name, why] of [...mustRoute].sort(([a], [b]) => compareText(a, b))) {
       if (gw && !gw.interfaces.some((i) => i.network === name)) {
+        missing = true;
         ctx.error("AG118", `the gateway host ${gw.name} has no address on network "${name}", which it must route (${why.why})`,
           m.raw, m.raw?.interfaces ? "interfaces" : "address", `add interfaces: [{ network: "${name}", address: "…" }]`);
       } else if (!gw && !m.routers.has(name)) {
@@ -237,6 +257,7 @@ export const gateway: Component<GatewayModel> = {
           `declare a gateway host with an address on "${name}", or give the network a gateway address`);
       }
     }
+    if (single && !missing) alone();
   },
   emit(m, site, out) {
     if (!m.routed) return;

@@ -10,8 +10,9 @@
  */
 import path from "node:path";
 import type { Arch, KubesprayAddon, KubesprayConfig, Services, Site } from "../../dsl/index.js";
-import type { Context } from "../model/context.js";
+import { flag, type Context } from "../model/context.js";
 import { checkNoLiteralSecrets, isKubernetes, type CoreModel } from "../model/site.js";
+import { formatCidr, overlaps, parseCidr, type Cidr } from "../model/ip.js";
 import { computeList, TYPED_SETTINGS, type KubesprayArtifacts } from "../kubespray/artifacts.js";
 import { truthy } from "../kubespray/condition.js";
 import { loadCatalogue, readCatalogueFile, shippedReleases, type Catalogue } from "../kubespray/catalogue.js";
@@ -89,22 +90,85 @@ export const ADDONS: Record<KubesprayAddon, string> = {
 /** Kubespray's group for each host role. */
 const GROUP_OF = { "control-plane": "kube_control_plane", worker: "kube_node", etcd: "etcd" } as const;
 
-/** The cluster's shape, checked whenever the site has Kubernetes hosts or a Kubespray service. */
-function checkCluster(ctx: Context, core: CoreModel, services: Services): void {
-  const k8s = core.hosts.filter(isKubernetes);
+/**
+ * The cluster's shape, checked whenever the site has Kubernetes hosts or a
+ * Kubespray service. Counted over every host the site declares, valid or not:
+ * a host with a wrong address is reported once, not again as a missing
+ * control plane.
+ */
+function checkCluster(ctx: Context, site: Site, services: Services): void {
+  const declared = (site.hosts ?? []).map((h) => ({ name: h.name, raw: h, roles: Array.isArray(h.roles) ? h.roles : [] }));
+  const k8s = declared.filter(isKubernetes);
   if (k8s.length === 0 && !services.kubespray) return;
+  // A role the DSL does not know is reported (AG038); it may be the one that is "missing" here.
+  if (declared.some((h) => h.roles.some((r) => !KNOWN_ROLES.includes(r)))) return;
   const owner = services.kubespray ?? services;
   const key = services.kubespray ? "version" : undefined;
-  if (!core.hosts.some((h) => h.roles.includes("control-plane"))) {
+  if (!declared.some((h) => h.roles.includes("control-plane"))) {
     ctx.error("AG050", "the cluster has no control-plane host", owner, key, 'give at least one host roles: ["control-plane", "etcd"]');
   }
-  const etcd = core.hosts.filter((h) => h.roles.includes("etcd"));
+  const etcd = declared.filter((h) => h.roles.includes("etcd"));
   if (etcd.length === 0) {
     ctx.error("AG051", "the cluster has no etcd member", owner, key, "etcd needs 1, 3 or 5 members");
   } else if (etcd.length % 2 === 0) {
     ctx.error("AG051", `the cluster has ${etcd.length} etcd members; etcd needs an odd number to keep quorum`, owner, key,
       `etcd members: ${etcd.map((h) => h.name).join(", ")}`);
   }
+  if (k8s.length > 0 && !declared.some((h) => h.roles.includes("worker"))) {
+    // Without a Kubespray block, at the roles of the first Kubernetes host.
+    const at = services.kubespray ? { owner: services.kubespray as object, key: "version" } : { owner: k8s[0].raw as object, key: "roles" };
+    ctx.error("AG142", `the cluster has no worker: no node can run workloads (Kubespray taints control-plane hosts that are not in kube_node)`, at.owner, at.key,
+      `give at least one host the "worker" role (a small cluster: roles: ["control-plane", "etcd", "worker"])`);
+  }
+}
+
+const KNOWN_ROLES: string[] = ["admin", "control-plane", "worker", "etcd", "gateway"];
+
+/** Kubespray's defaults for the cluster's own ranges and DNS domain (its inventory sample, k8s_cluster.yml; unchanged in 2.28 to 2.31). */
+export const CLUSTER_DEFAULTS = { kube_service_addresses: "10.233.0.0/18", kube_pods_subnet: "10.233.64.0/18", cluster_name: "cluster.local" };
+
+/**
+ * The cluster's service and pod ranges against the site's networks and each
+ * other, and its DNS domain against the site's (AG145): a node routes a range
+ * that overlaps a site network into the cluster, and a site zone inside the
+ * cluster's domain (or around it) is answered by the wrong server. Errors
+ * point at the extraVars entry that sets the value, else at the site's network
+ * or domain. True when something was reported.
+ */
+function checkClusterRanges(ctx: Context, core: CoreModel, site: Site, s: KubesprayConfig, extraVars: Record<string, unknown>): boolean {
+  let bad = false;
+  const ranges: { name: string; range: Cidr; set: boolean }[] = [];
+  for (const name of ["kube_service_addresses", "kube_pods_subnet"] as const) {
+    const set = name in extraVars;
+    const value = set ? extraVars[name] : CLUSTER_DEFAULTS[name];
+    const range = parseCidr(value);
+    if (!range) {
+      bad = true;
+      ctx.error("AG145", `extraVars.${name} "${String(value)}" is not an IPv4 network in CIDR form`, extraVars, name, 'for example "10.233.0.0/18"');
+      continue;
+    }
+    for (const n of core.networks.filter((x) => overlaps(x.range, range))) {
+      bad = true;
+      const raw = (site.networks ?? []).find((x) => x.name === n.name);
+      ctx.error("AG145", `the cluster's ${name} ${formatCidr(range)}${set ? "" : " (Kubespray's default)"} overlaps the site network "${n.name}" (${n.cidr}): nodes would route it into the cluster`,
+        set ? extraVars : raw, set ? name : "cidr", set ? "choose a range no site network uses" : `set extraVars.${name} to a range no site network uses`);
+    }
+    const other = ranges.find((r) => overlaps(r.range, range));
+    if (other && (set || other.set)) {
+      bad = true;
+      ctx.error("AG145", `the cluster's ${name} ${formatCidr(range)} overlaps its ${other.name}`, extraVars, set ? name : other.name, "the service and pod ranges must be disjoint");
+    }
+    ranges.push({ name, range, set });
+  }
+  const domainVar = "dns_domain" in extraVars ? "dns_domain" : "cluster_name" in extraVars ? "cluster_name" : undefined;
+  const cluster = String(domainVar ? extraVars[domainVar] : CLUSTER_DEFAULTS.cluster_name).replace(/\.$/, "").toLowerCase();
+  const domain = String(core.domain);
+  if (domain === cluster || domain.endsWith(`.${cluster}`) || cluster.endsWith(`.${domain}`)) {
+    bad = true;
+    ctx.error("AG145", `the site's domain ${domain} and the cluster's DNS domain ${cluster}${domainVar ? "" : " (Kubespray's default)"} overlap: one of the site DNS and CoreDNS would answer for the other's names`,
+      domainVar ? extraVars : site, domainVar ?? "domain", domainVar ? "choose a cluster domain apart from the site's" : "choose a site domain apart from the cluster's (or set extraVars.cluster_name)");
+  }
+  return bad;
 }
 
 /** Architectures of the hosts of each Kubespray group. */
@@ -228,7 +292,7 @@ export const kubespray: Component<KubesprayModel> = {
   key: "kubespray",
   resolve(ctx: Context, core: CoreModel, site: Site) {
     const services: Services = site.services ?? {};
-    checkCluster(ctx, core, services);
+    checkCluster(ctx, site, services);
     const s: KubesprayConfig | undefined = services.kubespray;
     if (!s) return undefined;
     let ok = true;
@@ -245,6 +309,7 @@ export const kubespray: Component<KubesprayModel> = {
     const etcdDeployment = s.etcdDeployment ?? "host";
     if (!ETCD.includes(etcdDeployment)) fail("AG093", `unknown etcd deployment "${etcdDeployment}"`, s, "etcdDeployment", `one of: ${ETCD.join(", ")}`);
     checkNoLiteralSecrets(ctx, s.extraVars);
+    const everything = flag(ctx, s, "everything", false);
     if (!ok) return undefined;
 
     // The release and the Kubernetes version must be ones airgap has the lists of
@@ -291,8 +356,17 @@ export const kubespray: Component<KubesprayModel> = {
     });
     const extraVars = s.extraVars ?? {};
     let refused = false;
+    const addonOf = new Map(addons.map((a) => [ADDONS[a], a]));
     for (const [k, v] of Object.entries(extraVars)) {
-      if (k in TYPED_SETTINGS) {
+      if (k.startsWith("airgap_")) {
+        refused = true;
+        ctx.error("AG133", `extraVars.${k} would override a variable of airgap's roles (Kubespray's vars file is read after airgap's)`, extraVars, k,
+          "variables named airgap_* are the compiler's: set the site field they come from instead");
+      } else if (addonOf.has(k) && !truthy(v)) {
+        refused = true;
+        ctx.error("AG133", `extraVars.${k} turns off the add-on "${addonOf.get(k)}" that addons lists`, extraVars, k,
+          `keep one: remove "${addonOf.get(k)}" from addons, or ${k} from extraVars`);
+      } else if (k in TYPED_SETTINGS) {
         refused = true;
         ctx.error("AG099", `extraVars.${k} would override the site's own ${TYPED_SETTINGS[k]}, which the list and the offline vars are made from`, extraVars, k,
           `set kubespray.${TYPED_SETTINGS[k]} instead, and remove ${k} from extraVars`);
@@ -311,10 +385,12 @@ export const kubespray: Component<KubesprayModel> = {
           : `choose another network plugin (${PLUGINS.filter((x) => x !== "cilium").join(", ")})`);
     }
 
+    if (checkClusterRanges(ctx, core, site, s, extraVars)) refused = true;
+
     // The list.
     const groups = groupArches(core);
     const siteVars = Object.keys(extraVars).filter((k) => !(k in TYPED_SETTINGS));
-    const { artifacts, problems } = computeList({ catalogue, kubernetes: s.kubernetes, settings, siteVars, groups, everything: s.everything ?? false });
+    const { artifacts, problems } = computeList({ catalogue, kubernetes: s.kubernetes, settings, siteVars, groups, everything });
     for (const p of problems) {
       if (p.variable && p.variable in extraVars) ctx.error("AG099", p.message, extraVars, p.variable, p.hint);
       else ctx.error("AG097", p.message, s, "kubernetes", p.hint);
@@ -329,7 +405,7 @@ export const kubespray: Component<KubesprayModel> = {
       networkPlugin,
       etcdDeployment: etcdDeployment as KubesprayModel["etcdDeployment"],
       addons,
-      everything: s.everything ?? false,
+      everything,
       checkout: s.checkout,
       checkoutDir: s.checkout === undefined ? undefined : path.resolve(path.dirname(ctx.siteFile), s.checkout),
       extraVars: s.extraVars ?? {},
@@ -369,8 +445,7 @@ export const kubespray: Component<KubesprayModel> = {
         ].filter(Boolean).join("; "));
     }
     const others = site.kubespray;
-    m.vars = {
-      ...offlineVars({
+    const offline = offlineVars({
         catalogue: m.catalogue,
         site: site.core.name,
         filesRepo: resolveRefs(others.files_repo, others),
@@ -380,18 +455,45 @@ export const kubespray: Component<KubesprayModel> = {
         containerRuntime: m.containerRuntime,
         cilium: m.networkPlugin === "cilium" || m.everything || truthy(m.settings.cilium_deploy_additionally),
         artifacts: m.artifacts,
-      }),
-      ...m.settings,
-    };
-    const all = { ...others, ...m.vars };
+      });
+    // What airgap writes (the other services' variables and the offline ones) is not the site's to override,
+    // in extraVars or a host's vars (host variables win over the offline vars file).
+    // Kubespray's NTP settings belong to the site's ntp service when it has one (it turns Kubespray's off).
+    const family = (k: string) => ("ntp_enabled" in others && /^ntp_/.test(k) ? "ntp_enabled" : k);
+    const owner = (k: string) => [...site.exports].find(([, e]) => e.kubespray && family(k) in e.kubespray)?.[0];
+    const owned = (k: string) => family(k) in others ? `the ${owner(k)} service's own setting` : k in offline ? "an offline setting airgap computes from the site" : undefined;
     const domain = site.core.domain;
     const inside = (host: string) => host === domain || host.endsWith(`.${domain}`) || site.core.hosts.some((h) => h.address === host);
+    // An override is one mistake, one error: a leak (AG098) when it sends Kubespray outside the site, else AG133.
+    // The whole-file leak check below then runs without the overrides, so they are not reported again per download.
+    const overrides = Object.keys(m.extraVars).filter((k) => owned(k));
+    const outside = outsideVariables(Object.fromEntries(overrides.map((k) => [k, m.extraVars[k]])), { ...others, ...offline, ...m.settings }, inside);
+    for (const k of overrides) {
+      const leak = outside.find((l) => l.variable === k);
+      if (leak) ctx.error("AG098", leakMessage(leak), m.config.extraVars, k, `${k}: ${leak.fix}`);
+      else {
+        ctx.error("AG133", `extraVars.${k} would override ${owned(k)} (${family(k)}: ${JSON.stringify(others[family(k)] ?? offline[k]).slice(0, 80)}): the runbook, airgap check and the bundle would describe another site than the one Kubespray builds`,
+          m.config.extraVars, k, `remove ${k} from extraVars${family(k) in others ? `; change the ${owner(k)} service in the site file instead` : ""}`);
+      }
+    }
+    for (const h of site.core.hosts) {
+      for (const k of Object.keys(h.vars)) {
+        if (owned(k)) {
+          ctx.error("AG134", `vars.${k} of ${h.name} would override ${owned(k)}, for this host only`, site.core.sources.get(h.name)?.vars, k,
+            `remove ${k} from the host's vars`);
+        }
+      }
+    }
+    const settings = Object.fromEntries(Object.entries(m.settings).filter(([k]) => !overrides.includes(k)));
+    const extra = Object.fromEntries(Object.entries(m.extraVars).filter(([k]) => !overrides.includes(k)));
+    m.vars = { ...offline, ...settings };
+    const all = { ...others, ...m.vars };
     const listed = findLeaks(m.artifacts, all, m.catalogue);
     const seen = new Set(listed.map((l) => l.variable));
-    const leaks = [...listed, ...outsideVariables(m.extraVars, all, inside).filter((l) => !seen.has(l.variable))];
+    const leaks = [...listed, ...outsideVariables(extra, all, inside).filter((l) => !seen.has(l.variable))];
     // Errors point at the variable the site wrote, else at the release.
     for (const l of leaks) {
-      const at = l.kind === "variable" || l.variable in m.extraVars ? { owner: m.config.extraVars, key: l.variable } : { owner: m.config, key: "version" };
+      const at = l.kind === "variable" || l.variable in extra ? { owner: m.config.extraVars, key: l.variable } : { owner: m.config, key: "version" };
       ctx.error("AG098", leakMessage(l), at.owner, at.key, `${l.variable}: ${l.fix}`);
     }
   },

@@ -20,11 +20,26 @@ export const ntp: Component<NtpModel> = {
     if (!s) return undefined;
     const servers = placeOn(ctx, core, "ntp", s);
     const allow = allowedNetworks(ctx, core, s);
-    const ports = servers.map((h) => claimPort(ctx, h, 123, "udp", "ntp", allow, s, "on")).filter((p): p is PortClaim => !!p);
     const upstream = s.upstream ?? [];
+    // Every other host takes its time from the servers; without upstream, two or more servers poll each other.
+    const orphan = upstream.length === 0 && servers.length > 1;
+    const ports = servers.map((h) => claimPort(ctx, h, 123, "udp", "ntp", allow, s, "on", {
+      clients: core.hosts.filter((c) => !servers.includes(c) || (orphan && c !== h)),
+      clientsWhy: `every host that is not an NTP server takes its time from ${servers.length > 1 ? "them" : "it"} (chrony)${orphan ? ", and the servers poll each other" : ""}`,
+    })).filter((p): p is PortClaim => !!p);
     upstream.forEach((u, i) => {
       if (parseIPv4(u) === undefined && !isDomain(u)) {
         ctx.error("AG100", `"${u}" is neither an IPv4 address nor a host name`, upstream, i);
+        return;
+      }
+      const bare = u.replace(/\.$/, "").toLowerCase();
+      const self = bare === "localhost" || bare.startsWith("127.") || bare === "0.0.0.0" ? { name: "the server itself (loopback)" }
+        : servers.find((h) => [h.name, h.fqdn, ...h.interfaces.map((x) => x.address)].includes(bare));
+      if (self) {
+        ctx.error("AG137", `the NTP upstream "${u}" is ${"address" in self ? `${self.name}, one of the site's own NTP servers` : self.name}: it would take its time from itself`, upstream, i,
+          servers.length > 1 ? "leave upstream out: without it the servers agree among themselves (orphan mode)" : "name a time source outside the NTP servers (a GPS appliance, a corporate NTP server), or leave upstream out to serve the local clock");
+      } else if (upstream.indexOf(u) !== i) {
+        ctx.error("AG137", `the NTP upstream "${u}" is listed twice`, upstream, i);
       }
     });
     const localStratum = s.localStratum ?? 8;

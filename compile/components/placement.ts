@@ -25,6 +25,8 @@ export function placeOn(ctx: Context, core: CoreModel, service: string, owner: o
       const known = core.hosts.filter((h) => h.roles.includes("admin")).map((h) => h.name);
       ctx.error("AG040", `the ${service} service is placed on "${name}", which is not a host of the site`, at[0], at[1],
         known.length ? `admin hosts: ${known.join(", ")}` : "declare a host with roles: [\"admin\"]");
+    } else if (!host.roles.includes("admin") && (core.sources.get(name)?.roles ?? []).length > host.roles.length) {
+      // A role of the host is unknown or repeated (AG038): it may be the admin role, misspelt.
     } else if (!host.roles.includes("admin")) {
       ctx.error("AG041", `the ${service} service is placed on "${name}", which has no admin role`, at[0], at[1],
         `add "admin" to the roles of "${name}", or place the service on an admin host`);
@@ -43,12 +45,13 @@ export function placeOn(ctx: Context, core: CoreModel, service: string, owner: o
 export function claimPort(
   ctx: Context, host: HostModel, port: number, protocol: "tcp" | "udp", service: string,
   allow: NetworkModel[] | "loopback", owner: object, key: string,
+  more: Pick<PortClaim, "setting" | "clients" | "clientsWhy"> = {},
 ): PortClaim | undefined {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    ctx.error("AG044", `${port} is not a valid port`, owner, key, "a whole number from 1 to 65535");
+    ctx.error("AG044", `${JSON.stringify(port)} is not a valid port`, owner, key, "a whole number from 1 to 65535");
     return undefined;
   }
-  return { host, port, protocol, service, allow, owner, key };
+  return { host, port, protocol, service, allow, owner, key, ...more };
 }
 
 /** The networks named by `owner[key]`; every site network by default. */
@@ -58,6 +61,7 @@ export function allowedNetworks(ctx: Context, core: CoreModel, owner: object, ke
   const out: NetworkModel[] = [];
   names.forEach((name, i) => {
     const n = core.networks.find((x) => x.name === name);
+    if (!n && core.brokenNetworks.has(name)) return; // its CIDR is reported
     if (!n) ctx.error("AG043", `"${name}" is not a network of the site`, names, i, `networks: ${core.networks.map((x) => x.name).join(", ")}`);
     else out.push(n);
   });

@@ -6,7 +6,7 @@
  */
 import path from "node:path";
 import type { OsRelease, PypiService, Site } from "../../dsl/index.js";
-import type { Context } from "../model/context.js";
+import { oneOf, type Context } from "../model/context.js";
 import { resolveSecret, type CoreModel, type HostModel, type SecretModel } from "../model/site.js";
 import { allowedNetworks, cidrs, claimPort, placeOn } from "./placement.js";
 import { secretExpression, type Component, type PortClaim } from "./component.js";
@@ -119,14 +119,19 @@ export const pypi: Component<PypiModel> = {
     const s: PypiService | undefined = site.services?.pypi;
     if (!s) return undefined;
     const [host] = placeOn(ctx, core, "pypi", s);
-    const mode = s.mode ?? "static";
+    const mode = oneOf(ctx, s, "mode", ["static", "devpi"] as const, "static") ?? "static";
     const port = s.port ?? 3141;
     const allow = allowedNetworks(ctx, core, s);
     // devpi-server itself, on the loopback behind nginx.
     const backendPort = port === 3142 ? 3143 : 3142;
+    const clients = core.hosts.filter((h) => h.python !== false);
     const ports = host
       ? [
-          claimPort(ctx, host, port, "tcp", "pypi", allow, s, s.port !== undefined ? "port" : "on"),
+          claimPort(ctx, host, port, "tcp", "pypi", allow, s, s.port !== undefined ? "port" : "on", {
+            setting: "services.pypi.port",
+            clients,
+            clientsWhy: "pip on every host whose python is not false is pointed at it (set python: false on a host that must not use it)",
+          }),
           mode === "devpi" ? claimPort(ctx, host, backendPort, "tcp", "pypi (devpi-server on the loopback)", "loopback", s, "mode") : undefined,
         ].filter((p): p is PortClaim => !!p)
       : [];
@@ -140,7 +145,6 @@ export const pypi: Component<PypiModel> = {
     }
     const source = resolveSource(ctx, s);
     const { index, uploader } = resolveDevpi(ctx, core, s, mode);
-    const clients = core.hosts.filter((h) => h.python !== false);
     if (!host) return undefined;
     // devpi serves its index under the index's name; the static index at /simple/.
     const url = `https://pypi.${core.domain}:${port}${mode === "devpi" ? `/${index}/+simple/` : "/simple/"}`;

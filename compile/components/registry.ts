@@ -4,9 +4,10 @@
  * htpasswd accounts and lets only push accounts write. The admin playbook
  * seeds it from the bundle's OCI layout (roles/registry, docs/registry.md).
  */
+import path from "node:path";
 import type { RegistryService, Site } from "../../dsl/index.js";
-import { compareText, type Context } from "../model/context.js";
-import { resolveSecret, type CoreModel, type HostModel, type SecretModel } from "../model/site.js";
+import { compareText, oneOf, type Context } from "../model/context.js";
+import { isKubernetes, resolveSecret, type CoreModel, type HostModel, type SecretModel } from "../model/site.js";
 import { allowedNetworks, cidrs, claimPort, placeOn } from "./placement.js";
 import { secretExpression, type Component, type PortClaim } from "./component.js";
 
@@ -111,6 +112,9 @@ export function imageModel(ref: string): RegistryImageModel | { problem: string;
   };
 }
 
+/** Folders of the OS itself (and anything under /etc, /proc, /sys, /dev, /boot, /run, /usr): never the registry's storage. */
+const SYSTEM_FOLDERS = /^(\/|\/(bin|boot|dev|etc|home|lib|lib32|lib64|media|mnt|opt|proc|root|run|sbin|srv|sys|tmp|usr|var)|\/var\/(lib|log|cache|tmp|spool|backups|mail|opt|local)|\/(etc|proc|sys|dev|boot|run|usr)\/.*)$/;
+
 export const registry: Component<RegistryModel> = {
   key: "registry",
   resolve(ctx: Context, core: CoreModel, site: Site) {
@@ -120,20 +124,43 @@ export const registry: Component<RegistryModel> = {
     const port = s.port ?? 5000;
     const allow = allowedNetworks(ctx, core, s);
     // distribution itself listens on a unix socket only nginx can reach (the role): no port.
-    const ports = host ? [claimPort(ctx, host, port, "tcp", "registry", allow, s, s.port !== undefined ? "port" : "on")].filter((p): p is PortClaim => !!p) : [];
+    const ports = host
+      ? [
+          claimPort(ctx, host, port, "tcp", "registry", allow, s, s.port !== undefined ? "port" : "on", {
+            setting: "services.registry.port",
+            // Kubespray's container runtime pulls every image from it.
+            clients: site.services?.kubespray ? core.hosts.filter(isKubernetes) : [],
+            clientsWhy: "the Kubernetes nodes pull every image from it",
+          }),
+        ].filter((p): p is PortClaim => !!p)
+      : [];
     const storage = s.storage ?? "/var/lib/docker-registry";
-    if (!storage.startsWith("/")) ctx.error("AG085", `storage "${storage}" is not an absolute path`, s, "storage");
+    if (typeof storage !== "string" || !storage.startsWith("/")) ctx.error("AG085", `storage "${storage}" is not an absolute path`, s, "storage");
+    else if (storage.split("/").includes("..") || SYSTEM_FOLDERS.test(path.posix.normalize(storage).replace(/(.)\/$/, "$1"))) {
+      ctx.error("AG085", `storage "${storage}" is a system folder: the registry role would make it the registry user's, mode 0750`, s, "storage",
+        'give the registry a folder of its own, e.g. "/var/lib/docker-registry" or "/srv/registry"');
+    }
     const users: RegistryUserModel[] = [];
     const names = new Set<string>();
+    let accessKnown = true;
     for (const u of s.users ?? []) {
       if (!/^[a-z][a-z0-9_.-]{0,63}$/.test(u.name ?? "")) ctx.error("AG080", `"${u.name}" is not a valid user name`, u, "name");
       else if (names.has(u.name)) ctx.error("AG080", `user "${u.name}" is declared twice`, u, "name");
       names.add(u.name);
+      const access = oneOf(ctx, u, "access", ["push", "pull"] as const, undefined);
+      if (u.access === undefined) {
+        ctx.error("AG132", `the registry user "${u.name}" has no access`, u, "name", 'add access: "push" (push and pull) or access: "pull" (pull only)');
+      }
+      if (!access) accessKnown = false;
+      if (u.password === undefined) {
+        ctx.error("AG132", `the registry user "${u.name}" has no password: the account would be dropped, and with a pull account the nodes' credentials`, u, "name",
+          'add password: fromEnv("…") or fromVault("…", "…")');
+      }
       const password = resolveSecret(ctx, u, "password");
-      if (password) users.push({ name: u.name, access: u.access, password });
+      if (password && access) users.push({ name: u.name, access, password });
     }
     for (const access of ["push", "pull"] as const) {
-      if (!(s.users ?? []).some((u) => u.access === access)) {
+      if (accessKnown && !(s.users ?? []).some((u) => u.access === access)) {
         ctx.error("AG080", `the registry needs at least one ${access} account`, s, "users",
           `add { name: "...", password: fromEnv("..."), access: "${access}" }`);
       }

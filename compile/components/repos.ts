@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { FileArtifact, ReposService, Site } from "../../dsl/index.js";
 import { KeyError, keyFingerprint, parsePublicKey } from "../model/keys.js";
-import type { Context } from "../model/context.js";
+import { flag, type Context } from "../model/context.js";
 import type { CoreModel, HostModel } from "../model/site.js";
 import { allowedNetworks, cidrs, claimPort, placeOn } from "./placement.js";
 import type { Component, PlayDecl } from "./component.js";
@@ -88,7 +88,7 @@ export const repos: Component<ReposModel> = {
     const s: ReposService | undefined = site.services?.repos;
     if (!s) return undefined;
     const [host] = placeOn(ctx, core, "repos", s);
-    const tls = s.tls ?? true;
+    const tls = flag(ctx, s, "tls", true);
     if (!tls && s.plainHttp !== true) {
       ctx.error("AG200", "the repositories would be served over plain HTTP: anyone on the path could change files_repo's binaries", s, "tls",
         "keep TLS (leave tls out), or add plainHttp: true beside tls: false to serve without TLS on purpose");
@@ -98,12 +98,27 @@ export const repos: Component<ReposModel> = {
     }
     const port = s.port ?? (tls ? 443 : 80);
     const allow = allowedNetworks(ctx, core, s);
-    const claim = host && claimPort(ctx, host, port, "tcp", "repos", allow, s, s.port !== undefined ? "port" : "on");
+    const claim = host && claimPort(ctx, host, port, "tcp", "repos", allow, s, s.port !== undefined ? "port" : "on", {
+      setting: "services.repos.port",
+      clients: core.hosts.filter((h) => h !== host),
+      clientsWhy: "every other host installs its OS packages from it (and the Kubernetes nodes Kubespray's files)",
+    });
     const packages = s.packages ?? [];
     packages.forEach((p, i) => {
       if (!PACKAGE_NAME.test(p)) ctx.error("AG084", `"${p}" is not a package name`, packages, i);
     });
-    const files = (s.files ?? []).map((f) => checkFile(ctx, f)).filter((f): f is FileModel => !!f);
+    const files: FileModel[] = [];
+    for (const f of s.files ?? []) {
+      const m = checkFile(ctx, f);
+      if (!m) continue;
+      // files_repo keeps the upstream host and path only: a query string or fragment is dropped.
+      const prior = files.find((x) => x.path === m.path);
+      if (prior && prior.sha256 === m.sha256) ctx.error("AG082", `"${f.url}" is listed twice (as ${prior.url})`, f, "url");
+      else if (prior) {
+        ctx.error("AG082", `"${f.url}" and "${prior.url}" would both be served at files_repo/${m.path}, with different contents`, f, "url",
+          "files_repo keeps the URL's host and path only (no query string): carry one of them");
+      } else files.push(m);
+    }
     const key = trustedKey(ctx, s);
     if (!host) return undefined;
     const m: ReposModel = { host, named: site.services?.dns !== undefined, tls, port, packages, files, allow: cidrs(allow), trustedKey: key,

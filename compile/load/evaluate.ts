@@ -224,5 +224,29 @@ export function evaluateSite(file: string, emitDir?: string): Evaluated {
       hint: "end the file with `export default defineSite({ ... });`",
     });
   }
+  if (typeof value !== "object" || value === null || Array.isArray(value) || typeof (value as { then?: unknown }).then === "function") {
+    const what = typeof value === "function" ? "a function" : value === null ? "null" : Array.isArray(value) ? "an array"
+      : typeof (value as { then?: unknown }).then === "function" ? "a Promise" : `a ${typeof value}`;
+    throw new EvaluationError({
+      code: "AG130",
+      message: `the site file's default export is ${what}, not a site`,
+      at: defaultExportAt(abs) ?? { file: abs, line: 1, col: 1 },
+      hint: typeof value === "function"
+        ? "export the site itself, not a function that makes it: `export default defineSite({ ... });` (call a helper there if you need one)"
+        : "export the site object: `export default defineSite({ ... });` (no async work: the site file is evaluated synchronously)",
+    });
+  }
   return { value, positions };
+}
+
+/** Where the file's `export default` (or `export =`) statement is, from TypeScript's parser. */
+function defaultExportAt(file: string): SourcePos | undefined {
+  const ts = typescript();
+  const sf = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true);
+  for (const st of sf.statements) {
+    const isDefault = ts.isExportAssignment(st)
+      || ((ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st)) && st.modifiers?.some((m) => m.kind === ts.SyntaxKind.DefaultKeyword));
+    if (isDefault) return pos(sf, st);
+  }
+  return undefined;
 }

@@ -5,7 +5,7 @@
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import path from "node:path";
 import type { Arch, Host, HostRole, Network, OsRelease, Scalar, Secret, Site } from "../../dsl/index.js";
-import { Context } from "./context.js";
+import { Context, flag } from "./context.js";
 import { contains, formatCidr, overlaps, parseCidr, parseIPv4, reverseZones, type Cidr } from "./ip.js";
 
 export interface OsInfo {
@@ -89,8 +89,22 @@ export interface CoreModel {
   declaredHosts: Map<string, HostRole[]>;
   /** Each valid host as the site file wrote it (later errors point at it). */
   sources: Map<string, Host>;
+  /**
+   * Networks the site declares whose CIDR is invalid (reported once, AG020),
+   * with the range they would cover when it can be told (`10.20.0.5/24`).
+   * Whatever names them or has an address in them is left alone (no cascade).
+   */
+  brokenNetworks: Map<string, Cidr | undefined>;
   ca: CaModel;
 }
+
+/** Names a host may not take in the shared inventory, and what already has them. */
+const RESERVED_HOST_NAMES: Record<string, string> = {
+  all: "Ansible's group of every host",
+  ungrouped: "Ansible's group of hosts in no other group",
+  etcd: "Kubespray's group of etcd members",
+  localhost: "Ansible's name for the controller, which the roles delegate to (the bundle's checks run there)",
+};
 
 export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -165,7 +179,17 @@ export function checkNoLiteralSecrets(ctx: Context, vars: Record<string, unknown
   }
 }
 
-function resolveNetworks(ctx: Context, site: Site): NetworkModel[] {
+/** The range `a.b.c.d/n` would cover with its host bits cleared; undefined when it is not of that form. */
+function lenientCidr(text: unknown): Cidr | undefined {
+  const m = typeof text === "string" ? text.trim().match(/^([\d.]+)\/(\d{1,2})$/) : null;
+  const base = m ? parseIPv4(m[1]) : undefined;
+  if (!m || base === undefined || Number(m[2]) > 32) return undefined;
+  const prefix = Number(m[2]);
+  const mask = prefix === 0 ? 0 : (0xffffffff - (2 ** (32 - prefix) - 1)) >>> 0;
+  return { base: (base & mask) >>> 0, prefix };
+}
+
+function resolveNetworks(ctx: Context, site: Site, broken: Map<string, Cidr | undefined>): NetworkModel[] {
   const out: NetworkModel[] = [];
   const names = new Set<string>();
   for (const n of site.networks ?? []) {
@@ -179,6 +203,7 @@ function resolveNetworks(ctx: Context, site: Site): NetworkModel[] {
     if (!range) {
       ctx.error("AG020", `"${n.cidr}" is not an IPv4 network in CIDR form`, n, "cidr",
         'write the network address and prefix, with the host bits zero: "10.20.0.0/24"');
+      if (typeof n.name === "string") broken.set(n.name, lenientCidr(n.cidr));
       continue;
     }
     const clash = out.find((o) => overlaps(o.range, range));
@@ -193,7 +218,7 @@ function resolveNetworks(ctx: Context, site: Site): NetworkModel[] {
     }
     out.push({
       name: n.name, cidr: formatCidr(range), range, gateway: n.gateway,
-      defaultRoute: n.defaultRoute ?? false, masquerade: n.masquerade ?? false, reverseZones: reverseZones(range),
+      defaultRoute: flag(ctx, n, "defaultRoute", false), masquerade: flag(ctx, n, "masquerade", false), reverseZones: reverseZones(range),
     });
   }
   if ((site.networks ?? []).length === 0) {
@@ -202,7 +227,38 @@ function resolveNetworks(ctx: Context, site: Site): NetworkModel[] {
   return out;
 }
 
-function resolveHost(ctx: Context, site: Site, h: Host, networks: NetworkModel[]): HostModel | undefined {
+/** Whether `address` may lie in a network whose CIDR is invalid (then its host is not judged on it; nor without networks, AG025). */
+function inBrokenNetwork(address: number, broken: Map<string, Cidr | undefined>): boolean {
+  return [...broken.values()].some((r) => r === undefined || contains(r, address));
+}
+
+/** Host variables airgap writes into the inventory from the host's typed fields: a site's `vars` may not say otherwise. */
+const OWN_HOST_VARS: Record<string, { field: string; value: (h: HostModel) => Scalar[] }> = {
+  ansible_host: { field: "address", value: (h) => [h.address] },
+  ansible_ssh_host: { field: "address", value: (h) => [h.address] },
+  ansible_user: { field: "sshUser", value: (h) => [h.sshUser] },
+  ansible_ssh_user: { field: "sshUser", value: (h) => [h.sshUser] },
+  ansible_port: { field: "sshPort", value: (h) => [h.sshPort] },
+  ansible_ssh_port: { field: "sshPort", value: (h) => [h.sshPort] },
+  // Kubespray binds and advertises on these: one of the host's own addresses.
+  ip: { field: "address (or one of interfaces)", value: (h) => h.interfaces.map((i) => i.address) },
+  access_ip: { field: "address (or one of interfaces)", value: (h) => h.interfaces.map((i) => i.address) },
+};
+
+/** Refuses host variables that contradict what airgap writes for the host (AG134). */
+function checkHostVars(ctx: Context, h: Host, m: HostModel): void {
+  for (const [k, v] of Object.entries(h.vars ?? {})) {
+    const own = OWN_HOST_VARS[k];
+    if (k.startsWith("airgap_")) {
+      ctx.error("AG134", `vars.${k} would override a variable airgap writes`, h.vars, k, "variables named airgap_* are the compiler's; set the site field they come from instead");
+    } else if (own && !own.value(m).some((x) => String(x) === String(v))) {
+      ctx.error("AG134", `vars.${k} is ${JSON.stringify(v)}, but airgap writes ${k}: ${JSON.stringify(own.value(m)[0])} from the host's ${own.field}`, h.vars, k,
+        `set the host's ${own.field.split(" ")[0]} instead, and remove ${k} from vars (Ansible, Kubespray, the DNS and the runbook must agree on it)`);
+    }
+  }
+}
+
+function resolveHost(ctx: Context, site: Site, h: Host, networks: NetworkModel[], broken: Map<string, Cidr | undefined>): HostModel | undefined {
   let ok = true;
   if (typeof h.name !== "string" || !DNS_LABEL.test(h.name)) {
     ctx.error("AG034", `host name "${h.name}" is not a valid DNS label`, h, "name",
@@ -216,7 +272,10 @@ function resolveHost(ctx: Context, site: Site, h: Host, networks: NetworkModel[]
     ok = false;
   } else {
     network = networks.find((n) => contains(n.range, address));
-    if (!network) {
+    if (!network && (inBrokenNetwork(address, broken) || (site.networks ?? []).length === 0)) {
+      // Its network's CIDR is reported; judging the address against it would repeat that.
+      ok = false;
+    } else if (!network) {
       const declared = networks.map((n) => n.cidr).join(", ") || "none";
       ctx.error("AG033", `address ${h.address} is outside every network of the site`, h, "address", `declared networks: ${declared}`);
       ok = false;
@@ -247,9 +306,10 @@ function resolveHost(ctx: Context, site: Site, h: Host, networks: NetworkModel[]
     ctx.error("AG044", `SSH port ${sshPort} is not a TCP port`, h, "sshPort");
   }
   checkNoLiteralSecrets(ctx, h.vars);
-  const interfaces = resolveInterfaces(ctx, h, network, networks);
+  const python = h.python === undefined ? undefined : flag(ctx, h, "python", true);
+  const interfaces = resolveInterfaces(ctx, h, network, networks, broken);
   if (!ok || !network || !os || !interfaces) return undefined;
-  return {
+  const m: HostModel = {
     name: h.name,
     fqdn: `${h.name}.${site.domain}`,
     address: h.address,
@@ -261,19 +321,23 @@ function resolveHost(ctx: Context, site: Site, h: Host, networks: NetworkModel[]
     roles: [...new Set(roles.filter((r) => HOST_ROLES.includes(r)))],
     sshUser: h.sshUser ?? "root",
     sshPort,
-    python: h.python,
+    python,
     vars: h.vars ?? {},
   };
+  checkHostVars(ctx, h, m);
+  return m;
 }
 
 /** A host's extra addresses: each in the network it names, one per network. */
-function resolveInterfaces(ctx: Context, h: Host, primary: NetworkModel | undefined, networks: NetworkModel[]): InterfaceModel[] | undefined {
+function resolveInterfaces(ctx: Context, h: Host, primary: NetworkModel | undefined, networks: NetworkModel[], broken: Map<string, Cidr | undefined>): InterfaceModel[] | undefined {
   const out: InterfaceModel[] = [];
   let ok = true;
   for (const i of h.interfaces ?? []) {
     const n = networks.find((x) => x.name === i.network);
     const address = parseIPv4(i.address);
-    if (!n) {
+    if (!n && broken.has(i.network)) {
+      ok = false; // the network's CIDR is reported
+    } else if (!n) {
       ctx.error("AG110", `"${i.network}" is not a network of the site`, i, "network", `networks: ${networks.map((x) => x.name).join(", ")}`);
       ok = false;
     } else if (n === primary || out.some((o) => o.network === n.name)) {
@@ -297,7 +361,8 @@ export function resolveCore(ctx: Context, site: Site): CoreModel {
   if (!isDomain(site.domain)) {
     ctx.error("AG011", `"${site.domain}" is not a valid DNS domain`, site, "domain", 'for example "plant1.example.internal"');
   }
-  const networks = resolveNetworks(ctx, site);
+  const brokenNetworks = new Map<string, Cidr | undefined>();
+  const networks = resolveNetworks(ctx, site, brokenNetworks);
   const hosts: HostModel[] = [];
   const byName = new Map<string, Host>();
   const byAddress = new Map<string, Host>();
@@ -314,7 +379,7 @@ export function resolveCore(ctx: Context, site: Site): CoreModel {
         other ??= o;
       } else byAddress.set(owner.address, h);
     }
-    const m = resolveHost(ctx, site, h, networks);
+    const m = resolveHost(ctx, site, h, networks, brokenNetworks);
     if (m && !first && !other) hosts.push(m);
   }
   const ca = site.ca ?? {};
@@ -331,6 +396,9 @@ export function resolveCore(ctx: Context, site: Site): CoreModel {
     caModel.certificate = file;
     caModel.key = resolveSecret(ctx, ca, "key");
     if (ca.key === undefined) ctx.error("AG091", "a provided CA certificate needs its key, by reference", ca, "certificate");
+  } else if (ca.key !== undefined) {
+    ctx.error("AG140", "the CA's key is given without its certificate, and would be ignored (a new CA would be made)", ca, "key",
+      'give both (certificate: "ca.crt" beside the site file, key: fromVault(...)), or neither to let the admin playbook create the CA');
   }
   const gateways = (site.hosts ?? []).filter((h) => (h.roles ?? []).includes("gateway"));
   for (const g of gateways.slice(1)) {
@@ -338,5 +406,9 @@ export function resolveCore(ctx: Context, site: Site): CoreModel {
   }
   const declaredHosts = new Map((site.hosts ?? []).map((h) => [h.name, h.roles ?? []]));
   const sources = new Map((site.hosts ?? []).filter((h) => hosts.some((m) => m.name === h.name)).map((h) => [h.name, h]));
-  return { siteFile: ctx.siteFile, name: site.name, domain: site.domain, networks, hosts, declaredHosts, sources, ca: caModel };
+  for (const h of hosts.filter((x) => Object.hasOwn(RESERVED_HOST_NAMES, x.name))) {
+    ctx.error("AG144", `the host name "${h.name}" is taken in the inventory: it is ${RESERVED_HOST_NAMES[h.name]}`, sources.get(h.name), "name",
+      "Ansible's host patterns would not mean this host: rename it");
+  }
+  return { siteFile: ctx.siteFile, name: site.name, domain: site.domain, networks, hosts, declaredHosts, sources, ca: caModel, brokenNetworks };
 }

@@ -23,7 +23,7 @@ export default defineSite({
       roles: ["gateway"],
     },
     { name: "gw2", address: "10.21.0.2", os: "debian-12", roles: ["gateway"] }, // <- AG113
-    { name: "cp1", address: "10.21.0.21", os: "debian-12", roles: ["control-plane", "etcd"] },
+    { name: "cp1", address: "10.21.0.21", os: "debian-12", roles: ["control-plane", "etcd", "worker"] },
   ],
   services: { ntp: { on: "admin" } },
   flows: [

@@ -13,7 +13,7 @@ export default defineSite({
   hosts: [
     { name: "admin", address: "10.20.0.10", os: "debian-12", roles: ["admin"] },
     { name: "gw", address: "10.20.0.1", os: "debian-12", roles: ["gateway"] }, // <- AG118
-    { name: "cp1", address: "10.21.0.21", os: "debian-12", roles: ["control-plane", "etcd"] },
+    { name: "cp1", address: "10.21.0.21", os: "debian-12", roles: ["control-plane", "etcd", "worker"] },
   ],
   services: { ntp: { on: "admin" } },
   flows: [{ from: "admin", to: "nodes", protocol: "tcp", ports: [22], why: "SSH" }],

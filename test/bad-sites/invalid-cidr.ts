@@ -12,7 +12,7 @@ export default defineSite({
   ],
   hosts: [
     { name: "admin", address: "10.20.0.10", os: "debian-12", roles: ["admin"] },
-    { name: "cp1", address: "10.20.0.21", os: "debian-12", roles: ["control-plane", "etcd"] },
+    { name: "cp1", address: "10.20.0.21", os: "debian-12", roles: ["control-plane", "etcd", "worker"] },
   ],
   services: {},
 });

@@ -17,7 +17,7 @@ export default defineSite({
       roles: ["admin"],
       interfaces: [{ network: "storage", address: "10.40.0.14" }], // <- AG110
     },
-    { name: "cp1", address: "10.20.0.21", os: "debian-12", roles: ["control-plane", "etcd"] },
+    { name: "cp1", address: "10.20.0.21", os: "debian-12", roles: ["control-plane", "etcd", "worker"] },
   ],
   services: {
     ntp: { on: ["admin1", "admin2", "Admin_3", "admin4"] },

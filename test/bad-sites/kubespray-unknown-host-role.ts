@@ -3,7 +3,7 @@
 // so the type check lets "master" through.
 import { defineSite, type HostRole } from "airgap";
 
-const exported: string[] = ["control-plane", "etcd", "master"]; // <- AG038
+const exported: string[] = ["control-plane", "etcd", "worker", "master"]; // <- AG038
 
 export default defineSite({
   name: "ks-unknown-role",

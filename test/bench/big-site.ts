@@ -15,7 +15,8 @@ export function bigSite(n: number): string {
     `    { name: "admin2", address: "10.40.0.11", os: "debian-12", roles: ["admin"] },`,
   ];
   for (let i = 0; i < n - 2; i++) {
-    const role = i < members ? `"control-plane", "etcd"` : `"worker"`;
+    // The last node is a worker at every size (a cluster needs one, AG142).
+    const role = i < members && i < n - 3 ? `"control-plane", "etcd"` : i < members ? `"control-plane", "etcd", "worker"` : `"worker"`;
     // .1 of the node network is the router.
     const addr = `10.41.${Math.floor(i / 250)}.${(i % 250) + 2}`;
     hosts.push(`    { name: "node${i}", address: "${addr}", os: "${i % 2 ? "debian-12" : "ubuntu-24.04"}", arch: "amd64", roles: [${role}] },`);

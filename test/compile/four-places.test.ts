@@ -66,7 +66,7 @@ const SITE = {
   hosts: [
     { name: "admin", address: "10.30.0.10", os: "debian-12", roles: ["admin"] },
     { name: "gw", address: "10.30.0.1", os: "debian-12", roles: ["gateway"], interfaces: [{ network: "nodes", address: "10.31.0.1" }] },
-    { name: "cp1", address: "10.31.0.21", os: "debian-12", roles: ["control-plane", "etcd"] },
+    { name: "cp1", address: "10.31.0.21", os: "debian-12", roles: ["control-plane", "etcd", "worker"] },
   ],
   services: {
     dns: { on: "admin" },

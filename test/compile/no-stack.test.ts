@@ -1,12 +1,13 @@
 /**
  * A crash is a bug: on every file of the bad-site catalogue, `airgap validate`
  * and `airgap compile` exit 1 with located errors, never a stack trace, and
- * compile creates no output folder. Runs the real command line, a few files at
+ * compile leaves the output folder as it was (one made by an earlier compile
+ * keeps its files, byte for byte). Runs the real command line, a few files at
  * a time (a CLI start costs about half a second).
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { BAD_SITES, CLI } from "../helpers.js";
@@ -64,6 +65,9 @@ describe("bad sites never print a stack trace", function () {
     const jobs = names.flatMap((name) => {
       const file = path.join(BAD_SITES, name);
       const out = path.join(tmp, "out", path.basename(name, ".ts"));
+      // What an earlier, good compile left there: a bad site must not touch it.
+      mkdirSync(path.join(out, "inventory"), { recursive: true });
+      writeFileSync(path.join(out, "inventory", "hosts.yml"), `# earlier output of ${name}\n`);
       const entry = { out } as { validate: Run; compile: Run; out: string };
       runs.set(name, entry);
       return [
@@ -84,11 +88,13 @@ describe("bad sites never print a stack trace", function () {
       assertNoStack(`airgap validate ${name}`, r.validate);
       assertNoStack(`airgap compile ${name}`, r.compile);
       assert.match(r.validate.out, /error (AG|TS)\d+/, "no located error");
-      assert.ok(!existsSync(r.out), `compile created ${r.out}`);
+      assert.deepEqual(readdirSync(r.out, { recursive: true }).sort(), ["inventory", path.join("inventory", "hosts.yml")], `compile changed ${r.out}`);
+      assert.equal(readFileSync(path.join(r.out, "inventory", "hosts.yml"), "utf8"), `# earlier output of ${name}\n`);
     });
   }
 
   it("leaves nothing behind in the working folder (no output, no staging folder)", () => {
-    assert.deepEqual(readdirSync(tmp), []);
+    assert.deepEqual(readdirSync(tmp), ["out"]);
+    assert.deepEqual(readdirSync(path.join(tmp, "out")).sort(), names.map((n) => path.basename(n, ".ts")).sort());
   });
 });

@@ -12,8 +12,8 @@ import { synth } from "../../../compile/synth.js";
 const HOSTS = `
     { name: "admin", address: "10.30.0.10", os: "debian-12", roles: ["admin"] },
     { name: "gw", address: "10.30.0.1", interfaces: [{ network: "nodes", address: "10.31.0.1" }, { network: "dmz", address: "10.32.0.1" }], os: "debian-12", roles: ["gateway"] },
-    { name: "cp1", address: "10.31.0.21", os: "debian-12", roles: ["control-plane", "etcd"] },
-    { name: "w1", address: "10.31.0.31", os: "debian-12", roles: ["worker"] },`;
+    { name: "cp1", address: "10.31.0.21", os: "debian-12", roles: ["control-plane", "etcd"], python: false },
+    { name: "w1", address: "10.31.0.31", os: "debian-12", roles: ["worker"], python: false },`;
 
 function writeSite(dir: string, body: { networks?: string; hosts?: string; services?: string; flows?: string }): string {
   const file = path.join(dir, "site.ts");
@@ -52,7 +52,7 @@ describe("gateway: compile side", function () {
     const vars = parse(r.files.get("inventory/group_vars/airgap_gateways/airgap.yml")!) as { airgap_gateway_flows: Flow[]; airgap_gateway_masquerade: string[] };
     const rules = vars.airgap_gateway_flows.map((f) => `${f.from} > ${f.to} ${f.protocol} ${f.ports.join(",")}`);
     assert.deepEqual(rules, [
-      // ntp, dns, repos from "nodes" (the dmz has no host; pypi allows "admin" only, its own network).
+      // ntp, dns, repos from "nodes" (the dmz has no host; pypi allows "admin" only, its own network: the nodes are not its clients).
       "10.31.0.0/24 > 10.30.0.10 tcp 53,443",
       "10.31.0.0/24 > 10.30.0.10 udp 53,123",
       "10.30.0.0/24 > 10.31.0.0/24 tcp 22,30000-32767",
@@ -127,7 +127,7 @@ describe("gateway: compile side", function () {
     const r = await synth(
       writeSite(tmp, {
         networks: `[{ name: "site", cidr: "10.30.0.0/24" }]`,
-        hosts: `{ name: "admin", address: "10.30.0.10", os: "debian-12", roles: ["admin"] }, { name: "cp1", address: "10.30.0.21", os: "debian-12", roles: ["control-plane", "etcd"] },`,
+        hosts: `{ name: "admin", address: "10.30.0.10", os: "debian-12", roles: ["admin"] }, { name: "cp1", address: "10.30.0.21", os: "debian-12", roles: ["control-plane", "etcd", "worker"] },`,
         services: `{ ntp: { on: "admin" } }`,
         flows: "[]",
       }),
