@@ -138,7 +138,9 @@ export const dns: Component<DnsModel> = {
         ctx.error("AG064", `"${r.name}" has a CNAME record and other records`, r, "name", "a name with a CNAME can hold nothing else (host names already have an A record)");
         continue;
       }
-      if ((m.type === "A" || m.type === "AAAA") && (hostNames.has(m.name) || nsNames.has(m.name))) {
+      // The same address again is only a repeat (BIND keeps one); another address is a second answer.
+      const own = core.hosts.find((h) => h.name === m.name)?.address ?? servers.find((_, i) => `ns${i + 1}` === m.name)?.address;
+      if ((m.type === "A" || m.type === "AAAA") && (hostNames.has(m.name) || nsNames.has(m.name)) && !(m.type === "A" && m.value === own)) {
         ctx.error("AG139", `an ${m.type} record for "${m.name}" shadows ${hostNames.has(m.name) ? "the host" : "the name server"} ${m.name}: clients would get its address or this one at random`, r, "name",
           hostNames.has(m.name) ? `the zone has ${m.name}'s address from the host already: drop the record, or give it another name` : "ns1, ns2, … are the DNS servers' names: give the record another name");
         continue;

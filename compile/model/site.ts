@@ -404,6 +404,13 @@ export function resolveCore(ctx: Context, site: Site): CoreModel {
   for (const g of gateways.slice(1)) {
     ctx.error("AG113", `"${g.name}" is a second gateway host ("${gateways[0].name}" is the first)`, g, "roles", "a site has one gateway host, with an address on every network it routes");
   }
+  for (const g of gateways) {
+    const k8s = (g.roles ?? []).filter((r) => KUBERNETES_ROLES.includes(r));
+    if (k8s.length > 0) {
+      ctx.error("AG148", `the gateway host ${g.name} is also a Kubernetes node (${k8s.join(", ")})`, g, "roles",
+        "its forward chain drops what the site's flows do not name, pod and service traffic included, and Kubernetes' own rules would share its firewall: keep the gateway out of the cluster");
+    }
+  }
   const declaredHosts = new Map((site.hosts ?? []).map((h) => [h.name, h.roles ?? []]));
   const sources = new Map((site.hosts ?? []).filter((h) => hosts.some((m) => m.name === h.name)).map((h) => [h.name, h]));
   for (const h of hosts.filter((x) => Object.hasOwn(RESERVED_HOST_NAMES, x.name))) {
