@@ -152,7 +152,8 @@ export const gateway: Component<GatewayModel> = {
       const ports = flowPorts(ctx, f);
       if (!from || (!toNet && !toHost) || !ports) return;
       const to = toNet ? toNet.cidr : toHost!.address;
-      if (toNet === from || (toHost && toHost.interfaces.some((i) => i.network === from.name))) {
+      // To the gateway host itself is its own input (SSH to it), not forwarded: allowed from its own networks.
+      if (toNet === from || (toHost && toHost !== gw && toHost.interfaces.some((i) => i.network === from.name))) {
         ctx.error("AG146", `the flow from "${f.from}" to "${f.to}" stays inside network "${from.name}": the gateway never sees it`, f, "to",
           "hosts on one network reach each other directly; flows are for traffic between networks: remove it, or name the other network");
         return;

@@ -8,7 +8,7 @@ export default defineSite({
   networks: [{ name: "site", cidr: "10.30.0.0/24" }],
   hosts: [
     { name: "admin", address: "10.30.0.10", os: "debian-12", roles: ["admin"] },
-    { name: "cp1", address: "10.30.0.21", os: "debian-12", roles: ["control-plane", "etcd"] },
+    { name: "cp1", address: "10.30.0.21", os: "debian-12", roles: ["control-plane", "etcd", "worker"] },
   ],
   services: {
     ntp: { on: "admin" },
