@@ -71,7 +71,7 @@ describe("@lab site: the compiled playbooks against the lab", function () {
         const sources = await site.lab.sh(node, "grep -rhv '^#' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | grep -v '^$' || true");
         assert.match(sources, new RegExp(`^URIs: ${REPO}/debian$`, "m"), sources);
         assert.doesNotMatch(sources, /deb\.debian\.org|trusted=yes/i, sources);
-        assert.match(sources, /^Signed-By: \/etc\/apt\/keyrings\/airgap-archive-keyring\.gpg$/m);
+        assert.match(sources, /^Signed-By: \/etc\/apt\/keyrings\/airgap-archive-keyring\.asc$/m);
         const kept = await site.lab.sh(node, "cat /etc/apt/airgap-original-sources/sources.list");
         assert.match(kept, /^deb http/m, "the original sources.list is kept aside");
       }
