@@ -187,10 +187,12 @@ export function link(core: CoreModel, resolved: ResolvedComponent[]): Linked {
     plays: orderPlays(parts.flatMap((r) => (r.exports.plays ?? []).map((p) => ({ ...p, service: r.component.key })))),
     kubespray: Object.assign({}, ...all.map((e) => e.kubespray ?? {})),
     endpoints: Object.assign({}, ...all.map((e) => e.endpoints ?? {})),
-    images: all.some((e) => e.images) ? all.flatMap((e) => e.images ?? []) : undefined,
+    // One entry per image (two services may carry the same one).
+    images: all.some((e) => e.images) ? [...new Map(all.flatMap((e) => e.images ?? []).map((i) => [`${i.source} ${i.target}`, i])).values()] : undefined,
     packages: all.flatMap((e) => e.packages ?? []),
     secrets: all.flatMap((e) => e.secrets ?? []),
     registryPull: all.find((e) => e.registryPull)?.registryPull,
+    registryPush: all.find((e) => e.registryPush)?.registryPush,
     python: [...new Set(all.flatMap((e) => e.python ?? []))],
   };
 }

@@ -237,6 +237,69 @@ export interface PypiService {
   allow?: string[];
 }
 
+/**
+ * A Helm chart carried into the site: from a classic chart repository
+ * (`repo` an `https://` URL, its `index.yaml` names the chart) or from an OCI
+ * registry (`repo` an `oci://host/path` reference; the chart is
+ * `<repo>/<name>`), at one exact version.
+ */
+export interface HelmChart {
+  /**
+   * Where `airgap bundle` pulls the chart on the bastion: a classic repository
+   * (`"https://charts.example.org/stable"`) or an OCI one
+   * (`"oci://registry.example.org/charts"`, the chart being `<repo>/<name>`).
+   */
+  repo: string;
+  /** The chart's name (`"ingress-nginx"`). */
+  name: string;
+  /** One exact SemVer version (`"4.11.3"`); ranges (`"^4.11"`, `"4.x"`, `">=4"`) are refused. */
+  version: string;
+  /**
+   * SHA-256 of the chart's packaged archive (`.tgz`, as `helm pull` writes it
+   * and as a classic `index.yaml` and an OCI registry name it):
+   * `"sha256:<64 hex digits>"`. `airgap bundle` refuses other bytes.
+   * @default undefined (the bytes first pulled are kept; a classic repository's own index digest is checked)
+   */
+  digest?: string;
+  /**
+   * Images the chart runs, carried and pushed into the site registry
+   * (`"registry.k8s.io/ingress-nginx/controller:v1.11.3"`). `airgap bundle`
+   * renders the chart with `helm template` (its default values) and refuses
+   * to go on while it renders an image neither listed here nor in `exclude`.
+   * @default []
+   */
+  images?: string[];
+  /**
+   * Images the rendered chart names that the site does not carry (an
+   * optional part it never turns on), as rendered (`"docker.io/library/busybox:1.36"`).
+   * @default []
+   */
+  exclude?: string[];
+}
+
+/**
+ * Helm charts inside the site: a classic chart repository (a static
+ * `index.yaml` and the charts, served by nginx over TLS from the site CA) and
+ * the same charts as OCI artifacts in the site registry (`charts/<name>`).
+ * Needs `services.registry` (docs/helm.md).
+ */
+export interface HelmService {
+  /** Admin host serving the chart repository. */
+  on: string;
+  /**
+   * TCP port (HTTPS) of the classic repository, `https://charts.<domain>:<port>/`.
+   * @default 8443
+   */
+  port?: number;
+  /** The charts to carry. */
+  charts: HelmChart[];
+  /**
+   * Networks (by name) allowed to fetch.
+   * @default every network of the site
+   */
+  allow?: string[];
+}
+
 /** Container runtimes Kubespray can install. */
 export type ContainerRuntime = "containerd" | "crio";
 
@@ -342,6 +405,8 @@ export interface Services {
   registry?: RegistryService;
   /** @default undefined (no Python index) */
   pypi?: PypiService;
+  /** @default undefined (no Helm chart repository) */
+  helm?: HelmService;
   /** @default undefined (no Kubernetes deployment) */
   kubespray?: KubesprayConfig;
 }

@@ -59,6 +59,29 @@ export default defineSite({
       uploader: { user: "ci", password: fromEnv("PLANT_DEVPI_UPLOAD_PASSWORD") },
       packages: ["jmespath", "netaddr"],
     },
+    // Helm charts: a classic repository (https://charts.plant1.factory.internal:8443/) and the
+    // same charts in the registry (oci://registry.plant1.factory.internal:5443/charts/<name>).
+    helm: {
+      on: "infra2",
+      allow: ["admin", "nodes"],
+      charts: [
+        {
+          repo: "https://kubernetes.github.io/ingress-nginx",
+          name: "ingress-nginx",
+          version: "4.11.3",
+          images: [
+            "registry.k8s.io/ingress-nginx/controller:v1.11.3",
+            "registry.k8s.io/ingress-nginx/kube-webhook-certgen:v1.4.4",
+          ],
+        },
+        {
+          repo: "oci://ghcr.io/prometheus-community/charts",
+          name: "prometheus-node-exporter",
+          version: "4.39.0",
+          images: ["quay.io/prometheus/node-exporter:v1.8.2"],
+        },
+      ],
+    },
     kubespray: {
       version: "2.30.0",
       kubernetes: "1.32.8",

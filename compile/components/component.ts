@@ -117,6 +117,8 @@ export interface Exports {
   secrets?: SecretModel[];
   /** The site registry's pull-only account (Kubernetes nodes pull with it). */
   registryPull?: { name: string; password: SecretModel };
+  /** The site registry's first push account (the chart repository pushes charts with it). */
+  registryPush?: { name: string; password: SecretModel };
   /**
    * Python requirements the site's index must carry for this service beyond
    * `pypi.packages` (Kubespray: its controller's `requirements.txt`), resolved
@@ -154,6 +156,8 @@ export interface Linked {
   packages: PackageNeed[];
   secrets: SecretModel[];
   registryPull?: { name: string; password: SecretModel };
+  /** The site registry's first push account, when it has one. */
+  registryPush?: { name: string; password: SecretModel };
   /** Python requirements the services need in the site's index (each once, in component order). */
   python: string[];
 }

@@ -205,6 +205,7 @@ export const registry: Component<RegistryModel> = {
         endpoints: { registry: registryHost },
         secrets: users.map((u) => u.password),
         registryPull: users.find((u) => u.access === "pull"),
+        registryPush: users.find((u) => u.access === "push"),
       },
     };
   },
