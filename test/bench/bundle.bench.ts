@@ -14,7 +14,10 @@
  *     `tar -x` followed by `sha256sum` of every blob (checking by hand).
  *
  * Prints ratios; never fails on time. Skips, saying why, without umoci,
- * skopeo or docker-registry. AIRGAP_BENCH_BASE_MB (16: the largest base).
+ * skopeo or docker-registry. AIRGAP_BENCH_BASE_MB (16: the largest base),
+ * AIRGAP_BENCH_IMAGES (20, at least 3), AIRGAP_BENCH_RUNS (3: runs per
+ * timing, the median printed); `npm test` runs it once at a tiny size
+ * (bench.test.ts).
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -28,7 +31,8 @@ import { Store } from "../../bundle/store.js";
 import { exportBundle, importTransfer } from "../../bundle/transfer.js";
 import { freePort, makeCa, startUpstream, tempDir, type ImageSpec } from "../roles/registry-harness.js";
 
-const COUNT = 20;
+const COUNT = Math.max(3, Number(process.env.AIRGAP_BENCH_IMAGES ?? 20));
+const RUNS = Math.max(1, Number(process.env.AIRGAP_BENCH_RUNS ?? 3));
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -108,7 +112,7 @@ async function main(): Promise<void> {
     untar();
     const tarMs: number[] = [];
     const importMs: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < RUNS; i++) {
       tarMs.push(await timed(untar));
       rmSync(out, { recursive: true, force: true });
       const site = path.join(dir, "site-store");
@@ -117,14 +121,14 @@ async function main(): Promise<void> {
     }
     // The floor of any verification: SHA-256 over the same bytes, on one core (this CPU's speed, SHA extensions or not).
     const hashMs: number[] = [];
-    for (let i = 0; i < 3; i++) hashMs.push(await timed(async () => {
+    for (let i = 0; i < RUNS; i++) hashMs.push(await timed(async () => {
       const h = createHash("sha256");
       for await (const piece of createReadStream(full.file, { highWaterMark: 1 << 20 })) h.update(piece as Buffer);
       h.digest();
     }));
     // What a careful operator does by hand: tar -x, then sha256sum of every blob.
     const checkMs: number[] = [];
-    for (let i = 0; i < 3; i++) checkMs.push(await timed(() => {
+    for (let i = 0; i < RUNS; i++) checkMs.push(await timed(() => {
       untar();
       const r = spawnSync("sh", ["-c", "sha256sum blobs/sha256/* > /dev/null"], { cwd: out });
       if (r.status !== 0) throw new Error(`sha256sum: ${r.stderr}`);

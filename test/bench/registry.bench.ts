@@ -14,13 +14,16 @@
  *     tarball per image.
  *
  * Prints ratios; never fails on time. AIRGAP_BENCH_JOBS (4),
- * AIRGAP_BENCH_BASE_MB (16: the largest base; the others are 1/2 and 1/4).
+ * AIRGAP_BENCH_BASE_MB (16: the largest base; the others are 1/2 and 1/4),
+ * AIRGAP_BENCH_IMAGES (20, at least 3); `npm test` runs it once at a tiny
+ * size where it can (root, the tools; bench.test.ts).
  */
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { copyImages, type ImageRequest } from "../../bundle/images.js";
 import { buildManifest, serializeManifest } from "../../bundle/manifest.js";
 import { formatBytes } from "../../bundle/progress.js";
+import { keygen, readPrivateKey, signBytes } from "../../bundle/sign.js";
 import { Store } from "../../bundle/store.js";
 import {
   buildImages,
@@ -38,7 +41,7 @@ import {
   type SiteRegistry,
 } from "../roles/registry-harness.js";
 
-const COUNT = 20;
+const COUNT = Math.max(3, Number(process.env.AIRGAP_BENCH_IMAGES ?? 20));
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
@@ -69,9 +72,16 @@ function withCache(cache: string, cmd: string, args: string[], input?: string) {
 }
 
 async function main(): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Error("the registry bench needs root (nginx workers as www-data)");
+  // `npm run bench` runs every benchmark: this one says why it cannot run here and goes on.
+  if (process.getuid?.() !== 0) {
+    console.log("registry bench: skipped, needs root (nginx workers as www-data, a private mount namespace)");
+    return;
+  }
   const missing = missingTools();
-  if (missing.length) throw new Error(`the registry bench needs: ${missing.join(", ")}`);
+  if (missing.length) {
+    console.log(`registry bench: skipped, needs ${missing.join(", ")}`);
+    return;
+  }
   const jobs = Number(process.env.AIRGAP_BENCH_JOBS ?? 4);
   const baseMb = Number(process.env.AIRGAP_BENCH_BASE_MB ?? 16);
   const dir = tempDir("airgap-registry-bench-");
@@ -105,7 +115,12 @@ async function main(): Promise<void> {
     const [result, bundleMs] = await timed(() => copyImages(store, requests, { certDir: ca.certDir, jobs, stderr: { write: () => true } }));
     await store.close();
     if (result.failures.length) throw new Error(result.failures.map((f) => f.message).join("\n"));
-    writeFileSync(path.join(bundle, "manifest.json"), serializeManifest(buildManifest("bench", [], result.artifacts)));
+    // Signed, as every bundle: the role's tool reads no manifest without the site's trusted key.
+    const keys = await keygen(path.join(dir, "keys"));
+    const text = Buffer.from(serializeManifest(buildManifest("bench", [], result.artifacts)));
+    writeFileSync(path.join(bundle, "manifest.json"), text);
+    writeFileSync(path.join(bundle, "manifest.json.sig"), signBytes(text, await readPrivateKey(keys.privateKey)));
+    const trust = ["--trusted-key", readFileSync(keys.publicKey, "utf8"), "--site", "bench"];
     const bundleBytes = readdirSync(path.join(bundle, "blobs/sha256")).reduce((n, f) => n + statSync(path.join(bundle, "blobs/sha256", f)).size, 0);
 
     // One docker-archive tarball per image (what a load-tag-push workflow carries).
@@ -124,7 +139,7 @@ async function main(): Promise<void> {
     const hostLayout = path.join(dir, "host-oci");
     const images = JSON.stringify(requests.map((r) => ({ source: r.source, target: r.target })));
     const manifestFile = path.join(bundle, "manifest.json");
-    await check(await shAsync("python3", [TOOL, "layout", manifestFile, bundle, hostLayout, "--images", images]), "layout");
+    await check(await shAsync("python3", [TOOL, "layout", ...trust, manifestFile, bundle, hostLayout, "--images", images]), "layout");
 
     const fresh = async (name: string): Promise<SiteRegistry> => {
       const s = await startSiteRegistry(path.join(dir, name), ca);
@@ -135,7 +150,7 @@ async function main(): Promise<void> {
     // Ours.
     const ours = await fresh("site-ours");
     const account = JSON.stringify({ user: ours.push.user, password: ours.push.password });
-    const pushArgs = (s: SiteRegistry) => [TOOL, "push", manifestFile, hostLayout, s.host, ca.certDir, "--images", images, "--jobs", String(jobs)];
+    const pushArgs = (s: SiteRegistry) => [TOOL, "push", ...trust, manifestFile, hostLayout, s.host, ca.certDir, "--images", images, "--jobs", String(jobs)];
     const oursCache = path.join(dir, "cache-ours");
     const [oursRun, oursMs] = await timed(() => withCache(oursCache, "python3", pushArgs(ours), account));
     await check(oursRun, "our push");
