@@ -7,10 +7,16 @@
  * name (Kubespray changes the nodes for good: packages, sysctls, containerd;
  * the other lab tests must not run after it in the same lab). Otherwise the
  * suite is skipped, saying why. See docs/kubespray.md, "Kubespray's own
- * playbook in the lab", for the checkout, the venv and the Go builds.
+ * playbook in the lab", for the checkout and the Go builds.
  *
- *   KUBESPRAY_DIR=/path/to/kubespray-2.30.0 KUBESPRAY_VENV=/path/to/venv \
+ *   KUBESPRAY_DIR=/path/to/kubespray-2.30.0 [KUBESPRAY_ENGINE_DIR=/path/to/engine-2.30.0] \
+ *     [NERDCTL_GIT=<git dir>] [CRITOOLS_GIT=<git dir>] \
  *     npx mocha --no-config --timeout 60000 dist/test/e2e/kubespray-cluster.test.js
+ *
+ * KUBESPRAY_ENGINE_DIR: the engine's stand-ins, built before by
+ * test/e2e/kubespray/build-engine.sh (default `$AIRGAP_E2E_DIR/engine-<release>`,
+ * built when missing); NERDCTL_GIT, CRITOOLS_GIT: git directories that build
+ * needs (nerdctl's mod/tigron; cri-tools 1.35.0, which the module proxy does not serve).
  *
  * What runs: the fixture (test/e2e/fixture.ts) brings the lab up, bundles,
  * imports and runs the compiled site.yml as for every lab test (airgap's
@@ -497,6 +503,8 @@ describe("@lab kubespray cluster.yml: the release's own playbook against the com
       assert.match(await site.lab.sh(node, "/usr/local/bin/nerdctl --version"), new RegExp(`${v("nerdctl").replace(/\./g, "\\.")}\\b`));
       const info = await site.lab.sh(node, "/usr/local/bin/crictl version");
       assert.match(info, new RegExp(`RuntimeVersion:\\s+v${v("containerd").replace(/\./g, "\\.")}`), info);
+      const versions = await site.lab.sh(node, "systemctl is-active containerd; /usr/local/bin/containerd --version; /usr/local/bin/runc --version | head -1; /usr/local/bin/nerdctl --version; /usr/local/bin/crictl --version");
+      console.log(`      e2e ${node} engine: ${versions.trim().split("\n").join("; ")}`);
     }
   });
 
@@ -515,6 +523,7 @@ describe("@lab kubespray cluster.yml: the release's own playbook against the com
     const want = `/files/${servedPath(urls.kubeadm)}`;
     const asked = log.filter((l) => l.includes(`"GET ${want} `));
     assert.ok(asked.length > 0, `${want} asked from the admin`);
+    console.log(`      e2e kubeadm asked from files_repo (${asked.length}): ${asked[0]}`);
     for (const l of asked) {
       assert.ok(l.startsWith(`${site.lab.address("node1")} `), `asked by node1: ${l}`);
       assert.match(l, / 404 /, l);
