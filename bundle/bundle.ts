@@ -288,9 +288,12 @@ export async function planBundle(site: SynthSite, o: BundleOptions, log: Log): P
     if (prior && prior.sha256 !== f.sha256) throw new AptError(`two files want the path ${f.path}: ${prior.source} and ${f.source} with different sha256`);
     artifacts.set(f.path, f);
   }
-  for (const w of await planWheels(models.pypi, { env, log, controller: site.python })) artifacts.set(w.path, w);
   const scratch: string[] = [];
-  const source = await planKubespraySource(models.kubespray, { checkout: o.kubespray, skip: o.noKubespraySource, env, log });
+  for (const w of await planWheels(models.pypi, { env, log, controller: site.python, scratch })) artifacts.set(w.path, w);
+  const source = await planKubespraySource(models.kubespray, { checkout: o.kubespray, skip: o.noKubespraySource, env, log }).catch(async (err: unknown) => {
+    for (const dir of scratch) await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
   if (source) {
     scratch.push(source.scratch);
     artifacts.set(source.artifact.path, source.artifact);

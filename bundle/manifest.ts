@@ -53,6 +53,22 @@ export interface Artifact {
   size: number;
   /** SHA-256 of the content, 64 lower-case hex digits; the blob is `blobs/sha256/<sha256>`. */
   sha256: string;
+  /**
+   * Set when `airgap bundle` made the file on the bastion instead of
+   * downloading it (a `wheel` built from an sdist: its upstream has no wheel).
+   * `source` then names the input it was made from.
+   */
+  built?: BuiltFrom;
+}
+
+/** What an artifact made on the bastion was made from, and how. */
+export interface BuiltFrom {
+  /** The input's upstream URL (the sdist on PyPI). */
+  from: string;
+  /** SHA-256 of that input as downloaded and checked (the index's digest). */
+  sha256: string;
+  /** The tool and settings that made it (`pip wheel --no-deps`, the bastion's Python, SOURCE_DATE_EPOCH). */
+  by: string;
 }
 
 /** A package repository the admin builds from the bundle's packages. */
@@ -125,6 +141,7 @@ function orderedArtifact(a: Artifact): Artifact {
     path: a.path,
     size: a.size,
     sha256: a.sha256,
+    ...(a.built !== undefined ? { built: { from: a.built.from, sha256: a.built.sha256, by: a.built.by } } : {}),
   };
 }
 
@@ -231,6 +248,12 @@ export function checkManifest(raw: unknown): string[] {
     if (!ARTIFACT_KINDS.includes(a.kind)) problems.push(`${at}: unknown kind ${JSON.stringify(a.kind)}`);
     if (typeof a.name !== "string" || a.name === "") problems.push(`${at}: name is missing`);
     if (typeof a.source !== "string" || a.source === "") problems.push(`${at}: source is missing`);
+    if (a.built !== undefined) {
+      const b = a.built as Partial<BuiltFrom> | null;
+      if (!b || typeof b !== "object" || typeof b.from !== "string" || b.from === "" || typeof b.by !== "string" || !/^[0-9a-f]{64}$/.test(String(b.sha256))) {
+        problems.push(`${at}: built must name what it was made from (from, its sha256: 64 lower-case hex digits) and by what`);
+      }
+    }
     for (const k of ["arch", "release"] as const) {
       if (a[k] !== undefined && !isSafeName(a[k])) problems.push(`${at}: ${k} ${JSON.stringify(a[k])} is not a plain name`);
     }

@@ -11,17 +11,25 @@
  * bundle's downloader then fetches them into the store and verifies them,
  * like every other artifact. A requirement the site lists that has no wheel
  * for a target is carried as its sdist (docs/pypi.md says what that costs).
+ * devpi's own venv is different: a dependency of devpi that its source has
+ * only as an sdist (devpi-web's pyramid-chameleon on PyPI) is built into a
+ * wheel here with `pip wheel`, accepted only when pure Python
+ * (`py3-none-any`), and its manifest entry says so (`built`: the sdist's URL
+ * and SHA-256, the tool).
  */
 import { execFile } from "node:child_process";
 import { httpFetch } from "./http.js";
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createWriteStream, existsSync, readdirSync, statSync } from "node:fs";
+import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { DEVPI_REQUIREMENTS, normalizeProject, PYTHON_BY_RELEASE, type PypiModel } from "../compile/components/pypi.js";
+import { devpiRequirements, normalizeProject, PYTHON_BY_RELEASE, type PypiModel } from "../compile/components/pypi.js";
 import type { Planned } from "./bundle.js";
+import type { BuiltFrom } from "./manifest.js";
 import { compareText } from "../compile/model/context.js";
 import { hashFile } from "./store.js";
 
@@ -87,7 +95,7 @@ export function wheelTargets(m: PypiModel, controller: string[] = []): WheelTarg
   // on its own, so the site's packages and devpi's never have to agree on a version.
   if (m.mode === "devpi") {
     const py = PYTHON_BY_RELEASE[m.host.os.release];
-    targets.push({ python: py.python, arch: m.host.arch, platforms: platformTags(py.glibc, m.host.arch), hosts: [m.host.name], requirements: [...DEVPI_REQUIREMENTS], venv: "devpi" });
+    targets.push({ python: py.python, arch: m.host.arch, platforms: platformTags(py.glibc, m.host.arch), hosts: [m.host.name], requirements: devpiRequirements(m), venv: "devpi" });
   }
   return targets;
 }
@@ -104,6 +112,12 @@ export interface WheelOptions {
   python?: string;
   env?: NodeJS.ProcessEnv;
   log: { info(s: string): void };
+  /**
+   * Receives the scratch folder holding wheels built here (devpi's sdist-only
+   * dependencies), which the store copies from: the caller removes it once
+   * the store has them. Without it, such a dependency is refused.
+   */
+  scratch?: string[];
 }
 
 function sourceArgs(m: PypiModel): string[] {
@@ -175,21 +189,30 @@ async function pipReport(python: string, args: string[], env: NodeJS.ProcessEnv)
   const tmp = await mkdtemp(path.join(os.tmpdir(), "airgap-pip-"));
   try {
     const report = path.join(tmp, "report.json");
-    await exec(python, ["-c", PIP_FOR_TARGET, "install", "--dry-run", "--ignore-installed", "--quiet", "--disable-pip-version-check", "--report", report, "--target", path.join(tmp, "target"), ...args], {
+    // Not --quiet: pip explains a conflict ("X depends on Y") on stdout only.
+    await exec(python, ["-c", PIP_FOR_TARGET, "install", "--dry-run", "--ignore-installed", "--disable-pip-version-check", "--progress-bar", "off", "--report", report, "--target", path.join(tmp, "target"), ...args], {
       env: pipEnv(env),
       maxBuffer: 64 * 1024 * 1024,
     });
     return (JSON.parse(await readFile(report, "utf8")) as { install: ReportItem[] }).install;
   } catch (err) {
-    const e = err as { code?: string | number; stderr?: string; message: string };
+    const e = err as { code?: string | number; stdout?: string; stderr?: string; message: string };
     if (e.code === "ENOENT") throw new WheelError(`${python} is not on this machine: airgap bundle runs pip with it`, "install python3-pip (Debian), or name another Python with AIRGAP_PYTHON");
-    throw new PipFailed((e.stderr ?? e.message).trim());
+    throw new PipFailed((e.stderr ?? e.message).trim(), e.stdout ?? "");
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
 }
 
 class PipFailed extends Error {
+  constructor(
+    message: string,
+    /** pip's stdout: what it collected, and why a resolution was impossible. */
+    readonly output = "",
+  ) {
+    super(message);
+  }
+
   /** The project pip found nothing for (`No matching distribution found for X`), normalised. */
   get missing(): string | undefined {
     const m = /No matching distribution found for ([A-Za-z0-9._-]+)/.exec(this.message);
@@ -271,22 +294,117 @@ async function findSdist(m: PypiModel, requirement: string, env: NodeJS.ProcessE
   };
 }
 
+/**
+ * `SOURCE_DATE_EPOCH` for wheels built here: 1980-01-01, the oldest time a
+ * zip can hold, so the same sdist and build backend give the same bytes.
+ */
+export const BUILD_EPOCH = "315532800";
+
+/** A wheel is pure Python (valid on every CPython 3 and machine) when its tags say so. */
+const PURE_WHEEL = /-(py3|py2\.py3)-none-any\.whl$/;
+
+/** Wheels built on the bastion for one plan: their folder, and each one's manifest entry by file name. */
+interface BuiltWheels {
+  dir: string;
+  byFile: Map<string, Planned>;
+  tried: Set<string>;
+}
+
+/** Downloads `url` to `file` (file:// copied), checking its SHA-256; throws WheelError on a mismatch. */
+async function fetchChecked(url: string, file: string, sha256: string, env: NodeJS.ProcessEnv): Promise<void> {
+  if (url.startsWith("file:")) await copyFile(fileURLToPath(url), file);
+  else {
+    const res = await httpFetch(url, {}, env);
+    if (!res.ok || !res.body) throw new WheelError(`${url}: HTTP ${res.status}`);
+    await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), createWriteStream(file));
+  }
+  const got = (await hashFile(file)).sha256;
+  if (got !== sha256) throw new WheelError(`${url} has sha256 ${got}, its index says ${sha256}: nothing was built from it`);
+}
+
+/**
+ * Builds the sdist of `project` into a pure-Python wheel in `b.dir`: the sdist
+ * from the source (checked against the source's SHA-256), then `pip wheel
+ * --no-deps` with the bastion's Python (its build backend from the same
+ * source, in pip's isolated build environment), SOURCE_DATE_EPOCH fixed.
+ * Returns false when the source has no sdist of it; throws WheelError when the
+ * build fails or makes a wheel that is not pure Python.
+ */
+async function buildFromSdist(project: string, m: PypiModel, python: string, env: NodeJS.ProcessEnv, b: BuiltWheels, label: string, log: WheelOptions["log"]): Promise<boolean> {
+  const sdist = await findSdist(m, project, env);
+  if (!sdist) return false;
+  const file = path.posix.basename(sdist.path);
+  const work = await mkdtemp(path.join(b.dir, ".build-"));
+  try {
+    const input = path.join(work, file);
+    await fetchChecked(sdist.fetchUrl, input, sdist.sha256, env);
+    const out = path.join(work, "out");
+    const by = `pip wheel --no-deps (${(await exec(python, ["-c", "import sys; print('Python %d.%d.%d' % sys.version_info[:3])"])).stdout.trim()} on the bastion), SOURCE_DATE_EPOCH=${BUILD_EPOCH}`;
+    try {
+      await exec(python, ["-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "--disable-pip-version-check", "--quiet", ...sourceArgs(m), "-w", out, input], {
+        env: { ...pipEnv(env), SOURCE_DATE_EPOCH: BUILD_EPOCH },
+        maxBuffer: 64 * 1024 * 1024,
+      });
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new WheelError(`${project} has no wheel for ${label} and building one from ${file} failed:\n  ${(e.stderr ?? e.message).trim().split("\n").slice(-4).join("\n  ")}`,
+        `add a wheel of ${project} to the source (pypi.source.wheelhouse)`);
+    }
+    const [wheel] = readdirSync(out).filter((f) => f.endsWith(".whl"));
+    if (!wheel || !PURE_WHEEL.test(wheel)) {
+      throw new WheelError(`${project} has no wheel for ${label}, and its sdist ${file} builds ${wheel ?? "no wheel"}, not a pure-Python (py3-none-any) one: a wheel built on the bastion would not fit the index host`,
+        `add a wheel of ${project} for the index host's Python and machine to the source (pypi.source.wheelhouse)`);
+    }
+    await copyFile(path.join(out, wheel), path.join(b.dir, wheel));
+    const { sha256 } = await hashFile(path.join(b.dir, wheel));
+    const built: BuiltFrom = { from: sdist.source, sha256: sdist.sha256, by };
+    b.byFile.set(wheel, { kind: "wheel", name: sdist.name, version: sdist.version, source: sdist.source, path: `pypi/${sdist.name}/${wheel}`, sha256, fetchUrl: pathToFileURL(path.join(b.dir, wheel)).href, built });
+    log.info(`python: ${project} has no wheel at ${describeSource(m)}: built ${wheel} from ${file} (sha256 ${sdist.sha256.slice(0, 16)}…) with ${by}`);
+    return true;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Projects a failed resolution names as unsatisfiable: "No matching distribution found for X", "Y depends on X". */
+function suspects(err: PipFailed): string[] {
+  const names = [err.missing, ...[...`${err.message}\n${err.output}`.matchAll(/ depends on ([A-Za-z0-9][A-Za-z0-9._-]*)/g)].map((x) => x[1])];
+  return [...new Set(names.filter((n): n is string => !!n).map(normalizeProject))];
+}
+
 /** Resolves one target with pip; top-level requirements without a wheel fall back to their sdist. */
-async function resolveTarget(t: WheelTarget, m: PypiModel, python: string, env: NodeJS.ProcessEnv, log: WheelOptions["log"]): Promise<Planned[]> {
-  const binary = ["--only-binary=:all:", ...t.platforms.flatMap((p) => ["--platform", p]), "--python-version", t.python, "--implementation", "cp", ...sourceArgs(m)];
+async function resolveTarget(t: WheelTarget, m: PypiModel, python: string, env: NodeJS.ProcessEnv, log: WheelOptions["log"], b?: BuiltWheels): Promise<Planned[]> {
   const label = `CPython ${t.python} ${MACHINE[t.arch]} (${t.hosts.join(", ")}${t.venv ? `, ${t.venv}'s venv` : ""})`;
+  const binaryArgs = () => [
+    "--only-binary=:all:", ...t.platforms.flatMap((p) => ["--platform", p]), "--python-version", t.python, "--implementation", "cp", ...sourceArgs(m),
+    ...(b && b.byFile.size > 0 ? ["--find-links", b.dir] : []),
+  ];
   const sdists: Planned[] = [];
   let requirements = [...t.requirements];
   for (;;) {
     try {
-      const items = requirements.length ? await pipReport(python, [...binary, ...requirements], env) : [];
-      return [...items.map((i) => plannedFrom(i, m)), ...sdists];
+      const items = requirements.length ? await pipReport(python, [...binaryArgs(), ...requirements], env) : [];
+      return [...items.map((i) => (b?.byFile.get(decodeURIComponent(path.posix.basename(new URL(i.download_info.url).pathname))) ?? plannedFrom(i, m))), ...sdists];
     } catch (err) {
       if (!(err instanceof PipFailed)) throw err;
       const missing = err.missing;
       const listed = requirements.find((r) => requirementName(r) === missing);
       // devpi-server or one of its dependencies (nothing the site listed).
       const forDevpi = t.venv === "devpi";
+      if (forDevpi && b) {
+        // A dependency with no wheel at all for this target, and an sdist: built here, then pip again.
+        let built = false;
+        for (const project of suspects(err)) {
+          if (b.tried.has(project)) continue;
+          b.tried.add(project);
+          const hasWheel = await pipReport(python, [...binaryArgs(), "--no-deps", project], env).then(() => true, (e: unknown) => {
+            if (e instanceof PipFailed) return false;
+            throw e;
+          });
+          if (!hasWheel && (await buildFromSdist(project, m, python, env, b, label, log))) built = true;
+        }
+        if (built) continue;
+      }
       if (forDevpi) {
         throw new WheelError(
           `devpi mode needs devpi-server and its dependencies as wheels for ${label}, and ${describeSource(m)} ${missing ? `has no ${missing}` : "cannot give them"}:\n  ${err.message.split("\n").slice(-2).join("\n  ")}`,
@@ -315,12 +433,22 @@ export async function planWheels(m: PypiModel | undefined, o: WheelOptions): Pro
   if (m.source.dir !== undefined && !(existsSync(m.source.dir) && statSync(m.source.dir).isDirectory())) {
     throw new WheelError(`no such wheelhouse folder: ${m.source.dir} (pypi.source.wheelhouse)`, "the folder is relative to the site file");
   }
-  const byPath = new Map<string, Planned>();
-  for (const t of wheelTargets(m, o.controller)) {
-    const started = Date.now();
-    const list = await resolveTarget(t, m, python, env, o.log);
-    for (const w of list) byPath.set(w.path, w);
-    o.log.info(`python: CPython ${t.python} ${MACHINE[t.arch]} (${t.hosts.join(", ")}${t.venv ? `, ${t.venv}'s venv` : ""}): ${list.length} distributions from ${describeSource(m)}, resolved by pip in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const built: BuiltWheels | undefined = o.scratch ? { dir: await mkdtemp(path.join(os.tmpdir(), "airgap-built-wheels-")), byFile: new Map(), tried: new Set() } : undefined;
+  try {
+    const byPath = new Map<string, Planned>();
+    for (const t of wheelTargets(m, o.controller)) {
+      const started = Date.now();
+      const list = await resolveTarget(t, m, python, env, o.log, built);
+      for (const w of list) byPath.set(w.path, w);
+      o.log.info(`python: CPython ${t.python} ${MACHINE[t.arch]} (${t.hosts.join(", ")}${t.venv ? `, ${t.venv}'s venv` : ""}): ${list.length} distributions from ${describeSource(m)}, resolved by pip in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    }
+    if (built) {
+      if (built.byFile.size > 0) o.scratch!.push(built.dir);
+      else await rm(built.dir, { recursive: true, force: true });
+    }
+    return [...byPath.values()];
+  } catch (err) {
+    if (built) await rm(built.dir, { recursive: true, force: true });
+    throw err;
   }
-  return [...byPath.values()];
 }

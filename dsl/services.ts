@@ -231,6 +231,15 @@ export interface PypiService {
    */
   uploader?: PypiUploader;
   /**
+   * devpi mode: also serve devpi-web, devpi's web view (browse and search the
+   * index in a browser at `https://pypi.<domain>:<port>/`). `airgap bundle`
+   * carries devpi-web and its dependencies; pyramid-chameleon, which PyPI
+   * has as an sdist only, is built into a wheel on the bastion (the manifest
+   * says so, with the sdist's SHA-256: docs/pypi.md).
+   * @default false
+   */
+  web?: boolean;
+  /**
    * Networks (by name) allowed to connect.
    * @default every network of the site
    */

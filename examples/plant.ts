@@ -51,10 +51,12 @@ export default defineSite({
         { name: "nodes", password: fromEnv("PLANT1_REGISTRY_NODES_PASSWORD"), access: "pull" },
       ],
     },
-    // devpi-server (from the bundle) serves plant/prod; the CI account may upload to it.
+    // devpi-server (from the bundle) serves plant/prod, with devpi-web's view
+    // of it in a browser; the CI account may upload to it.
     pypi: {
       on: "infra2",
       mode: "devpi",
+      web: true,
       rootPassword: fromEnv("PLANT_DEVPI_ROOT_PASSWORD"),
       uploader: { user: "ci", password: fromEnv("PLANT_DEVPI_UPLOAD_PASSWORD") },
       packages: ["jmespath", "netaddr"],

@@ -30,6 +30,8 @@ export interface PypiModel {
   index: string;
   /** devpi mode: the account allowed to upload besides root. */
   uploader?: { user: string; password: SecretModel };
+  /** devpi mode: devpi-web (the web view) installed beside devpi-server. */
+  web: boolean;
   allow: string[];
   /** Hosts whose pip is pointed at the index (`python`, default true). */
   clients: HostModel[];
@@ -39,8 +41,15 @@ export interface PypiModel {
 
 export const DEFAULT_INDEX = "https://pypi.org/simple/";
 
-/** What devpi mode installs on the server from the bundle (into a venv, `--no-index`). */
+/** What devpi mode installs on the server from the bundle (into a venv, from the bundle's index only). */
 export const DEVPI_REQUIREMENTS = ["devpi-server"];
+/** What `web: true` adds to devpi's venv. */
+export const DEVPI_WEB_REQUIREMENTS = ["devpi-web"];
+
+/** devpi's venv: devpi-server, and devpi-web when the site asks for the web view. */
+export function devpiRequirements(m: Pick<PypiModel, "web">): string[] {
+  return [...DEVPI_REQUIREMENTS, ...(m.web ? DEVPI_WEB_REQUIREMENTS : [])];
+}
 /** A devpi index name, `user/name` (devpi's own rule for both parts). */
 const DEVPI_INDEX_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const DEVPI_USER = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -90,11 +99,14 @@ function resolveSource(ctx: Context, s: PypiService): PypiSourceModel {
 function resolveDevpi(ctx: Context, core: CoreModel, s: PypiService, mode: "static" | "devpi"): { index: string; uploader?: { user: string; password: SecretModel } } {
   const index = s.index ?? `${core.name}/prod`;
   if (mode !== "devpi") {
-    for (const key of ["index", "uploader"] as const) {
-      if (s[key] !== undefined) ctx.error("AG161", `pypi.${key} is for devpi mode; the static index has no ${key === "index" ? "index names" : "accounts"}`, s, key, 'remove it, or set mode: "devpi"');
+    const what = { index: "index names", uploader: "accounts", web: "web view" } as const;
+    for (const key of ["index", "uploader", "web"] as const) {
+      // web: false says what static mode is anyway.
+      if (s[key] !== undefined && !(key === "web" && s.web === false)) ctx.error("AG161", `pypi.${key} is for devpi mode; the static index has no ${what[key]}`, s, key, 'remove it, or set mode: "devpi"');
     }
     return { index };
   }
+  if (s.web !== undefined && typeof s.web !== "boolean") ctx.error("AG161", `pypi.web is true or false, not ${JSON.stringify(s.web)}`, s, "web", "web: true serves devpi-web's view of the index");
   if (s.index !== undefined && (typeof s.index !== "string" || !DEVPI_INDEX_NAME.test(s.index) || s.index === "root/pypi")) {
     ctx.error("AG160", `"${String(s.index)}" is not a devpi index for the site`, s, "index", 'write "user/name" (letters, digits, ".", "_", "-"), for example "plant/prod"; root/pypi is devpi\'s mirror of PyPI, which a site without upstream does not have');
   }
@@ -149,7 +161,7 @@ export const pypi: Component<PypiModel> = {
     // devpi serves its index under the index's name; the static index at /simple/.
     const url = `https://pypi.${core.domain}:${port}${mode === "devpi" ? `/${index}/+simple/` : "/simple/"}`;
     return {
-      model: { host, mode, port, backendPort, packages, source, rootPassword, index, uploader, allow: cidrs(allow), clients, url },
+      model: { host, mode, port, backendPort, packages, source, rootPassword, index, uploader, web: mode === "devpi" && s.web === true, allow: cidrs(allow), clients, url },
       exports: {
         names: [{ name: "pypi", host }],
         ports,
@@ -182,7 +194,7 @@ export const pypi: Component<PypiModel> = {
         ? {
             airgap_pypi_server_devpi_port: m.backendPort,
             airgap_pypi_server_devpi_index: m.index,
-            airgap_pypi_server_devpi_requirements: DEVPI_REQUIREMENTS,
+            airgap_pypi_server_devpi_requirements: devpiRequirements(m),
             airgap_pypi_server_devpi_root_password: secretExpression(m.rootPassword!),
             ...(m.uploader ? { airgap_pypi_server_devpi_uploader: m.uploader.user, airgap_pypi_server_devpi_uploader_password: secretExpression(m.uploader.password) } : {}),
           }
@@ -199,6 +211,7 @@ export const pypi: Component<PypiModel> = {
         ...(m.mode === "devpi"
           ? [
               `devpi's index ${m.index} has no upstream and is non-volatile: a package a newer bundle drops stays installable. Uploads: root (the playbook)${m.uploader ? ` and ${m.uploader.user} (\`devpi use https://pypi.${core.domain}:${m.port}/${m.index}\`, \`devpi login ${m.uploader.user}\`, \`devpi upload\`)` : " only"}.`,
+              ...(m.web ? [`devpi-web: the index in a browser at https://pypi.${core.domain}:${m.port}/${m.index} (a dependency the source has as an sdist only, pyramid-chameleon on PyPI, is built into a wheel by \`airgap bundle\`, and the manifest says so).`] : []),
             ]
           : []),
       ],

@@ -1,4 +1,4 @@
-// The static index with devpi's index name and upload account.
+// The static index with devpi's index name, upload account and web view.
 import { defineSite, fromEnv } from "airgap";
 
 export default defineSite({
@@ -11,6 +11,7 @@ export default defineSite({
       on: "admin",
       index: "pypi/prod", // <- AG161
       uploader: { user: "ci", password: fromEnv("AIRGAP_DEVPI_UPLOAD_PASSWORD") }, // <- AG161
+      web: true, // <- AG161
     },
   },
 });

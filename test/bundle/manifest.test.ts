@@ -84,6 +84,21 @@ describe("bundle manifest", () => {
     assert.equal(serializeManifest(parseManifest(text)), text);
   });
 
+  it("keeps what a built artifact was built from, and refuses a built record without its input's digest", () => {
+    const wheel: Artifact = {
+      kind: "wheel", name: "pyramid-chameleon", version: "0.3", source: "https://files.pythonhosted.org/x/pyramid_chameleon-0.3.tar.gz",
+      path: "pypi/pyramid-chameleon/pyramid_chameleon-0.3-py3-none-any.whl", size: 7, sha256: sha256("wheel"),
+      built: { from: "https://files.pythonhosted.org/x/pyramid_chameleon-0.3.tar.gz", sha256: sha256("sdist"), by: "pip wheel --no-deps" },
+    };
+    const text = serializeManifest(buildManifest("example", [], [wheel]));
+    assert.deepEqual(parseManifest(text).artifacts[0].built, wheel.built);
+    const m = JSON.parse(text);
+    for (const built of [{ ...wheel.built, sha256: "abc" }, { ...wheel.built, from: "" }, { sha256: sha256("sdist") }, "pip"]) {
+      m.artifacts[0].built = built;
+      assert.match(checkManifest(m).join("\n"), /built must name what it was made from/, JSON.stringify(built));
+    }
+  });
+
   it("refuses paths that leave the bundle, bad digests, unknown kinds and formats, naming each", () => {
     const bad = {
       format: 2,

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { packagesByHost } from "../../bundle/packages.js";
 import { planWheels, platformTags, WheelError, wheelTargets } from "../../bundle/wheels.js";
@@ -132,6 +133,41 @@ describe("pypi: the bundle's Python packages", function () {
       assert.match(e.hint ?? "", /pip download devpi-server/);
       return true;
     });
+  });
+
+  it("devpi's venv with web: true: devpi-web too; a dependency of it with only an sdist is built here, and refused with the way out when it cannot be", async () => {
+    // Stand-ins named as devpi's projects (no network here): devpi-web needs pyramid-chameleon, of which the wheelhouse has an sdist only.
+    execFileSync("python3", ["-c", [
+      "import sys; sys.path.insert(0, sys.argv[1]); import make_wheels as w",
+      "w.write_wheel(sys.argv[2], 'devpi_server', '6.0', [], 'X = 1\\n')",
+      "w.write_wheel(sys.argv[2], 'devpi_web', '5.0', ['pyramid-chameleon'], 'X = 1\\n')",
+    ].join("\n"), path.dirname(MAKE_WHEELS), wheelhouse]);
+    const src = path.join(tmp, "pyramid_chameleon-0.3");
+    mkdirSync(src);
+    writeFileSync(path.join(src, "setup.py"), 'from setuptools import setup\nsetup(name="pyramid_chameleon", version="0.3", py_modules=[])\n');
+    writeFileSync(path.join(src, "PKG-INFO"), "Metadata-Version: 1.0\nName: pyramid_chameleon\nVersion: 0.3\n");
+    execFileSync("tar", ["-czf", path.join(wheelhouse, "pyramid_chameleon-0.3.tar.gz"), "-C", tmp, "pyramid_chameleon-0.3"]);
+    const m = await model(site(tmp, `{ on: "admin", mode: "devpi", web: true, rootPassword: fromEnv("X"), packages: ["airgap-lab-top"], source: { wheelhouse: "wheels" } }`));
+    assert.equal(m.web, true);
+    assert.deepEqual(wheelTargets(m).find((t) => t.venv === "devpi")?.requirements, ["devpi-server", "devpi-web"]);
+    // The wheelhouse has no build backend (setuptools) for pip's isolated build: the build fails, named, with the way out.
+    const scratch: string[] = [];
+    const before = readdirSync(os.tmpdir()).filter((f) => f.startsWith("airgap-built-wheels-")).length;
+    await assert.rejects(planWheels(m, { ...quiet, scratch }), (e: WheelError) => {
+      assert.ok(e instanceof WheelError);
+      assert.match(e.message, /^pyramid-chameleon has no wheel for CPython 3\.11 x86_64 \(admin, devpi's venv\) and building one from pyramid_chameleon-0\.3\.tar\.gz failed/);
+      assert.match(e.hint ?? "", /add a wheel of pyramid-chameleon to the source/);
+      return true;
+    });
+    assert.deepEqual(scratch, []);
+    assert.equal(readdirSync(os.tmpdir()).filter((f) => f.startsWith("airgap-built-wheels-")).length, before, "the build folder was left behind");
+    // Without a scratch list to keep built wheels in, nothing is built: devpi's own refusal.
+    await assert.rejects(planWheels(m, quiet), /devpi mode needs devpi-server and its dependencies as wheels/);
+    // web: false (the default) plans devpi-server alone: devpi-web's dependency is never looked at.
+    const plain = await model(site(tmp, `{ on: "admin", mode: "devpi", rootPassword: fromEnv("X"), packages: ["airgap-lab-top"], source: { wheelhouse: "wheels" } }`));
+    assert.equal(plain.web, false);
+    const planned = await planWheels(plain, { ...quiet, scratch });
+    assert.ok(planned.some((w) => w.name === "devpi-server") && !planned.some((w) => w.name === "devpi-web" || w.name === "pyramid-chameleon"));
   });
 
   it("carries the sdist of a listed project that has no wheel", async () => {
