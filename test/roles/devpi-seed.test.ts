@@ -175,6 +175,25 @@ describe("pypi devpi mode: the seeding tool against a real devpi-server (loopbac
     assert.equal((await get("/plant/prod/+simple/airgap-lab-controller/", { Accept: "text/html" })).status, 200);
   });
 
+  it("a newer bundle with a package the index lacks: that package alone is uploaded, and pip finds it", async () => {
+    const extra = path.join(dir, "extra");
+    mkdirSync(extra);
+    must("python3", ["-c", "import sys; sys.path.insert(0, sys.argv[1]); import make_wheels as w; w.write_wheel(sys.argv[2], 'airgap_lab_added', '1.0', ['airgap-lab-base'], 'X = 1\\n')", path.dirname(MAKE_WHEELS), extra]);
+    const m = JSON.parse(readFileSync(manifest, "utf8"));
+    const next = path.join(dir, "manifest-added.json");
+    await writeManifest(next, [...m.artifacts, ...wheels(extra, packages)], 3);
+    const r = seed({ root: ROOT_PASSWORD, uploader: "another-upload-password" }, ["--uploader", "ci"], next);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.json, { changed: true, changes: [], uploaded: ["airgap_lab_added-1.0-py3-none-any.whl"] });
+    const page = (await get("/plant/prod/+simple/airgap-lab-added/", { Accept: "text/html" })).body;
+    assert.match(page, /airgap_lab_added-1\.0-py3-none-any\.whl#sha256=[0-9a-f]{64}/, page);
+    const target = path.join(dir, "pip-target");
+    const pip = sh("python3", ["-m", "pip", "install", "--disable-pip-version-check", "--no-cache-dir", "--target", target, "--index-url", `${url}/plant/prod/+simple/`, "airgap-lab-added"], { env: { ...process.env, PIP_FIND_LINKS: "" } });
+    assert.equal(pip.code, 0, pip.stdout + pip.stderr);
+    assert.match(pip.stdout, /Successfully installed airgap-lab-added-1\.0 airgap-lab-base-1\.0/, pip.stdout);
+    assert.deepEqual(seed({ root: ROOT_PASSWORD, uploader: "another-upload-password" }, ["--uploader", "ci"], next).json, { changed: false, changes: [], uploaded: [] });
+  });
+
   it("refuses root's wrong password with the way out, and never prints a password", () => {
     const r = seed({ root: "not-the-root-password", uploader: "another-upload-password" });
     assert.equal(r.code, 1);
