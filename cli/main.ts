@@ -7,7 +7,7 @@ import yargs from "yargs";
 import { MIRROR_NAMES } from "../bundle/apt.js";
 import { formatDiagnostics, type Diagnostic } from "../compile/diagnostics.js";
 import { synth } from "../compile/synth.js";
-import { renderSvg } from "../compile/emit/diagram.js";
+import { previousSvg, renderSvg } from "../compile/emit/diagram.js";
 import { writeProject } from "../compile/write.js";
 import { checkoutReader } from "../kubespray/render.js";
 import { sourceCommit } from "../compile/kubespray/source.js";
@@ -48,7 +48,10 @@ async function compile(site: string, outOption: string | undefined, write: boole
   }
   const dir = result.outDir!;
   // The diagram's layout is Graphviz's: without it the project is complete but for diagram.svg.
-  const diagram = renderSvg(result.files.get("diagram.dot") ?? "");
+  const dot = result.files.get("diagram.dot") ?? "";
+  // The same diagram.dot as the project already there: its diagram.svg is the layout (no Graphviz run).
+  const kept = previousSvg(dir, dot);
+  const diagram = kept !== undefined ? { svg: kept } : await renderSvg(dot);
   if (diagram.svg !== undefined) result.files.set("diagram.svg", diagram.svg);
   const report = writeProject(dir, new Map([...result.files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
   const ms = Date.now() - started;

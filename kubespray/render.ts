@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parse } from "yaml";
+import { parseYaml } from "../compile/yaml-parse.js";
 import type { Arch } from "../dsl/index.js";
 import { evaluate, parseCondition, simplify, truthy, variablesOf, type Cond } from "../compile/kubespray/condition.js";
 import {
@@ -71,7 +71,7 @@ function yamlFiles(dir: string): string[] {
 }
 
 function readYaml(file: string): Record<string, unknown> {
-  const v = parse(readFileSync(file, "utf8"), { version: "1.1", uniqueKeys: false, logLevel: "silent" }) as unknown;
+  const v = parseYaml(readFileSync(file, "utf8"), { version: "1.1", uniqueKeys: false, logLevel: "silent" });
   return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 

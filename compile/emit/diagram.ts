@@ -7,7 +7,9 @@
  * lays it out with Graphviz's `dot` into `diagram.svg` when Graphviz is
  * installed (Debian: graphviz). Nothing here places a box by hand.
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import type { Linked } from "../components/component.js";
 import { serviceFlows, type GatewayModel } from "../components/gateway.js";
 import type { HostModel } from "../model/site.js";
@@ -189,16 +191,40 @@ export type Rendered = { svg: string; reason?: undefined } | { svg?: undefined; 
 
 /**
  * Lays out DOT text with Graphviz's `dot` (the binary named by $AIRGAP_DOT,
- * else `dot` on PATH) into SVG. Never throws: a missing Graphviz, or one that
- * fails, is a reason to report, not an error of the compile.
+ * else `dot` on PATH) into SVG. Never rejects: a missing Graphviz, or one that
+ * fails, is a reason to report, not an error of the compile. Gives up after
+ * 60 s.
  */
-export function renderSvg(dot: string, env: NodeJS.ProcessEnv = process.env): Rendered {
+export function renderSvg(dot: string, env: NodeJS.ProcessEnv = process.env): Promise<Rendered> {
   const bin = env.AIRGAP_DOT || "dot";
-  const r = spawnSync(bin, ["-Tsvg"], { input: dot, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: 60_000 });
-  if (r.error) {
-    const code = (r.error as NodeJS.ErrnoException).code;
-    return { reason: code === "ENOENT" ? `Graphviz is not installed (no ${bin} on PATH; Debian: apt-get install graphviz)` : `${bin} failed: ${r.error.message}` };
+  return new Promise((resolve) => {
+    const child = spawn(bin, ["-Tsvg"], { stdio: ["pipe", "pipe", "pipe"], timeout: 60_000 });
+    const out: Buffer[] = [];
+    let err = "";
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.setEncoding("utf8").on("data", (t: string) => (err += t));
+    child.stdin.on("error", () => undefined); // a dot that exits early: its exit says why
+    child.on("error", (e: NodeJS.ErrnoException) =>
+      resolve({ reason: e.code === "ENOENT" ? `Graphviz is not installed (no ${bin} on PATH; Debian: apt-get install graphviz)` : `${bin} failed: ${e.message}` }),
+    );
+    child.on("close", (code, signal) => {
+      if (code === 0) resolve({ svg: Buffer.concat(out).toString("utf8") });
+      else resolve({ reason: `${bin} failed (${signal ? `killed by ${signal}` : `exit ${code}`}): ${err.trim().split("\n")[0] ?? ""}` });
+    });
+    child.stdin.end(dot);
+  });
+}
+
+/**
+ * The diagram.svg of the project already in `dir`, when its diagram.dot is
+ * `dot` byte for byte (the same layout would come out again: Graphviz is
+ * deterministic); undefined otherwise.
+ */
+export function previousSvg(dir: string, dot: string): string | undefined {
+  try {
+    if (readFileSync(path.join(dir, "diagram.dot"), "utf8") !== dot) return undefined;
+    return readFileSync(path.join(dir, "diagram.svg"), "utf8");
+  } catch {
+    return undefined;
   }
-  if (r.status !== 0) return { reason: `${bin} failed (exit ${r.status}): ${r.stderr.trim().split("\n")[0] ?? ""}` };
-  return { svg: r.stdout };
 }

@@ -70,8 +70,13 @@ describe("airgap command line", function () {
     const first = airgap(["compile", "site.ts"], tmp);
     assert.equal(first.code, 0, first.err);
     assert.match(first.out, /wrote \d+ files to out\/example\/ .* \d+ added, 0 changed, 0 removed, 0 unchanged/);
+    // Nothing changed: nothing is written (every file keeps its inode and mtime).
+    const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    const stamp = () => new Map(files(path.join(tmp, "out/example")).map((f) => { const st = statSync(f); return [f, `${st.ino}:${st.mtimeMs}`]; }));
+    const before = stamp();
     const second = airgap(["compile", "site.ts"], tmp);
     assert.match(second.out, / 0 added, 0 changed, 0 removed, \d+ unchanged/);
+    assert.deepEqual(stamp(), before, "a recompile of an unchanged site rewrote files");
     const edited = readFileSync(path.join(tmp, "site.ts"), "utf8").replace('"10.20.0.32"', '"10.20.0.33"');
     writeFileSync(path.join(tmp, "site.ts"), edited);
     const third = airgap(["compile", "site.ts"], tmp);

@@ -152,6 +152,11 @@ describe("compile: the site diagram (Graphviz)", function () {
     const svg = readFileSync(path.join(tmp, "with/diagram.svg"), "utf8");
     assert.match(svg, /<svg /);
     for (const h of ["admin", "cp1", "worker1", "worker2"]) assert.match(svg, new RegExp(`<title>${h}</title>`));
+    // Compiled again with the same diagram.dot, the layout already there is kept: no Graphviz run.
+    const again = run({ AIRGAP_DOT: path.join(tmp, "no-such-dot") }, "with");
+    assert.equal(again.status, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /no diagram\.svg/);
+    assert.equal(readFileSync(path.join(tmp, "with/diagram.svg"), "utf8"), svg);
     const without = run({ AIRGAP_DOT: path.join(tmp, "no-such-dot") }, "without");
     assert.equal(without.status, 0, without.stderr);
     assert.match(without.stderr, /note: no diagram\.svg: Graphviz is not installed/);

@@ -5,12 +5,12 @@
  * packages names them only through its one package variable.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
 import { emitRequirements, emitRoles } from "../../compile/emit/files.js";
-import { readRole, withDependencies } from "../../compile/roles.js";
+import { readRole, ROLES_INDEX, withDependencies, writeRolesIndex } from "../../compile/roles.js";
 import { ROOT } from "../helpers.js";
 
 const ROLES = path.join(ROOT, "roles");
@@ -156,6 +156,42 @@ describe("roles: what each role says about itself (compile/roles.ts)", () => {
       write("c/tasks/main.yml", "- include_role:\n    name: \"{{ which }}\"\n");
       assert.throws(() => readRole("c", dir), /role c: tasks\/main.yml: the role it names must be a plain role name/);
     });
+  });
+});
+
+describe("roles: the build's index of what they say (roles-index.json)", () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), "airgap-roles-index-"))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("holds every shipped role, each as parsing its files says", () => {
+    const index = JSON.parse(readFileSync(ROLES_INDEX, "utf8")) as Record<string, { digest: string; info: unknown }>;
+    assert.deepEqual(Object.keys(index).sort(), roles);
+    for (const name of roles) {
+      // A copy outside roles/ is always parsed.
+      cpSync(path.join(ROLES, name), path.join(dir, name), { recursive: true });
+      assert.deepEqual(readRole(name, dir), index[name].info, name);
+      assert.match(index[name].digest, /^[0-9a-f]{64}$/);
+    }
+  });
+
+  it("is read only while the role's files hash as indexed: a role edited after the build is parsed again", () => {
+    const built = path.join(dir, "built");
+    cpSync(path.join(ROLES, "chrony"), path.join(built, "chrony"), { recursive: true });
+    const file = path.join(dir, "index.json");
+    assert.equal(writeRolesIndex(built, file), 1);
+    // A marked index proves where an answer comes from.
+    const index = JSON.parse(readFileSync(file, "utf8")) as Record<string, { info: { packages: { Debian: string[] } } }>;
+    index.chrony.info.packages.Debian = ["from-the-index"];
+    writeFileSync(file, JSON.stringify(index));
+    const same = path.join(dir, "same");
+    cpSync(built, same, { recursive: true });
+    assert.deepEqual(readRole("chrony", same, file).packages.Debian, ["from-the-index"]);
+    const edited = path.join(dir, "edited");
+    cpSync(built, edited, { recursive: true });
+    const vars = path.join(edited, "chrony/vars/Debian.yml");
+    writeFileSync(vars, readFileSync(vars, "utf8").replace("  - chrony\n", "  - chrony\n  - chrony-extra\n"));
+    assert.deepEqual(readRole("chrony", edited, file).packages.Debian, ["chrony", "chrony-extra"]);
   });
 });
 
