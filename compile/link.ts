@@ -131,19 +131,26 @@ export function present(resolved: ResolvedComponent[]): ResolvedComponent[] {
  * Orders the declared plays of each playbook by their `after` dependencies;
  * among plays free to run, the one declared first (component order, then the
  * component's own order) runs first. `first` needs become plays of their own,
- * narrowed to the needing play's hosts. Throws on a cycle (a component bug).
+ * narrowed to the needing play's hosts; the role's own play in a later
+ * playbook then leaves those hosts out (`:!group`): each role runs once on a
+ * host per site.yml (the gateway's resolver, CA trust and package sources
+ * ran twice). Throws on a cycle (a component bug).
  */
 export function orderPlays(decls: (PlayDecl & { service: string })[]): Play[] {
   const used = new Set(decls.map((d) => d.role));
   const out: Play[] = [];
+  /** Role → the groups an earlier playbook already ran it on (as a `first` play). */
+  const ranOn = new Map<string, string[]>();
   for (const playbook of PLAYBOOKS) {
-    const seq: { play: PlayDecl & { service: string }; needs: number[] }[] = [];
+    const earlier = new Map(ranOn);
+    const seq: { play: PlayDecl & { service: string; narrowed?: boolean }; needs: number[] }[] = [];
     for (const d of decls.filter((x) => x.playbook === playbook)) {
       const firsts: number[] = [];
       for (const need of d.first ?? []) {
         if (!used.has(need.role)) continue;
         const source = decls.find((x) => x.role === need.role && x.playbook !== playbook) ?? decls.find((x) => x.role === need.role)!;
-        firsts.push(seq.push({ play: { ...source, playbook, name: need.name, hosts: narrow(source.hosts, d.hosts), first: undefined }, needs: [] }) - 1);
+        firsts.push(seq.push({ play: { ...source, playbook, name: need.name, hosts: narrow(source.hosts, d.hosts), first: undefined, narrowed: true }, needs: [] }) - 1);
+        if (source.playbook !== playbook) ranOn.set(need.role, [...(ranOn.get(need.role) ?? []), d.hosts]);
       }
       seq.push({ play: d, needs: firsts });
     }
@@ -157,8 +164,9 @@ export function orderPlays(decls: (PlayDecl & { service: string })[]): Play[] {
       const next = seq.findIndex((s, i) => !done.has(i) && s.needs.every((j) => done.has(j)));
       if (next < 0) throw new Error(`the plays of ${playbook}.yml depend on each other in a cycle: ${seq.filter((_, i) => !done.has(i)).map((s) => s.play.role).join(", ")}`);
       done.add(next);
-      const { name, hosts, role, service } = seq[next].play;
-      out.push({ playbook, name, hosts, role, service });
+      const { name, hosts, role, service, narrowed } = seq[next].play;
+      const skip = narrowed ? [] : earlier.get(role) ?? [];
+      out.push({ playbook, name, hosts: [hosts, ...skip.map((g) => `!${g}`)].join(":"), role, service });
     }
   }
   return out;

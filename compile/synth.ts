@@ -109,7 +109,7 @@ function render(site: SynthSite, outDir: string, list: Component<unknown>[], rol
     ],
   });
   const files = new Map<string, string>([
-    ["ansible.cfg", emitAnsibleCfg(kubespray, outDir)],
+    ["ansible.cfg", emitAnsibleCfg(kubespray, outDir, site.core.hosts.length)],
     ["diagram.dot", diagram],
     ...emitInventory(site.core, out),
     ...emitPlaybooks(site, outDir, kubespray),

@@ -25,10 +25,19 @@ export function fromProject(outDir: string, dir: string): string {
   return path.relative(path.resolve(outDir), dir).split(path.sep).join("/") || ".";
 }
 
-/** ansible.cfg; with the site's Kubespray checkout, its roles and modules too, so `deploy.yml` runs `cluster.yml` from here. */
-export function emitAnsibleCfg(kubespray: KubesprayModel | undefined, outDir: string): string {
+/** Ansible's own default number of hosts worked on at once, and the most a compiled project asks for. */
+export const FORKS = { min: 5, max: 50 };
+
+/**
+ * ansible.cfg; with the site's Kubespray checkout, its roles and modules too,
+ * so `deploy.yml` runs `cluster.yml` from here. `forks`: one per host of the
+ * site (`hosts`), at least Ansible's default 5, at most 50 (each fork is a
+ * process on the controller).
+ */
+export function emitAnsibleCfg(kubespray: KubesprayModel | undefined, outDir: string, hosts: number): string {
   const checkout = kubespray?.checkoutDir ? fromProject(outDir, kubespray.checkoutDir) : undefined;
-  return render("ansible.cfg.hbs", { generated: GENERATED, checkout: checkout ?? false });
+  const forks = Math.min(FORKS.max, Math.max(FORKS.min, hosts));
+  return render("ansible.cfg.hbs", { generated: GENERATED, checkout: checkout ?? false, forks });
 }
 
 /**

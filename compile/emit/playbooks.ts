@@ -14,6 +14,15 @@ const PLAYBOOKS = [
 ] as const;
 
 /**
+ * The facts each play gathers: Ansible's minimal set (distribution and OS
+ * family, architecture, Python, service manager, AppArmor, date and time,
+ * environment) and the network facts (`ansible_default_ipv4`,
+ * `all_ipv4_addresses`), the only ones the roles read. The hardware and
+ * virtualisation scans are left out.
+ */
+export const GATHER_SUBSET = ["!all", "network"];
+
+/**
  * `inventory/group_vars/all/airgap-secrets.yml`: each vault secret the site
  * refers to, as a variable named by its key whose value reads the vault file
  * (path relative to the inventory, `inventory_dir`) through the `unvault`
@@ -49,7 +58,11 @@ export function emitPlaybooks(site: Linked, outDir: string, kubespray?: Kubespra
         name: p.name,
         hosts: p.hosts,
         become: true,
+        // Gathered once per host and run (ansible.cfg: gathering = smart),
+        // and only what the roles read: the OS, Python, the service manager
+        // (the minimal set) and the addresses (network); no hardware scan.
         gather_facts: true,
+        gather_subset: GATHER_SUBSET,
         // `--tags dns` runs the service's plays alone; `--tags bind` one role.
         tags: playTags(p),
         roles: [{ role: p.role }],

@@ -112,6 +112,12 @@ describe("gateway: compile side", function () {
       "gateway@airgap_gateways",
     ]);
     assert.ok(r.files.has("roles/gateway/tasks/main.yml") && r.files.has("roles/routes/tasks/main.yml"));
+    // Those three ran on the gateway already: nodes.yml's plays of the same roles leave it out (each role once per host).
+    const nodes = parse(r.files.get("playbooks/nodes.yml")!) as { hosts: string; roles: { role: string }[] }[];
+    const on = (role: string) => nodes.filter((p) => p.roles[0].role === role).map((p) => p.hosts);
+    assert.deepEqual(on("resolver"), ["all:!airgap_gateways"]);
+    assert.deepEqual(on("ca_trust"), ["all:!airgap_gateways"]);
+    assert.deepEqual(on("repo_client"), ["all:!airgap_repo_servers:!airgap_gateways"]);
   });
 
   it("a default route only where the site declares one", async () => {
