@@ -4,9 +4,10 @@
  * on the loopback, bundled by bundle/images.ts, then seeded into a
  * fresh site registry (distribution behind nginx, from the role's templates):
  *
- *   - our push (the role's tool: digest check, several at a time in waves
- *     so a shared layer is uploaded once and mounted elsewhere, from the
- *     bundle's OCI layout) vs kubespray-offline's load-tag-push loop (one
+ *   - our push (the role's tool: digest check, several at a time, an image
+ *     that shares a layer waiting only for the push that uploads it, so a
+ *     shared layer is uploaded once and mounted elsewhere, from the bundle's
+ *     OCI layout) vs kubespray-offline's load-tag-push loop (one
  *     docker-archive tarball per image, pushed one after the other, every
  *     layer uploaded by every image), and vs one `skopeo copy` per image in
  *     sequence from the same OCI layout (which mounts shared layers too);

@@ -278,31 +278,49 @@ def blob_sizes(layout, digest, acc):
     return acc
 
 
-def waves(layout, images):
-    """Orders the pushes so that a layer several images share is uploaded
-    once: each wave runs in parallel, and no two images of a wave bring the
-    same shared layer the registry does not have yet; later images find it
-    there and mount it (cross-repository) instead of uploading it again."""
+def after(layout, images):
+    """For each image (by target), the images it waits for: a layer several
+    images share is uploaded by one of them (the images bringing the most
+    shared bytes go first), and every other image using it starts only when
+    that upload is done, then finds the layer in the registry and mounts it
+    (cross-repository) instead of uploading it again. Images with nothing to
+    wait for start at once, JOBS at a time; the rest start as soon as their
+    own uploaders are done, not when a whole group of pushes is (the old
+    waves waited for the largest base of the first wave)."""
     blobs = {i["target"]: blob_sizes(layout, i["digest"], {}) for i in images}
     count = {}
     for b in blobs.values():
         for h in b:
             count[h] = count.get(h, 0) + 1
     shared = {t: {h for h in b if count[h] > 1} for t, b in blobs.items()}
-    remaining, covered, out = list(images), set(), []
-    while remaining:
-        def weight(i):
-            return -sum(blobs[i["target"]][h] for h in shared[i["target"]] - covered), i["target"]
-        wave, claimed = [], set()
-        for i in sorted(remaining, key=weight):
-            new = shared[i["target"]] - covered
-            if not new & claimed:
-                wave.append(i)
-                claimed |= new
-        out.append(wave)
-        covered |= claimed
-        remaining = [i for i in remaining if i not in wave]
-    return out
+    order = sorted(images, key=lambda i: (-sum(blobs[i["target"]][h] for h in shared[i["target"]]), i["target"]))
+    uploader, deps = {}, {}
+    for i in order:
+        t = i["target"]
+        deps[t] = {uploader[h] for h in shared[t] if h in uploader}
+        for h in shared[t]:
+            uploader.setdefault(h, t)
+    return order, deps
+
+
+def run_after(order, deps, jobs, push):
+    """Runs push(image) for every image of `order`, at most `jobs` at once,
+    each only after the images deps[target] names have finished (failed or
+    not: an image whose uploader failed uploads the layer itself). Returns
+    [(image, push's result)] in the order they finished."""
+    done, running, results = set(), {}, []
+    waiting = list(order)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        while waiting or running:
+            for i in [i for i in waiting if deps[i["target"]] <= done][:max(0, max(1, jobs) - len(running))]:
+                waiting.remove(i)
+                running[pool.submit(push, i)] = i
+            finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for f in finished:
+                i = running.pop(f)
+                done.add(i["target"])
+                results.append((i, f.result()))
+    return results
 
 
 def cmd_push(a):
@@ -310,7 +328,8 @@ def cmd_push(a):
     same digest, JOBS at a time, over TLS verified with the site CA; the
     account comes from stdin into a private auth file, never onto a command
     line. Each push keeps the bundle's digests (--preserve-digests) and is
-    checked afterwards. Images sharing layers go in waves (see waves())."""
+    checked afterwards. An image sharing a layer with one pushed before it
+    waits for that push only (see after())."""
     account = json.loads(sys.stdin.read())
     user, password = account["user"], account["password"]
     manifest, _ = load_manifest(a.manifest, a)
@@ -326,21 +345,29 @@ def cmd_push(a):
         ctx.load_verify_locations(cafile=extra)
     token = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
     auth = "Basic " + token
-    todo, present, repaired = [], [], []
-    for i in images:
+    def held(i):
+        """'missing' (tag absent or another digest), 'lost' (an index whose
+        listed manifests are not all there) or 'present'."""
         repo, tag = i["target"].rsplit(":", 1)
         if registry_digest(a.registry, ctx, auth, repo, tag) != i["digest"]:
-            todo.append(i)
-            continue
+            return "missing"
         # The tag is there; a multi-arch index is whole only with every
         # manifest it lists (garbage collection with --delete-untagged
         # removes them and leaves the index).
         lost = [d for d in child_manifests(a.layout, i["digest"]) if registry_digest(a.registry, ctx, auth, repo, d) != d]
-        if lost:
-            todo.append(i)
-            repaired.append(i["target"])
-        else:
+        return "lost" if lost else "present"
+
+    # The checks, JOBS at a time (a re-run with everything present is only these).
+    todo, present, repaired = [], [], []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+        states = list(pool.map(held, images))
+    for i, state in zip(images, states):
+        if state == "present":
             present.append(i["target"])
+        else:
+            todo.append(i)
+            if state == "lost":
+                repaired.append(i["target"])
     pushed, problems = [], []
     if todo:
         # The bytes skopeo will read: every blob of the images to push, hashed
@@ -378,13 +405,12 @@ def cmd_push(a):
                     return "%s: after the push the registry holds %s, the bundle says %s" % (i["target"], got, i["digest"])
                 return None
 
-            with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
-                for wave in waves(a.layout, todo):
-                    for i, problem in zip(wave, pool.map(push, wave)):
-                        if problem:
-                            problems.append(problem)
-                        else:
-                            pushed.append(i["target"])
+            order, deps = after(a.layout, todo)
+            for i, problem in run_after(order, deps, a.jobs, push):
+                if problem:
+                    problems.append(problem)
+                else:
+                    pushed.append(i["target"])
         finally:
             shutil.rmtree(private, ignore_errors=True)
     if problems:
