@@ -56,8 +56,10 @@
  *   same way (`etcd_binary_checksum`, `cni_binary_checksum`). They are not
  *   even fetched: the run stops earlier.
  * - The lab's own limits, as extra vars: `kubelet_protect_kernel_defaults:
- *   false` (nspawn hosts may not set kernel-wide sysctls) and
- *   `enable_nodelocaldns: false` (no CAP_SYS_MODULE for `modprobe dummy`).
+ *   false` and `sysctl_minimum_values: {}` (nspawn hosts may not set
+ *   kernel-wide sysctls; the second is 2.31.0's minimum for
+ *   fs.inotify.max_user_instances) and `enable_nodelocaldns: false` (no
+ *   CAP_SYS_MODULE for `modprobe dummy`).
  *
  * Where it stops: kubeadm (Kubernetes' own binaries cannot be had here).
  * The download role first fetches kubeadm on the first control-plane node
@@ -362,6 +364,11 @@ describe("@lab kubespray cluster.yml: the release's own playbook against the com
       // `modprobe dummy`. Neither matters before kubeadm.
       kubelet_protect_kernel_defaults: false,
       enable_nodelocaldns: false,
+      // 2.31.0's preinstall raises fs.inotify.max_user_instances to 8192
+      // when lower ("Increase sysctl value if lower than minimum"; this
+      // machine's is 128): the same kernel-wide limit. Kubespray sets that
+      // minimum as a task variable, which an extra var replaces.
+      sysctl_minimum_values: {},
     };
     const extraFile = path.join(WORK, `kubespray-${release}-standin-checksums.json`);
     writeFileSync(extraFile, `${JSON.stringify(extra, null, 2)}\n`);
