@@ -171,6 +171,8 @@ export async function exportBundle(o: ExportOptions): Promise<ExportResult> {
   if (o.split && !o.key) throw new TransferError(["a split transfer needs the signing key (--key) to sign its chunk list"]);
   const carry = blobsToCarry(manifest, since);
   const all = blobsToCarry(manifest);
+  // The runbook's `--export transfer/SITE.tar` names a folder that a first run has not made yet.
+  await mkdir(path.dirname(path.resolve(o.file)), { recursive: true });
   const w = new ChunkWriter(o.file, o.split);
   o.progress?.begin(carry.reduce((n, b) => n + b.size, 0) + manifestBytes.length);
   try {

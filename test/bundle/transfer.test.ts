@@ -66,9 +66,11 @@ describe("bundle transfer: keygen, export, import, delta, prune", function () {
     const names = members(file);
     assert.deepEqual(names.slice(0, 2), ["manifest.json", "manifest.json.sig"]);
     assert.equal(names.length, 2 + ex.blobs);
-    // Deterministic: the same bundle gives the same bytes.
-    await exportBundle({ dir: b, file: file + ".again" });
-    assert.ok(readFileSync(file).equals(readFileSync(file + ".again")));
+    // Deterministic: the same bundle gives the same bytes, into a folder the export makes (the runbook's transfer/).
+    const inNew = path.join(tmp, "rt-new-folder", "transfer", "rt.tar");
+    await exportBundle({ dir: b, file: inNew, split: 64 * 1024, key: await readPrivateKey(keyFile) });
+    await exportBundle({ dir: b, file: inNew });
+    assert.ok(readFileSync(file).equals(readFileSync(inNew)));
     const store = path.join(tmp, "rt-store");
     const r = await importTransfer({ inputs: [file], store, trust: await readPublicKey(pubFile) });
     assert.equal(r.added, ex.blobs);
