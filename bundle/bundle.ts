@@ -38,6 +38,7 @@ import { SBOM_FILE, serializeSbom } from "./sbom.js";
 import { packagesByHost, packageTargets, type PackageTarget } from "./packages.js";
 import { planWheels, WheelError } from "./wheels.js";
 import { planKubespraySource, SourceError } from "./kubespray-source.js";
+import { KitError, planKit } from "./kit.js";
 import { copyImages, ImageError, imageRequests, imageSummary, probeImages, type ImageRequest, type ImageResult } from "./images.js";
 import { formatBytes, formatDuration, formatRate, Progress, type ProgressStream } from "./progress.js";
 import { Store } from "./store.js";
@@ -97,6 +98,13 @@ export interface BundleOptions {
   kubespray?: string;
   /** Carry no Kubespray source (the controller inside gets it elsewhere). @default false */
   noKubespraySource?: boolean;
+  /**
+   * Carry the controller's kit (bundle/kit.ts: Ansible and pip wheels, Node.js,
+   * airgap itself). The CLI carries it unless `--no-kit`. @default false
+   */
+  kit?: boolean;
+  /** The index the kit's wheels come from. @default $AIRGAP_KIT_INDEX, else https://pypi.org/simple/ */
+  kitIndex?: string;
 }
 
 /** An artifact to be in the store: its size is unknown for plain files until fetched. */
@@ -297,6 +305,13 @@ export async function planBundle(site: SynthSite, o: BundleOptions, log: Log): P
   if (source) {
     scratch.push(source.scratch);
     artifacts.set(source.artifact.path, source.artifact);
+  }
+  if (o.kit) {
+    const kit = await planKit(site, { index: o.kitIndex, env, log });
+    if (kit) {
+      scratch.push(kit.scratch);
+      for (const a of kit.artifacts) artifacts.set(a.path, a);
+    }
   }
   return { site: core.name, repositories: [...repos.values()], artifacts: [...artifacts.values()], images, scratch };
 }
@@ -552,7 +567,7 @@ export async function bundle(o: BundleOptions): Promise<number> {
   try {
     plan = await planBundle(result.site, o, log);
   } catch (err) {
-    if (!(err instanceof AptError) && !(err instanceof ImageError) && !(err instanceof WheelError) && !(err instanceof SourceError)) throw err;
+    if (!(err instanceof AptError) && !(err instanceof ImageError) && !(err instanceof WheelError) && !(err instanceof SourceError) && !(err instanceof KitError)) throw err;
     log.error(err.message, err.hint);
     return 1;
   }
@@ -564,7 +579,7 @@ export async function bundle(o: BundleOptions): Promise<number> {
 }
 
 /** Fetches the plan into the store, writes and signs the manifest, exports. */
-async function bundlePlanned(plan: Plan, o: BundleOptions, c: { stdout: ProgressStream; stderr: ProgressStream; log: Log; key?: KeyObject; started: number }): Promise<number> {
+export async function bundlePlanned(plan: Plan, o: BundleOptions, c: { stdout: ProgressStream; stderr: ProgressStream; log: Log; key?: KeyObject; started: number }): Promise<number> {
   const { stdout, stderr, log, key, started } = c;
   if (o.dryRun) {
     await dryRun(plan, o.out && existsSync(o.out) ? new Store(o.out) : undefined, stdout, o.json, o);

@@ -25,10 +25,12 @@ export const MANIFEST_MAX_BYTES = 32 << 20;
 
 /**
  * Artifact kinds of the whole product. `deb` and `file` are produced today,
- * `image` and `image-blob` too (bundle/images.ts); `rpm` and `wheel`
- * are reserved with the layout given in docs/bundle.md.
+ * `image` and `image-blob` too (bundle/images.ts), `wheel` (bundle/wheels.ts),
+ * `kit` (the controller's kit under `kit/`, bundle/kit.ts: used on the
+ * controller only, placed by no role); `rpm` is reserved with the layout
+ * given in docs/bundle.md.
  */
-export const ARTIFACT_KINDS = ["deb", "rpm", "file", "image", "image-blob", "wheel"] as const;
+export const ARTIFACT_KINDS = ["deb", "rpm", "file", "image", "image-blob", "wheel", "kit"] as const;
 export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
 
 export interface Artifact {

@@ -60,6 +60,10 @@ export function purlOf(a: Artifact): string | undefined {
     }
     case "rpm":
       return `pkg:rpm/${enc(a.release?.split("-")[0] ?? "rpm")}/${enc(a.name)}${a.version ? `@${enc(a.version)}` : ""}${q([["arch", a.arch], ["distro", a.release]])}`;
+    case "kit":
+      // The controller's kit: wheels under kit/python/, npm packages (Node.js, airgap) elsewhere.
+      if (a.path.startsWith("kit/python/")) return `pkg:pypi/${enc(a.name.toLowerCase().replace(/[-_.]+/g, "-"))}${a.version ? `@${enc(a.version)}` : ""}`;
+      return `pkg:npm/${enc(a.name)}${a.version ? `@${enc(a.version)}` : ""}`;
     case "wheel":
       return `pkg:pypi/${enc(a.name.toLowerCase().replace(/[-_.]+/g, "-"))}${a.version ? `@${enc(a.version)}` : ""}`;
     case "image": {

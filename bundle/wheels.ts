@@ -105,6 +105,9 @@ interface ReportItem {
   download_info: { url: string; archive_info?: { hash?: string; hashes?: Record<string, string> } };
 }
 
+/** Where pip resolves from: an index URL, a wheelhouse folder, or both (the site's `pypi.source`, or the kit's index). */
+export type WheelSource = Pick<PypiModel, "source">;
+
 export interface WheelOptions {
   /** Requirements other services need in the index (Kubespray's controller), for the index host's CPython. */
   controller?: string[];
@@ -120,11 +123,11 @@ export interface WheelOptions {
   scratch?: string[];
 }
 
-function sourceArgs(m: PypiModel): string[] {
+function sourceArgs(m: WheelSource): string[] {
   return [...(m.source.url !== undefined ? ["--index-url", m.source.url] : ["--no-index"]), ...(m.source.dir !== undefined ? ["--find-links", m.source.dir] : [])];
 }
 
-function describeSource(m: PypiModel): string {
+function describeSource(m: WheelSource): string {
   return [m.source.url, m.source.dir !== undefined ? `the wheelhouse ${m.source.dir}` : undefined].filter(Boolean).join(" and ");
 }
 
@@ -220,7 +223,7 @@ class PipFailed extends Error {
   }
 }
 
-function plannedFrom(item: ReportItem, m: PypiModel): Planned {
+function plannedFrom(item: ReportItem, m: WheelSource): Planned {
   const url = item.download_info.url;
   const sha256 = item.download_info.archive_info?.hashes?.sha256 ?? /^sha256=([0-9a-f]{64})$/.exec(item.download_info.archive_info?.hash ?? "")?.[1];
   const file = decodeURIComponent(path.posix.basename(new URL(url).pathname));
@@ -257,7 +260,7 @@ function compareVersions(a: string, b: string): number {
  * build the sdist to read its metadata (which needs its build backend here);
  * the file name says enough to choose it, and the host's pip checks the rest.
  */
-async function findSdist(m: PypiModel, requirement: string, env: NodeJS.ProcessEnv): Promise<Planned | undefined> {
+async function findSdist(m: WheelSource, requirement: string, env: NodeJS.ProcessEnv): Promise<Planned | undefined> {
   const name = requirementName(requirement);
   const pinned = /==\s*([A-Za-z0-9.!+_-]+)\s*$/.exec(requirement)?.[1];
   const candidates: { file: string; url: string; sha256?: string }[] = [];
@@ -330,7 +333,7 @@ async function fetchChecked(url: string, file: string, sha256: string, env: Node
  * Returns false when the source has no sdist of it; throws WheelError when the
  * build fails or makes a wheel that is not pure Python.
  */
-async function buildFromSdist(project: string, m: PypiModel, python: string, env: NodeJS.ProcessEnv, b: BuiltWheels, label: string, log: WheelOptions["log"]): Promise<boolean> {
+async function buildFromSdist(project: string, m: WheelSource, python: string, env: NodeJS.ProcessEnv, b: BuiltWheels, label: string, log: WheelOptions["log"]): Promise<boolean> {
   const sdist = await findSdist(m, project, env);
   if (!sdist) return false;
   const file = path.posix.basename(sdist.path);
@@ -372,8 +375,13 @@ function suspects(err: PipFailed): string[] {
   return [...new Set(names.filter((n): n is string => !!n).map(normalizeProject))];
 }
 
-/** Resolves one target with pip; top-level requirements without a wheel fall back to their sdist. */
-async function resolveTarget(t: WheelTarget, m: PypiModel, python: string, env: NodeJS.ProcessEnv, log: WheelOptions["log"], b?: BuiltWheels): Promise<Planned[]> {
+/**
+ * Resolves one target with pip against `m.source`; top-level requirements
+ * without a wheel fall back to their sdist (or, with `b`, a wheel built from
+ * it). Returns `wheel` artifacts at `pypi/<project>/<file>`; throws a
+ * WheelError naming the target.
+ */
+export async function resolveTarget(t: WheelTarget, m: WheelSource, python: string, env: NodeJS.ProcessEnv, log: WheelOptions["log"], b?: BuiltWheels): Promise<Planned[]> {
   const label = `CPython ${t.python} ${MACHINE[t.arch]} (${t.hosts.join(", ")}${t.venv ? `, ${t.venv}'s venv` : ""})`;
   const binaryArgs = () => [
     "--only-binary=:all:", ...t.platforms.flatMap((p) => ["--platform", p]), "--python-version", t.python, "--implementation", "cp", ...sourceArgs(m),

@@ -251,6 +251,8 @@ export async function main(argv: string[]): Promise<number> {
           .option("sequence", { type: "number", describe: "the bundle's sequence; default: one more than the folder's last manifest when the content changed" })
           .option("kubespray", { type: "string", describe: "Kubespray checkout to archive the release's commit from [default: the site's kubespray.checkout, else $KUBESPRAY_DIR]" })
           .option("kubespray-source", { type: "boolean", default: true, describe: "carry the Kubespray release's source (--no-kubespray-source: do not)" })
+          .option("kit", { type: "boolean", default: true, describe: "carry the controller's kit: Ansible and pip wheels, Node.js, airgap itself (--no-kit: do not)" })
+          .option("kit-index", { type: "string", describe: "Python index the kit's wheels come from [default: $AIRGAP_KIT_INDEX, else https://pypi.org/simple/]" })
           .option("json", { type: "boolean", default: false, describe: "the summary (of the run, the dry run, the export) as one JSON object on stdout, no progress" }),
       async (a) => {
         const { bundle, parseMirrorOptions } = await import("../bundle/bundle.js");
@@ -265,7 +267,7 @@ export async function main(argv: string[]): Promise<number> {
           site: a.site, out: a.out, dryRun: a.dryRun, filesFrom: a.filesFrom, mirrors,
           cache: a.cache, includeBase: a.includeBase, jobs: a.jobs, certDir: a.certDir, authFile: a.authfile,
           key: a.key, exportTo: a.export, since: a.since, split, json: a.json, sequence: a.sequence,
-          kubespray: a.kubespray, noKubespraySource: !a.kubespraySource,
+          kubespray: a.kubespray, noKubespraySource: !a.kubespraySource, kit: a.kit, kitIndex: a.kitIndex,
         });
       },
     )

@@ -20,6 +20,7 @@ import type { Linked, Play } from "../components/component.js";
 import type { KubesprayModel } from "../components/kubespray.js";
 import type { ReposModel } from "../components/repos.js";
 import { sourceCommit, sourcePath, sourcePrefix } from "../kubespray/source.js";
+import { KIT_HOME, kitAnsible } from "../kit.js";
 
 /** Where a step runs: the bastion (online), or the Ansible controller inside the site. */
 export type StepPlace = "bastion" | "controller";
@@ -169,13 +170,40 @@ export function runbookSteps(i: RunbookInput): RunbookStep[] {
     title: "Unload",
     on: "controller",
     text: [
-      "On the Ansible controller inside the site (it needs Python 3, `ansible-core`, the collections of the project's `requirements.yml` " +
-        "and `airgap`; a host of the site is best: " +
+      "On the Ansible controller inside the site (a minimal install with Python 3 and openssl is enough when the bundle carries the controller's kit; " +
+        "otherwise it needs `ansible-core`, the collections of the project's `requirements.yml` and `airgap`; a host of the site is best: " +
         "it trusts the site CA and uses the site's names once `site.yml` has run), copy what you carried to its disk:",
     ],
     commands: [`mkdir -p ${home}`, `cp -r "$MEDIA/${core.name}/." ${home}/`, `cd ${home}`],
     needs: ["MEDIA"],
   });
+  if (bundle) {
+    const kit = KIT_HOME;
+    steps.push({
+      id: "kit",
+      title: "The controller's kit, from the transfer file",
+      on: "controller",
+      text: [
+        "The bundle carries what this controller needs (docs/controller-kit.md): Ansible " + kitAnsible(kubespray) + " (ansible-core and its collections) and pip as wheels, " +
+          "Node.js and airgap. Before airgap is here, `airgap_kit.py` (in the project, Python 3 only) checks the manifest's signature against the trusted key with openssl, " +
+          "then each kit file against the signed manifest's SHA-256, and only then places them in `kit/`. " +
+          "They are installed under `" + kit + "/` (a venv, Node.js, airgap), nothing from any network; the `PATH` line holds for the steps below " +
+          "(add it to your shell's profile). A delta transfer may carry no kit: skip this step when the controller has it.",
+      ],
+      commands: [
+        `python3 ${shellWord(project)}/roles/store/files/airgap_kit.py unpack ${transfer} --trust airgap-bundle.pub --site ${core.name} --out kit`,
+        `python3 -m venv --without-pip ${kit}/venv`,
+        `${kit}/venv/bin/python3 "$(echo kit/python/pip-*.whl)/pip" install --quiet --no-index --find-links kit/python pip ansible==${kitAnsible(kubespray)}`,
+        `rm -rf ${kit}/node ${kit}/airgap && mkdir -p ${kit}/node ${kit}/airgap ${kit}/bin`,
+        `tar -xzf kit/node/node-linux-*.tgz -C ${kit}/node --strip-components=1`,
+        `tar -xzf kit/airgap/airgap-*.tgz -C ${kit}/airgap --strip-components=1`,
+        `ln -sfn ${kit}/airgap/bin/airgap.js ${kit}/bin/airgap`,
+        `export PATH="${kit.replace(/^~/, "$HOME")}/bin:${kit.replace(/^~/, "$HOME")}/node/bin:${kit.replace(/^~/, "$HOME")}/venv/bin:$PATH"`,
+        "airgap --version && node --version && ansible --version",
+        `(cd ${shellWord(project)} && ansible-playbook --syntax-check site.yml)`,
+      ],
+    });
+  }
   if (bundle) {
     steps.push({
       id: "import",

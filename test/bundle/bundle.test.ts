@@ -103,7 +103,8 @@ describe("bundle command", function () {
 
   describe("a real debian-12 bundle @network", () => {
     let dir: string;
-    const args = ["bundle", "site.ts", "-o", "b", "--cache", "cache", "--files-from", "files-mirror"];
+    // The controller's kit has its own test (kit.test.ts).
+    const args = ["bundle", "site.ts", "-o", "b", "--cache", "cache", "--files-from", "files-mirror", "--no-kit"];
     let dry: ReturnType<typeof airgap>;
     let first: ReturnType<typeof airgap>;
     let text: string;

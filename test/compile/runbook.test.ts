@@ -36,12 +36,12 @@ describe("runbook: the road as data, rendered and read back", () => {
     });
   }
 
-  it("lab.ts: the road goes keygen → compile → bundle → check → carry → unload → import → secrets → ping → site → Kubespray → health", async () => {
+  it("lab.ts: the road goes keygen → compile → bundle → check → carry → unload → kit → import → secrets → ping → site → Kubespray → health", async () => {
     const r = await synth(path.join(EXAMPLES, "lab.ts"), { outDir: path.resolve("out/lab") });
     const read = parseRunbook(r.files.get("README.md")!);
     assert.deepEqual(read.map((s) => `${s.on}:${s.id}`), [
       "bastion:keygen", "bastion:compile", "bastion:bundle", "bastion:check", "bastion:carry",
-      "controller:unload", "controller:import", "controller:secrets", "controller:ping", "controller:site",
+      "controller:unload", "controller:kit", "controller:import", "controller:secrets", "controller:ping", "controller:site",
       "controller:kubespray-venv", "controller:kubespray", "controller:health", "controller:kubernetes-health",
     ]);
     const byId = new Map(read.map((s) => [s.id, s]));
@@ -51,6 +51,11 @@ describe("runbook: the road as data, rendered and read back", () => {
     assert.doesNotMatch(byId.get("secrets")!.commands.join("\n"), /=\S/);
     assert.match(byId.get("kubespray-venv")!.commands.join("\n"), /--index-url https:\/\/pypi\.lab\.airgap\.internal:3141\/simple\/ airgap-lab-controller==1\.0$/m);
     assert.match(byId.get("health")!.commands[0], /^ansible-playbook site\.yml --check$/);
+    // The kit: checked by the project's own tool before airgap is there, Ansible at Kubespray's pin, from the kit's files alone.
+    const kit = byId.get("kit")!.commands;
+    assert.equal(kit[0], "python3 lab/roles/store/files/airgap_kit.py unpack transfer/lab.tar --trust airgap-bundle.pub --site lab --out kit");
+    assert.match(kit.join("\n"), /\/pip" install --quiet --no-index --find-links kit\/python pip ansible==10\.7\.0$/m);
+    assert.doesNotMatch(kit.join("\n"), /https?:\/\//);
   });
 
   it("the Tags table lists every play's service and role", async () => {

@@ -332,7 +332,9 @@ async function setUp(): Promise<LabRunResult> {
     mkdirSync(path.dirname(TRANSFER), { recursive: true });
     await step("airgap bundle (Debian mirror, upstream images)", process.execPath,
       [CLI, "bundle", SITE, "-o", BUNDLE, "--files-from", FILES_MIRROR, "--include-base", "--cert-dir", upstream.certDir,
-        "--key", path.join(KEYS, "airgap-bundle.key"), "--export", TRANSFER, "--split", "32M"]);
+        "--key", path.join(KEYS, "airgap-bundle.key"), "--export", TRANSFER, "--split", "32M",
+        // The controller is this machine, whose own Ansible and airgap run the tests: no kit (test/bundle/kit.test.ts tests it).
+        "--no-kit"]);
   } finally {
     await upstream.stop();
   }

@@ -334,7 +334,7 @@ describe("@lab kubespray cluster.yml: the release's own playbook against the com
     try {
       const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PIP_")));
       b = await run(process.execPath, [CLI, "bundle", bundleSite, "-o", BUNDLE, "--files-from", mirror, "--include-base", "--cert-dir", upstream.certDir,
-        "--key", path.join(KEYS, "airgap-bundle.key"), "--kubespray", KUBESPRAY_DIR!], { env, log: path.join(WORK, `kubespray-${release}-bundle.log`) });
+        "--key", path.join(KEYS, "airgap-bundle.key"), "--kubespray", KUBESPRAY_DIR!, "--no-kit"], { env, log: path.join(WORK, `kubespray-${release}-bundle.log`) });
     } finally {
       await upstream.stop();
     }

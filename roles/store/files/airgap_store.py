@@ -82,7 +82,7 @@ MANIFEST_MAX = 32 << 20
 """Bytes a manifest may have (32 MiB, ~90,000 artifacts); a bigger one is
 refused before it is read. bundle/manifest.ts MANIFEST_MAX_BYTES is the same."""
 SIGNATURE_SIZE = 64
-KINDS = ("deb", "rpm", "file", "image", "image-blob", "wheel")
+KINDS = ("deb", "rpm", "file", "image", "image-blob", "wheel", "kit")
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+~-]{0,127}$")
 CREATED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
