@@ -128,7 +128,8 @@ export function present(resolved: ResolvedComponent[]): ResolvedComponent[] {
 }
 
 /**
- * Orders the declared plays of each playbook by their `after` dependencies;
+ * Orders the declared plays of each playbook by their `after` dependencies
+ * (an entry names a role, or a play's `key`);
  * among plays free to run, the one declared first (component order, then the
  * component's own order) runs first. `first` needs become plays of their own,
  * narrowed to the needing play's hosts; the role's own play in a later
@@ -148,15 +149,17 @@ export function orderPlays(decls: (PlayDecl & { service: string })[]): Play[] {
       const firsts: number[] = [];
       for (const need of d.first ?? []) {
         if (!used.has(need.role)) continue;
-        const source = decls.find((x) => x.role === need.role && x.playbook !== playbook) ?? decls.find((x) => x.role === need.role)!;
-        firsts.push(seq.push({ play: { ...source, playbook, name: need.name, hosts: narrow(source.hosts, d.hosts), first: undefined, narrowed: true }, needs: [] }) - 1);
+        // The role's play on every host (nodes.yml), narrowed: not a play of it already narrowed to some hosts elsewhere.
+        const source = decls.find((x) => x.role === need.role && x.playbook === "nodes")
+          ?? decls.find((x) => x.role === need.role && x.playbook !== playbook) ?? decls.find((x) => x.role === need.role)!;
+        firsts.push(seq.push({ play: { ...source, playbook, name: need.name, hosts: narrow(source.hosts, d.hosts), first: undefined, key: undefined, narrowed: true }, needs: [] }) - 1);
         if (source.playbook !== playbook) ranOn.set(need.role, [...(ranOn.get(need.role) ?? []), d.hosts]);
       }
       seq.push({ play: d, needs: firsts });
     }
     for (const [i, s] of seq.entries()) {
       seq.forEach((o, j) => {
-        if (j !== i && (s.play.after ?? []).includes(o.play.role)) s.needs.push(j);
+        if (j !== i && (s.play.after ?? []).some((a) => a === o.play.role || a === o.play.key)) s.needs.push(j);
       });
     }
     const done = new Set<number>();

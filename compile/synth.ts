@@ -26,7 +26,7 @@ import { emitPlaybooks, emitVaultSecrets, usedRoles } from "./emit/playbooks.js"
 import type { ReposModel } from "./components/repos.js";
 import type { CheckoutReader } from "./kubespray/catalogue.js";
 import { checkClients, checkPorts, link, present, type ResolvedComponent } from "./link.js";
-import { checkPlatforms, placements } from "./platforms.js";
+import { checkPlatforms, hostsOf, placements } from "./platforms.js";
 import { loadSite, type Checker } from "./load/index.js";
 import type { Positions } from "./load/evaluate.js";
 import { compareText, Context } from "./model/context.js";
@@ -92,13 +92,17 @@ export function emitProject(site: SynthSite, outDir: string, list: Component<unk
   return render(site, outDir, list, rolesDirs).files;
 }
 
-function render(site: SynthSite, outDir: string, list: Component<unknown>[], rolesDirs?: string[]): { files: Map<string, string>; out: Emission } {
+function render(linked: SynthSite, outDir: string, list: Component<unknown>[], rolesDirs?: string[]): { files: Map<string, string>; out: Emission } {
   const out = new Emission();
-  Object.assign(out.kubespray, site.kubespray);
+  Object.assign(out.kubespray, linked.kubespray);
   for (const c of list) {
-    const model = (site.models as Record<string, unknown>)[c.key];
-    if (model !== undefined) c.emit(model, site, out);
+    const model = (linked.models as Record<string, unknown>)[c.key];
+    if (model !== undefined) c.emit(model, linked, out);
   }
+  // A play whose host pattern names no host of the inventory just rendered
+  // (the other admin hosts' sources-first plays on a site with one admin
+  // host) is left out of the playbooks, the runbook's tags and the roles copied.
+  const site: SynthSite = { ...linked, plays: linked.plays.filter((p) => hostsOf(p.hosts, linked, out).length > 0) };
   const kubespray = site.models.kubespray as KubesprayModel | undefined;
   const diagram = emitDiagram(site, site.models.gateway as GatewayModel | undefined);
   out.runbook.push({

@@ -45,7 +45,9 @@ export const ca: Component<CaComponentModel> = {
       } else if (pem !== undefined) model.certificatePem = pem.trim() + "\n";
     }
     const plays = [
-      { playbook: "admin" as const, name: "Certificate authority", hosts: "airgap_ca", role: "ca", after: ["repo_server"] },
+      { playbook: "admin" as const, name: "Certificate authority", hosts: "airgap_ca", role: "ca", after: ["repo_server", "reference_clock"] },
+      // The other admin hosts trust the CA before their first package (their sources are HTTPS).
+      { playbook: "admin" as const, name: "Admin hosts: trust in the site CA", hosts: "airgap_admin:!airgap_repo_servers", role: "ca_trust", after: ["ca"] },
       { playbook: "nodes" as const, name: "Trust in the site CA", hosts: "all", role: "ca_trust", after: ["resolver"] },
     ];
     const provided = model.certificatePem !== undefined && core.ca.key !== undefined;

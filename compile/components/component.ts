@@ -66,6 +66,14 @@ export interface PlayDecl extends Omit<Play, "service"> {
    */
   after?: string[];
   /**
+   * A name other plays' `after` can use for this play alone (an `after`
+   * entry matches a play by its role or by this key): for a role that runs
+   * in two plays of one playbook, the earlier one on fewer hosts (the time
+   * server on the repository host, before the other admin hosts' clocks are
+   * set from it).
+   */
+  key?: string;
+  /**
    * Roles of other playbooks this play's hosts need first, in this playbook:
    * each becomes a play of that role narrowed to this play's hosts (its host
    * pattern with `all` replaced by this play's `hosts`), named as given. For

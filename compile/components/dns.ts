@@ -155,7 +155,7 @@ export const dns: Component<DnsModel> = {
       exports: {
         ports,
         plays: [
-          { playbook: "admin", name: "Name servers", hosts: "airgap_dns_servers", role: "bind", after: ["repo_server"] },
+          { playbook: "admin", name: "Name servers", hosts: "airgap_dns_servers", role: "bind", after: ["repo_server", "repo_client", "chrony"] },
           { playbook: "nodes", name: "Resolvers", hosts: "all", role: "resolver" },
         ],
         // Cluster DNS forwards to the site's servers; Kubespray leaves the hosts' resolver to airgap.

@@ -215,6 +215,7 @@ export const gateway: Component<GatewayModel> = {
         first: [
           { role: "resolver", name: "Gateway: resolver" },
           { role: "ca_trust", name: "Gateway: trust in the site CA" },
+          { role: "clock", name: "Gateway: clock" },
           { role: "repo_client", name: "Gateway: package sources" },
         ],
       });

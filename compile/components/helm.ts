@@ -187,7 +187,7 @@ export const helm: Component<HelmModel> = {
         ports,
         tls: [{ name: "charts", host }],
         // After the registry: the charts are pushed into it.
-        plays: [{ playbook: "admin", name: "Helm chart repository", hosts: "airgap_helm_servers", role: "helm_repo", after: ["repo_server", "ca", "registry"] }],
+        plays: [{ playbook: "admin", name: "Helm chart repository", hosts: "airgap_helm_servers", role: "helm_repo", after: ["repo_server", "ca", "repo_client", "registry"] }],
         endpoints: { "chart-repository": url },
         images: [...imageList.values()].sort((a, b) => compareText(a.source, b.source)),
       },

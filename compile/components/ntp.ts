@@ -52,8 +52,20 @@ export const ntp: Component<NtpModel> = {
       exports: {
         names: [{ name: "ntp", host: servers[0] }],
         ports,
+        // Time first: every host's clock is set from the site's time (role
+        // clock, no package needed) before anything trusts it (TLS, APT's
+        // Release dates, TSIG). The time server on the repository host runs
+        // first (it installs from the bundle); the other admin hosts set their
+        // clocks from it, then get the CA and the package sources, then their
+        // own chrony.
         plays: [
-          { playbook: "admin", name: "Time servers", hosts: "airgap_ntp_servers", role: "chrony", after: ["repo_server"] },
+          // With upstream sources, the time server on the repository host sets its clock from
+          // them before the CA issues anything (certificates are dated by it).
+          ...(upstream.length ? [{ playbook: "admin" as const, name: "Clock of the time server on the repository host", hosts: "airgap_ntp_servers:&airgap_repo_servers", role: "clock", key: "reference_clock" }] : []),
+          { playbook: "admin", name: "Time server on the repository host", hosts: "airgap_ntp_servers:&airgap_repo_servers", role: "chrony", key: "time_reference", after: ["repo_server"] },
+          { playbook: "admin", name: "Admin hosts: clock", hosts: "airgap_admin:!airgap_repo_servers", role: "clock", after: ["time_reference"] },
+          { playbook: "admin", name: "Time servers", hosts: "airgap_ntp_servers:!airgap_repo_servers", role: "chrony", after: ["repo_client"] },
+          { playbook: "nodes", name: "Clock", hosts: "all:!airgap_ntp_servers", role: "clock" },
           { playbook: "nodes", name: "Time clients", hosts: "all:!airgap_ntp_servers", role: "chrony", after: ["resolver", "repo_client"] },
         ],
         // One owner for time: airgap configures chrony, Kubespray leaves it alone.
@@ -61,10 +73,13 @@ export const ntp: Component<NtpModel> = {
       },
     };
   },
-  emit(m, _site, out) {
+  emit(m, site, out) {
     const names = m.servers.map((h) => h.name);
     out.addGroup("airgap_ntp_servers", names);
-    out.addVars("all", { airgap_chrony_servers: m.servers.map((h) => h.address) });
+    // The clock role sets a host's clock once from these before anything trusts it: every
+    // host from the site's servers; a server from upstream, else from the other servers
+    // (the role leaves its own addresses out), none of which need answer yet.
+    out.addVars("all", { airgap_chrony_servers: m.servers.map((h) => h.address), airgap_clock_servers: m.servers.map((h) => h.address) });
     // Without upstream the servers serve their own clock (`local stratum N`);
     // two or more of them agree among themselves (orphan mode: each polls the
     // others, the role leaves a server's own address out). With upstream they
@@ -77,12 +92,19 @@ export const ntp: Component<NtpModel> = {
       airgap_chrony_local_stratum: local ? m.localStratum : 0,
       airgap_chrony_orphan: orphan,
       airgap_chrony_peers: orphan ? m.servers.map((h) => h.address) : [],
+      airgap_clock_servers: local ? m.servers.map((h) => h.address) : m.upstream,
+      airgap_clock_required: !local,
     });
     out.runbook.push({
       title: "Time (NTP)",
       lines: [
         `chrony on ${names.join(", ")} serves ${m.upstream.length ? `time from ${m.upstream.join(", ")}` : `its own clock at stratum ${m.localStratum}${m.servers.length > 1 ? " (orphan mode: the servers agree among themselves)" : ""}`} to ${m.allow.join(", ")}.`,
         "Every other host is its client only. Check from any host: `chronyc sources`.",
+        "Time first: before a host trusts a certificate or a package index, its clock is set once from the site's time servers (role clock, no package needed)" +
+          (!local ? `; the time servers' from ${m.upstream.join(", ")}`
+            : site.core.hosts.filter((h) => h.roles.includes("admin")).length > 1 ? "; the other admin hosts' from the time server on the repository host, which is set up first" : "") +
+          ". A host whose clock is off by more than 5 s and cannot be set (a container) stops the run there, " +
+          "the message naming the offset and the server: set its clock and run again.",
       ],
     });
   },

@@ -167,7 +167,7 @@ export const pypi: Component<PypiModel> = {
         ports,
         tls: [{ name: "pypi", host }],
         plays: [
-          { playbook: "admin", name: "Python package index", hosts: "airgap_pypi_servers", role: "pypi_server", after: ["repo_server", "ca"] },
+          { playbook: "admin", name: "Python package index", hosts: "airgap_pypi_servers", role: "pypi_server", after: ["repo_server", "ca", "repo_client"] },
           { playbook: "nodes", name: "Python clients (pip)", hosts: "airgap_pip_clients", role: "pip_client", after: ["repo_client", "ca_trust"] },
         ],
         endpoints: { "pip-index": url },

@@ -198,7 +198,7 @@ export const registry: Component<RegistryModel> = {
         names: [{ name: "registry", host }],
         ports,
         tls: [{ name: "registry", host }],
-        plays: [{ playbook: "admin", name: "Container registry", hosts: "airgap_registry_servers", role: "registry", after: ["repo_server", "ca"] }],
+        plays: [{ playbook: "admin", name: "Container registry", hosts: "airgap_registry_servers", role: "registry", after: ["repo_server", "ca", "repo_client"] }],
         // Kubespray's own name for the site registry; its *_image_repo and
         // containerd_registries_mirrors (kubespray.ts) refer to it.
         kubespray: { registry_host: registryHost },

@@ -76,10 +76,14 @@ function checkFile(ctx: Context, f: FileArtifact): FileModel | undefined {
   return { url: f.url, sha256: f.sha256, path: filesRepoPath(url) };
 }
 
-/** Where clients reach the repositories: `https://repo.<domain>` (the address without the site's DNS), the port when not the default. */
-function baseUrl(m: ReposModel, domain: string): string {
+/**
+ * Where clients reach the repositories: `https://repo.<domain>` (the address
+ * without the site's DNS, or with `byAddress`: the certificate names the
+ * address too), the port when not the default.
+ */
+function baseUrl(m: ReposModel, domain: string, byAddress = false): string {
   const defaultPort = m.tls ? 443 : 80;
-  return `${m.tls ? "https" : "http"}://${m.named ? `repo.${domain}` : m.host.address}${m.port === defaultPort ? "" : `:${m.port}`}`;
+  return `${m.tls ? "https" : "http"}://${m.named && !byAddress ? `repo.${domain}` : m.host.address}${m.port === defaultPort ? "" : `:${m.port}`}`;
 }
 
 export const repos: Component<ReposModel> = {
@@ -139,7 +143,10 @@ export const repos: Component<ReposModel> = {
     // The repository server runs first: every other role installs from it.
     const plays: PlayDecl[] = [
       { playbook: "admin", name: "Package repositories", hosts: "airgap_repo_servers", role: "repo_server" },
-      { playbook: "nodes", name: "Package sources", hosts: "all:!airgap_repo_servers", role: "repo_client", after: ["resolver", "ca_trust"] },
+      // The other admin hosts get their package sources before any play installs a package on them
+      // (by address: the site's name servers may be among what they install next).
+      { playbook: "admin", name: "Admin hosts: package sources", hosts: "airgap_admin:!airgap_repo_servers", role: "repo_client", after: ["clock", "ca_trust"] },
+      { playbook: "nodes", name: "Package sources", hosts: "all:!airgap_repo_servers", role: "repo_client", after: ["resolver", "ca_trust", "clock"] },
     ];
     return {
       model: m,
@@ -161,6 +168,11 @@ export const repos: Component<ReposModel> = {
     out.addGroup("airgap_repo_servers", [m.host.name]);
     // The archive key is read on the repository server over SSH (never fetched over the network).
     out.addVars("all", { airgap_repo_url: base, airgap_repo_client_url: base, airgap_repo_client_server: m.host.name });
+    // The other admin hosts install from it by address: their first packages come before the
+    // site's name servers answer (those may be among what they install).
+    if (m.named && core.hosts.some((h) => h !== m.host && h.roles.includes("admin"))) {
+      out.addVars("airgap_admin", { airgap_repo_client_url: baseUrl(m, core.domain, true) });
+    }
     out.addVars("airgap_repo_servers", {
       airgap_repo_server_port: m.port,
       airgap_repo_server_tls: m.tls,

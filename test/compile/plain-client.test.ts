@@ -12,9 +12,9 @@ describe("compile: a host with no role (plain client)", function () {
     const r = await synth(path.join(EXAMPLES, "plant.ts"));
     assert.deepEqual(r.errors, []);
     const placed = new Map(r.site!.placements!.map((p) => [p.role, p.hosts.map((h) => h.name)]));
-    for (const role of ["chrony", "resolver", "repo_client", "ca_trust"]) assert.ok(placed.get(role)?.includes("ci1"), `${role} runs on ci1`);
+    for (const role of ["clock", "chrony", "resolver", "repo_client", "ca_trust"]) assert.ok(placed.get(role)?.includes("ci1"), `${role} runs on ci1`);
     for (const [role, hosts] of placed) {
-      if (["chrony", "resolver", "repo_client", "ca_trust", "pip_client", "routes", "store", "nginx", "ca", "converge"].includes(role)) continue;
+      if (["clock", "chrony", "resolver", "repo_client", "ca_trust", "pip_client", "routes", "store", "nginx", "ca", "converge"].includes(role)) continue;
       assert.ok(!hosts.includes("ci1"), `${role} does not run on ci1`);
     }
     const inventory = parse(r.files.get("inventory/hosts.yml")!) as { all: { children: Record<string, { hosts?: Record<string, null> }> } };

@@ -99,7 +99,7 @@ describe("gateway: compile side", function () {
     assert.equal(inv.all.hosts.gw.airgap_routes, undefined);
   });
 
-  it("runs network.yml between admin.yml and nodes.yml: routes, the gateway's package sources, then its ruleset", async () => {
+  it("runs network.yml between admin.yml and nodes.yml: routes, the gateway's clock and package sources, then its ruleset", async () => {
     const r = await synth(writeSite(tmp, {}));
     const site = parse(r.files.get("site.yml")!) as Record<string, string>[];
     assert.deepEqual(site.map((p) => p["ansible.builtin.import_playbook"]), ["playbooks/admin.yml", "playbooks/network.yml", "playbooks/nodes.yml"]);
@@ -108,6 +108,8 @@ describe("gateway: compile side", function () {
       "routes@all",
       "resolver@airgap_gateways",
       "ca_trust@airgap_gateways",
+      // Time first: its clock is set from the site's time servers before its package sources (TLS, Release dates).
+      "clock@airgap_gateways:!airgap_ntp_servers",
       "repo_client@airgap_gateways:!airgap_repo_servers",
       "gateway@airgap_gateways",
     ]);
