@@ -24,7 +24,7 @@ export function hostsOf(pattern: string, site: Linked, out: Emission): HostModel
   const group = (g: string) =>
     g === "all" ? site.core.hosts
       : CORE_GROUPS[g] ? site.core.hosts.filter(CORE_GROUPS[g])
-        : site.core.hosts.filter((h) => (out.groups.get(g) ?? []).includes(h.name));
+        : ((members) => site.core.hosts.filter((h) => members.has(h.name)))(new Set(out.groups.get(g) ?? []));
   const [first, ...rest] = pattern.split(":");
   let set = group(first);
   for (const term of rest) {
@@ -64,8 +64,10 @@ export function placements(site: Linked, out: Emission, rolesDirs?: string[]): {
 /** Reports each host whose OS a role placed on it does not support, once per host and role. */
 export function checkPlatforms(ctx: Context, site: Linked, placed: { role: string; hosts: HostModel[] }[], sources: Map<string, Host>, rolesDirs?: string[]): void {
   const dirOf = (role: string) => rolesDirs?.find((d) => existsSync(path.join(d, role))) ?? ROLES_DIR;
+  // Each role read once and its hosts as a set: linear in hosts × roles (it was quadratic in hosts).
+  const roles = placed.map((p) => ({ info: readRole(p.role, dirOf(p.role)), hosts: new Set(p.hosts) }));
   for (const h of site.core.hosts) {
-    const refusing = placed.filter((p) => p.hosts.includes(h)).map((p) => readRole(p.role, dirOf(p.role))).filter((r) => !r.platforms.includes(platformOf(h)));
+    const refusing = roles.filter((r) => r.hosts.has(h) && !r.info.platforms.includes(platformOf(h))).map((r) => r.info);
     if (refusing.length === 0) continue;
     const names = refusing.map((r) => r.name);
     const supported = [...new Set(refusing.flatMap((r) => r.platforms))].filter((p) => refusing.every((r) => r.platforms.includes(p)));
