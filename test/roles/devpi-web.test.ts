@@ -163,9 +163,17 @@ describe("pypi devpi mode, web: true: devpi-web from the bundle's index, its pag
     assert.equal(version.status, 200, files.slice(0, 500));
     assert.match(files, /airgap_lab_top-1\.0-py3-none-any\.whl/, files.slice(0, 3000));
     // Without devpi-web, devpi-server answers HTML requests with its JSON API or nothing: this search page is devpi-web's.
-    const search = await fetch(`${url}/+search?query=airgap`, { headers: { Accept: "text/html" } });
-    const found = await search.text();
-    assert.equal(search.status, 200, found.slice(0, 500));
+    // devpi-web indexes uploads in a background thread: the search finds the project once that thread has run (seconds; longer under load).
+    let status = 0;
+    let found = "";
+    for (let i = 0; i < 60; i++) {
+      const search = await fetch(`${url}/+search?query=airgap`, { headers: { Accept: "text/html" } });
+      status = search.status;
+      found = await search.text();
+      if (status === 200 && /airgap-lab-top|airgap_lab_top/.test(found)) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.equal(status, 200, found.slice(0, 500));
     assert.match(found, /airgap-lab-top|airgap_lab_top/, found.slice(0, 2000));
   });
 });
