@@ -348,6 +348,14 @@ describe("hostile bundles: each refused, the store and the served release unchan
     assert.deepEqual((JSON.parse(keep.stdout) as { changed: boolean }).changed, false);
     assert.equal(readFileSync(releaseFile, "utf8"), before);
     spawnSync("sleep", ["1.1"]);
+    // Check mode's plan (--mode plan) says a build would sign again, and writes nothing.
+    const plan = tool([...buildArgs("31"), "--mode", "plan"]);
+    assert.equal(plan.status, 0, plan.stderr);
+    assert.deepEqual(JSON.parse(plan.stdout), { changed: true, release: path.basename(readlinkSync(path.join(admin, "www"))),
+      path: path.join(admin, "releases", path.basename(readlinkSync(path.join(admin, "www")))), renewed: ["debian/bookworm"], planned: true });
+    assert.equal(readFileSync(releaseFile, "utf8"), before);
+    const quiet = tool([...buildArgs("10"), "--mode", "plan"]);
+    assert.deepEqual((JSON.parse(quiet.stdout) as { changed: boolean }).changed, false);
     const renewed = tool(buildArgs("31"));
     assert.equal(renewed.status, 0, renewed.stderr);
     assert.deepEqual((JSON.parse(renewed.stdout) as { renewed: string[] }).renewed, ["debian/bookworm"]);

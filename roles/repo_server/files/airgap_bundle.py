@@ -16,7 +16,7 @@ naming the artifact; exit 1 = the bundle or the store is wrong, 2 = usage.
   ingest TAR MANIFEST STORE
   bootstrap-index MANIFEST STORE DIR
   signing-key GNUPGHOME NAME KEYRING ARMORED
-  build MANIFEST STORE RELEASES GNUPGHOME CACHE KEYRING ARMORED [--valid-days N --renew-days N]
+  build MANIFEST STORE RELEASES GNUPGHOME CACHE KEYRING ARMORED [--valid-days N --renew-days N] [--mode plan]
   prune RELEASES STORE KEEP CURRENT
 
 Every command that reads a manifest takes --trusted-key PEM (the site's
@@ -304,15 +304,25 @@ def sign_suite(a, dist, manifest, rid, suite, archs, fpr):
         os.replace(staged[name], os.path.join(dist, name))
 
 
-def renew(a, final, manifest, rid, fpr):
-    """Signs the Release files of a built release again when fewer than
-    --renew-days of their validity are left; the suites renewed."""
-    renewed = []
+def due_for_renewal(a, final, manifest):
+    """The suites of a built release whose Release files have fewer than
+    --renew-days of validity left (or none readable): [(repo, per_arch)]."""
+    due = []
     for repo, per_arch in repositories(manifest):
         dist = os.path.join(final, repo["path"], "dists", repo["suite"])
         until = valid_until(os.path.join(dist, "Release"))
         if until is not None and until - time.time() > a.renew_days * 86400:
             continue
+        due.append((repo, per_arch))
+    return due
+
+
+def renew(a, final, manifest, rid, fpr):
+    """Signs the Release files of a built release again when fewer than
+    --renew-days of their validity are left; the suites renewed."""
+    renewed = []
+    for repo, per_arch in due_for_renewal(a, final, manifest):
+        dist = os.path.join(final, repo["path"], "dists", repo["suite"])
         sign_suite(a, dist, manifest, rid, repo["suite"], per_arch, fpr)
         renewed.append("%s/%s" % (repo["path"], repo["suite"]))
     return renewed
@@ -326,10 +336,17 @@ def cmd_build(a):
     by apt-ftparchive and signed with the site key (Release with Valid-Until),
     the public key beside it. Built in a hidden folder and renamed when
     complete. A release already built gets its Release files signed again
-    when fewer than --renew-days of their validity are left."""
+    when fewer than --renew-days of their validity are left. --mode plan
+    (check mode) only says what a build would do: {changed, release, renewed}."""
     manifest, mid = load_manifest(a.manifest, a)
     rid = mid[:16]
     final = os.path.join(a.releases, rid)
+    if a.mode == "plan":
+        # Check mode: the verified manifest's release and whether a run would build or re-sign it; nothing written.
+        built = os.path.isfile(os.path.join(final, ".airgap-release.json"))
+        due = ["%s/%s" % (r["path"], r["suite"]) for r, _ in due_for_renewal(a, final, manifest)] if built else []
+        out({"changed": not built or bool(due), "release": rid, "path": final, "renewed": due, "planned": True})
+        return
     fpr = secret_fingerprint(a.home)
     if fpr is None:
         raise RuntimeError("no signing key in %s" % a.home)
@@ -472,6 +489,7 @@ def main(argv):
     for n in ("manifest", "store", "releases", "home", "cache", "keyring", "armored"):
         s.add_argument(n)
     s.add_argument("--valid-days", type=float, default=30); s.add_argument("--renew-days", type=float, default=10)
+    s.add_argument("--mode", choices=("build", "plan"), default="build")
     trust_arguments(s)
     s = sub.add_parser("prune"); s.add_argument("releases"); s.add_argument("store"); s.add_argument("keep", type=int); s.add_argument("current")
     commands = {name[len("cmd_"):].replace("_", "-"): f for name, f in globals().items() if name.startswith("cmd_")}
