@@ -39,6 +39,7 @@ import { packagesByHost, packageTargets, type PackageTarget } from "./packages.j
 import { planWheels, WheelError } from "./wheels.js";
 import { planKubespraySource, SourceError } from "./kubespray-source.js";
 import { KitError, planKit } from "./kit.js";
+import { ChartError, planCharts } from "./charts.js";
 import { copyImages, ImageError, imageRequests, imageSummary, probeImages, type ImageRequest, type ImageResult } from "./images.js";
 import { formatBytes, formatDuration, formatRate, Progress, type ProgressStream } from "./progress.js";
 import { Store } from "./store.js";
@@ -313,6 +314,11 @@ export async function planBundle(site: SynthSite, o: BundleOptions, log: Log): P
       for (const a of kit.artifacts) artifacts.set(a.path, a);
     }
   }
+  const charts = await planCharts(models.helm, { env, log, certDir: o.certDir, kubernetes: models.kubespray?.kubernetes });
+  if (charts) {
+    scratch.push(charts.scratch);
+    for (const c of charts.artifacts) artifacts.set(c.path, c);
+  }
   return { site: core.name, repositories: [...repos.values()], artifacts: [...artifacts.values()], images, scratch };
 }
 
@@ -567,7 +573,7 @@ export async function bundle(o: BundleOptions): Promise<number> {
   try {
     plan = await planBundle(result.site, o, log);
   } catch (err) {
-    if (!(err instanceof AptError) && !(err instanceof ImageError) && !(err instanceof WheelError) && !(err instanceof SourceError) && !(err instanceof KitError)) throw err;
+    if (!(err instanceof AptError) && !(err instanceof ImageError) && !(err instanceof WheelError) && !(err instanceof SourceError) && !(err instanceof KitError) && !(err instanceof ChartError)) throw err;
     log.error(err.message, err.hint);
     return 1;
   }

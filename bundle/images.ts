@@ -93,6 +93,8 @@ export function imageRequests(core: CoreModel, models: SiteModels): ImageRequest
     } else bySource.set(r.source, { ...r, arches: [...r.arches].sort(compareText) as Arch[] });
   };
   for (const i of models.registry?.images ?? []) add({ source: i.source, target: i.target, arches: siteArches }, "services.registry.images");
+  // The images the site's Helm charts run (helm.charts[].images), for the cluster's architectures.
+  for (const c of models.helm?.charts ?? []) for (const i of c.images) add({ source: i.source, target: i.target, arches: siteArches }, `helm chart ${c.name} ${c.version}`);
   // Kubespray's list (compile/kubespray): images with their target in the site registry and the architectures that pull them.
   const kubespray = (models.kubespray as { artifacts?: { images?: { source: string; target: string; arches: Arch[] }[] } } | undefined)?.artifacts?.images ?? [];
   for (const i of kubespray) add({ source: i.source, target: i.target, arches: i.arches }, "Kubespray");

@@ -271,6 +271,14 @@ export interface HelmChart {
    */
   digest?: string;
   /**
+   * A GnuPG public keyring (a file, relative to the site file; `gpg --export
+   * KEY > keyring.gpg`) holding the chart publisher's key: `airgap bundle`
+   * then pulls with `helm pull --verify` and refuses a chart whose provenance
+   * file is missing or not signed by it.
+   * @default undefined (a published provenance file is carried and its recorded SHA-256 checked against the archive; its signature is not checked)
+   */
+  keyring?: string;
+  /**
    * Images the chart runs, carried and pushed into the site registry
    * (`"registry.k8s.io/ingress-nginx/controller:v1.11.3"`). `airgap bundle`
    * renders the chart with `helm template` (its default values) and refuses

@@ -7,6 +7,8 @@
  * charts with the helm client and checks the images they render
  * (bundle/charts.ts); docs/helm.md.
  */
+import { existsSync } from "node:fs";
+import path from "node:path";
 import type { HelmChart, HelmService, Site } from "../../dsl/index.js";
 import { compareText, type Context } from "../model/context.js";
 import type { CoreModel, HostModel } from "../model/site.js";
@@ -25,6 +27,8 @@ export interface HelmChartModel {
   version: string;
   /** SHA-256 (64 lower-case hex digits) the chart's `.tgz` must have, when the site pins it. */
   sha256?: string;
+  /** Absolute path of the keyring the chart's provenance must verify against (`helm pull --verify`). */
+  keyring?: string;
   /** Images carried and pushed for it. */
   images: RegistryImageModel[];
   /** Rendered images the site does not carry, as written. */
@@ -147,6 +151,15 @@ export const helm: Component<HelmModel> = {
           'write "sha256:" and the 64 lower-case hex digits of the chart archive (sha256sum NAME-VERSION.tgz, or the digest in the repository\'s index.yaml)');
         ok = false;
       }
+      let keyring: string | undefined;
+      if (c.keyring !== undefined) {
+        keyring = typeof c.keyring === "string" && c.keyring !== "" ? path.resolve(path.dirname(ctx.siteFile), c.keyring) : undefined;
+        if (!keyring || !existsSync(keyring)) {
+          ctx.error("AG172", `chart "${String(c.name)}": the keyring "${String(c.keyring)}" does not exist`, c, "keyring",
+            "a GnuPG public keyring beside the site file holding the publisher's key (gpg --export KEY > keyring.gpg)");
+          ok = false;
+        }
+      }
       const images = chartImages(ctx, c.images ?? []);
       const exclude = c.exclude ?? [];
       exclude.forEach((ref, i) => {
@@ -169,6 +182,7 @@ export const helm: Component<HelmModel> = {
         name: c.name,
         version: c.version,
         ...(c.digest ? { sha256: c.digest.slice("sha256:".length) } : {}),
+        ...(keyring ? { keyring } : {}),
         images,
         exclude,
         file: `${c.name}-${c.version}.tgz`,

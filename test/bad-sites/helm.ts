@@ -1,6 +1,7 @@
 // A helm service whose charts are wrong: a reference that is neither a chart
 // repository nor an OCI one, a version range, a digest that is not sha256,
-// the same chart and version from two sources, an image without a tag; and
+// the same chart and version from two sources, an image without a tag, a
+// keyring that does not exist; and
 // no registry to push the charts into.
 import { defineSite } from "airgap";
 
@@ -19,6 +20,7 @@ export default defineSite({
         { repo: "https://charts.example.org/stable", name: "cache", version: "1.2.3" },
         { repo: "oci://registry.example.org/charts", name: "cache", version: "1.2.3" }, // <- AG173
         { repo: "oci://registry.example.org/charts", name: "queue", version: "0.4.0", images: ["docker.io/library/rabbitmq"] }, // <- AG174
+        { repo: "oci://registry.example.org/charts", name: "signed", version: "1.0.0", keyring: "no-such-keyring.gpg" }, // <- AG172
       ],
     },
   },

@@ -135,7 +135,7 @@ def cmd_index(a):
     for f, md in charts_in(a.charts):
         e = dict(md)
         e["urls"] = [a.url.rstrip("/") + "/" + urllib.parse.quote(f)]
-        e["digest"] = sha256_file(os.path.join(a.charts, f))
+        e["digest"] = sha256_file(os.path.join(a.charts, f))[0]
         entries.setdefault(md["name"], []).append(e)
     for name in entries:
         entries[name].sort(key=lambda e: version_key(e["version"]), reverse=True)
