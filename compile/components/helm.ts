@@ -218,7 +218,14 @@ export const helm: Component<HelmModel> = {
       airgap_helm_repo_names: site.tlsNames.get("charts"),
       airgap_helm_repo_url: m.url,
       airgap_helm_repo_charts: m.charts.map((c) => ({ name: c.name, version: c.version, path: c.path, file: c.file })),
-      ...(registry ? { airgap_helm_repo_registry: registry, airgap_helm_repo_oci_namespace: CHART_NAMESPACE } : {}),
+      ...(registry
+        ? {
+            airgap_helm_repo_registry: registry,
+            // The push connects by address (a certificate SAN): the admin play runs before the hosts' resolvers point at the site DNS.
+            airgap_helm_repo_registry_address: `${site.names.get("registry")}:${registry.slice(registry.lastIndexOf(":") + 1)}`,
+            airgap_helm_repo_oci_namespace: CHART_NAMESPACE,
+          }
+        : {}),
       ...(site.registryPush
         ? { airgap_helm_repo_push_account: { name: site.registryPush.name, password: secretExpression(site.registryPush.password) } }
         : {}),

@@ -18,9 +18,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
-import os from "node:os";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 import { planCharts, provenanceDigest, renderedImages, type PlannedCharts } from "../../bundle/charts.js";
@@ -29,6 +27,7 @@ import { imageRequests } from "../../bundle/images.js";
 import type { HelmModel } from "../../compile/components/helm.js";
 import { keygen } from "../../bundle/sign.js";
 import { makeBundle } from "./bundles.js";
+import { addDependency, fileServer, makeChart, signingKey, testHelm } from "./chart-upstream.js";
 import { sha256 } from "./helpers.js";
 import { ROOT } from "../helpers.js";
 import {
@@ -36,51 +35,7 @@ import {
   type Ca, type Proc, type SiteRegistry,
 } from "../roles/registry-harness.js";
 
-const HELM_VERSION = "3.18.4";
 const TOOL = path.join(ROOT, "roles/helm_repo/files/airgap_charts.py");
-
-/** The helm client for the tests: $AIRGAP_TEST_HELM, else built from the Go module proxy once per machine. */
-export function testHelm(): string {
-  if (process.env.AIRGAP_TEST_HELM) return process.env.AIRGAP_TEST_HELM;
-  const dir = path.join(os.tmpdir(), `airgap-test-helm-${HELM_VERSION}`);
-  const bin = path.join(dir, "helm");
-  if (!existsSync(bin)) {
-    mkdirSync(dir, { recursive: true });
-    must("go", ["install", `helm.sh/helm/v3/cmd/helm@v${HELM_VERSION}`], { env: { ...process.env, GOBIN: dir, GOTOOLCHAIN: "local", GOFLAGS: "-buildvcs=false" } });
-  }
-  return bin;
-}
-
-/** A static file server on 127.0.0.1 (the upstream classic chart repository); `serve` maps a file name to other bytes. */
-async function fileServer(dir: string, serve: Map<string, string> = new Map()): Promise<{ url: string; close(): Promise<void> }> {
-  const port = await freePort();
-  const srv = http.createServer((req, res) => {
-    const name = decodeURIComponent((req.url ?? "/").split("?")[0]).replace(/^\/+/, "");
-    const file = serve.get(name) ?? path.join(dir, name);
-    if (name.includes("/") || !existsSync(file)) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200);
-    createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((r) => srv.listen(port, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => srv.close(() => r())) };
-}
-
-/** `helm create NAME` with its image set to `image` (repository, tag) and its version. */
-function makeChart(helm: string, env: NodeJS.ProcessEnv, dir: string, name: string, version: string, repository: string, tag: string): string {
-  const chart = path.join(dir, name);
-  rmSync(chart, { recursive: true, force: true });
-  must(helm, ["create", chart], { env });
-  const values = readFileSync(path.join(chart, "values.yaml"), "utf8")
-    .replace(/repository: nginx/, `repository: ${repository}`)
-    .replace(/tag: ""/, `tag: "${tag}"`);
-  writeFileSync(path.join(chart, "values.yaml"), values);
-  const meta = readFileSync(path.join(chart, "Chart.yaml"), "utf8").replace(/^version: .*$/m, `version: ${version}`);
-  writeFileSync(path.join(chart, "Chart.yaml"), meta);
-  return chart;
-}
 
 describe("helm charts: bundle, classic repository and OCI in the site registry, with the real helm client", function () {
   this.timeout(600_000);
@@ -127,12 +82,9 @@ describe("helm charts: bundle, classic repository and OCI in the site registry, 
     ], 200_000);
     await pushAll(layout, upstreamHost, upstreamCa.certDir, [["web", "test/web:1.0.0"], ["base", "test/base:0.1.0"], ["sidecar", "test/sidecar:2.0"]]);
     // A signing key (RSA: helm's OpenPGP has no Ed25519).
-    mkdirSync(env.GNUPGHOME!, { recursive: true, mode: 0o700 });
-    must("gpg", ["--batch", "--passphrase", "", "--quick-gen-key", "airgap chart test <charts@test>", "rsa2048", "sign", "never"], { env });
-    const secring = path.join(work, "secring.gpg");
-    pubring = path.join(work, "pubring.gpg");
-    writeFileSync(pubring, spawnSync("gpg", ["--export", "airgap chart test"], { env }).stdout);
-    writeFileSync(secring, spawnSync("gpg", ["--export-secret-keys", "airgap chart test"], { env }).stdout);
+    const signer = signingKey(env.GNUPGHOME!, work);
+    const secring = signer.secring;
+    pubring = signer.pubring;
     // base 0.1.0 in the OCI registry; web 1.0.0 (signed) in the classic repository, depending on base.
     const src = path.join(work, "src");
     mkdirSync(src, { recursive: true });
@@ -143,10 +95,7 @@ describe("helm charts: bundle, classic repository and OCI in the site registry, 
     mkdirSync(repoDir, { recursive: true });
     for (const [version, extra] of [["1.0.0", false], ["1.1.0", true]] as const) {
       const web = makeChart(helm, env, src, "web", version, `${upstreamHost}/test/web`, "1.0.0");
-      const chartYaml = path.join(web, "Chart.yaml");
-      writeFileSync(chartYaml, readFileSync(chartYaml, "utf8") + `dependencies:\n  - name: base\n    version: 0.1.0\n    repository: oci://${upstreamHost}/charts\n`);
-      mkdirSync(path.join(web, "charts"), { recursive: true });
-      writeFileSync(path.join(web, "charts/base-0.1.0.tgz"), readFileSync(path.join(src, "base-0.1.0.tgz")));
+      addDependency(web, { name: "base", version: "0.1.0", repository: `oci://${upstreamHost}/charts`, tgz: path.join(src, "base-0.1.0.tgz") });
       if (extra) {
         // 1.1.0 also runs a sidecar in its deployment.
         const dep = path.join(web, "templates/deployment.yaml");
