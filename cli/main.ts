@@ -99,22 +99,34 @@ async function check(site: string, manifest: string | undefined, kubespray: stri
     return 1;
   }
   const k = r.kubespray;
+  const h = r.helm;
   if (json) {
-    const ok = !k || (r.missing.length === 0 && !r.live?.leaks.length && !r.live?.notListed.length);
+    const ok = (!k || (r.missing.length === 0 && !r.live?.leaks.length && !r.live?.notListed.length)) && r.charts.length === 0;
     writeJson({
       ok,
       site: r.siteName,
       ...(k ? { kubespray: k.version, kubernetes: k.kubernetes, files: k.artifacts.files.length, images: k.artifacts.images.length, missing: r.missing } : {}),
+      ...(h ? { helm: { charts: h.charts.length, missing: r.charts } } : {}),
       ...(r.live ? { live: r.live } : {}),
     });
     if (ok) return 0;
   }
+  const chartErrors: string[] = [];
+  if (h && r.charts.length > 0) {
+    chartErrors.push(`${chalk.red("error")}: ${r.charts.length} of what the site's ${h.charts.length} Helm charts need ${r.charts.length === 1 ? "is" : "are"} not in the bundle (${manifest}):`);
+    for (const m of r.charts) chartErrors.push(`  ${m.kind} ${m.what}: ${m.why}\n    to add: ${m.fix}`);
+  }
+  const chartsOk = h && manifest ? `; its ${h.charts.length} Helm chart${h.charts.length === 1 ? "" : "s"} and their images are in the bundle` : "";
   if (!k) {
-    process.stdout.write(`${chalk.green("ok")} ${site}: site "${r.siteName}" deploys no Kubernetes; nothing to check\n`);
+    if (chartErrors.length > 0) {
+      process.stderr.write(`${chartErrors.join("\n")}\n`);
+      return 1;
+    }
+    process.stdout.write(`${chalk.green("ok")} ${site}: site "${r.siteName}" deploys no Kubernetes${chartsOk || "; nothing to check"}\n`);
     return 0;
   }
   const n = `${k.artifacts.files.length} files and ${k.artifacts.images.length} images${sourceCommit(k.catalogue) ? " (and the release's source)" : ""}`;
-  const errors: string[] = [];
+  const errors: string[] = [...chartErrors];
   if (r.missing.length > 0) {
     errors.push(`${chalk.red("error")}: ${r.missing.length} of the ${n} Kubespray needs ${r.missing.length === 1 ? "is" : "are"} not in the bundle (${manifest}):`);
     for (const m of r.missing) errors.push(`  ${m.kind} ${m.what}: ${m.why}\n    Kubespray variable: ${m.variable}\n    to add: ${m.fix}`);
@@ -139,7 +151,7 @@ async function check(site: string, manifest: string | undefined, kubespray: stri
     ...(r.live ? [`the checkout's own rendering agrees (${r.live.hosts} hosts)`] : []),
   ];
   const notes = r.live?.notFetched.length ? `\n${chalk.yellow("note")}: listed but not fetched by the checkout: ${r.live.notFetched.join(", ")}` : "";
-  process.stdout.write(`${chalk.green("ok")} ${site}: Kubespray ${k.version}, Kubernetes ${k.kubernetes}: ${n}; ${proofs.join("; ")}${notes}\n`);
+  process.stdout.write(`${chalk.green("ok")} ${site}: Kubespray ${k.version}, Kubernetes ${k.kubernetes}: ${n}; ${proofs.join("; ")}${chartsOk}${notes}\n`);
   return 0;
 }
 

@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
 import type { KubesprayModel } from "../compile/components/kubespray.js";
+import type { HelmModel } from "../compile/components/helm.js";
 import type { Diagnostic } from "../compile/diagnostics.js";
 import { synth } from "../compile/synth.js";
 import type { KubesprayArtifacts } from "../compile/kubespray/artifacts.js";
@@ -35,7 +36,42 @@ export interface CheckResult {
   /** The compiled project (for the live check). */
   files: Map<string, string>;
   missing: Missing[];
+  /** The site's helm service, when it has one. */
+  helm?: HelmModel;
+  /** Its charts (archive, metadata) and listed images the bundle lacks (with a manifest). */
+  charts: Missing[];
   live?: LiveReport;
+}
+
+/**
+ * What the helm service needs in the bundle and the manifest lacks: each
+ * chart's archive and metadata (`charts/<name>-<version>.tgz`, `.tgz.json`;
+ * a pinned archive with another SHA-256) and each listed image.
+ */
+export function missingCharts(helm: HelmModel, m: ManifestLike): Missing[] {
+  const files = new Map<string, { sha256?: string }>();
+  const images = new Set<string>();
+  for (const a of m.artifacts ?? []) {
+    if (a.kind === "file" && a.path) files.set(a.path, a);
+    if (a.kind === "image") for (const k of [a.source, a.name && a.tag ? `${a.name}:${a.tag}` : undefined]) if (k) images.add(k);
+  }
+  const out: Missing[] = [];
+  const variable = "(none: helm.charts in the site file)";
+  for (const c of helm.charts) {
+    for (const p of [c.path, `${c.path}.json`]) {
+      const got = files.get(p);
+      const what = `${p} (chart ${c.name} ${c.version} from ${c.repo})`;
+      if (!got) out.push({ kind: "file", what, variable, why: "not in the bundle", fix: "run airgap bundle again with this site" });
+      else if (p === c.path && c.sha256 && got.sha256 !== c.sha256) {
+        out.push({ kind: "file", what, variable, why: `its sha256 is ${got.sha256}, the site pins ${c.sha256}`, fix: "run airgap bundle again with this site" });
+      }
+    }
+    for (const i of c.images) {
+      if ([i.source, `docker://${i.source}`].some((k) => images.has(k))) continue;
+      out.push({ kind: "image", what: `${i.source} (chart ${c.name} ${c.version})`, variable, why: "not in the bundle", fix: `add ${i.source}, pushed as <registry_host>/${i.target}: run airgap bundle again` });
+    }
+  }
+  return out;
 }
 
 /** What Kubespray would fetch, per its own rendering for each host of the compiled inventory. */
@@ -99,13 +135,18 @@ export interface CheckOptions {
 export async function checkSite(siteFile: string, o: CheckOptions = {}): Promise<CheckResult> {
   const file = path.resolve(siteFile);
   const r = await synth(file, { checkouts: checkoutReader });
-  if (r.errors.length > 0 || !r.site) return { errors: r.errors, siteName: r.siteName, files: r.files, missing: [] };
+  if (r.errors.length > 0 || !r.site) return { errors: r.errors, siteName: r.siteName, files: r.files, missing: [], charts: [] };
   const kubespray = r.site.models.kubespray;
-  const result: CheckResult = { errors: [], siteName: r.siteName, kubespray, files: r.files, missing: [] };
-  if (!kubespray) return result;
+  const helm = r.site.models.helm;
+  const result: CheckResult = { errors: [], siteName: r.siteName, kubespray, helm, files: r.files, missing: [], charts: [] };
+  let m: ManifestLike | undefined;
   if (o.manifest) {
-    const m = JSON.parse(readFileSync(o.manifest, "utf8")) as ManifestLike;
+    m = JSON.parse(readFileSync(o.manifest, "utf8")) as ManifestLike;
     if (!m || !Array.isArray(m.artifacts)) throw new Error(`${o.manifest}: not a bundle manifest (no artifacts list)`);
+    if (helm) result.charts = missingCharts(helm, m);
+  }
+  if (!kubespray) return result;
+  if (m) {
     result.missing = missingFromManifest(kubespray.artifacts, m);
     // The release's source (the controller's kit), when the catalogue pins its commit.
     const commit = sourceCommit(kubespray.catalogue);

@@ -142,7 +142,8 @@ describe("@lab helm: charts served as a classic repository and in the registry, 
   });
 
   it("helm repo add needs the site CA; search lists the charts; pull gives the bundled bytes", async () => {
-    const noCa = await nodeHelm(`repo add noca ${CHARTS_URL}`, "SSL_CERT_FILE=/dev/null");
+    // Go reads both the file and the folder of system roots: empty both.
+    const noCa = await nodeHelm(`repo add noca ${CHARTS_URL}`, "SSL_CERT_FILE=/dev/null SSL_CERT_DIR=/nonexistent");
     assert.notEqual(noCa.code, 0);
     assert.match(noCa.stderr, /certificate/);
     const added = await nodeHelm(`repo add site ${CHARTS_URL} --ca-file /etc/ssl/certs/ca-certificates.crt --force-update`);
