@@ -317,6 +317,52 @@ export interface HelmService {
   allow?: string[];
 }
 
+/**
+ * The site's mail relay (Postfix, from Debian's packages carried in the
+ * bundle): it accepts mail only from the site's networks (`allow`), and only
+ * for addresses inside the site: the site's domain (delivered into
+ * `mailboxes` on the relay host, or handed to `relay`) and the `domains` the
+ * site declares as delivered inside by `relay`. It relays nowhere else
+ * (docs/mail.md).
+ */
+export interface MailService {
+  /** Admin host running the relay, `mail.<domain>`. */
+  on: string;
+  /**
+   * SMTP port (plain SMTP with STARTTLS, certificate from the site CA).
+   * @default 25
+   */
+  port?: number;
+  /**
+   * Mailboxes on the relay host, by local part (`"ops"` is
+   * `ops@<domain>`): Maildir folders under `/var/mail/airgap/<local part>/`.
+   * With mailboxes the relay keeps the site's domain itself (other addresses
+   * of it are refused).
+   * @default [] (with `relay`: every address of the site's domain is handed to it)
+   */
+  mailboxes?: string[];
+  /**
+   * A mail server inside the site that takes the site's mail the relay does
+   * not keep itself: the site's domain when there are no `mailboxes`, and
+   * `domains`. A host of the site (its name) or an address inside the site's
+   * networks, with `:port` when not 25.
+   * @default undefined (only `mailboxes` are delivered; other addresses are refused)
+   */
+  relay?: string;
+  /**
+   * Mail domains besides the site's own that `relay` delivers inside the
+   * site (the plant's own mail domain, whose server is inside the gap).
+   * Monitoring may send alerts to them. Needs `relay`.
+   * @default []
+   */
+  domains?: string[];
+  /**
+   * Networks (by name) allowed to send mail through the relay.
+   * @default every network of the site
+   */
+  allow?: string[];
+}
+
 /** Container runtimes Kubespray can install. */
 export type ContainerRuntime = "containerd" | "crio";
 
@@ -424,6 +470,8 @@ export interface Services {
   pypi?: PypiService;
   /** @default undefined (no Helm chart repository) */
   helm?: HelmService;
+  /** @default undefined (no mail relay) */
+  mail?: MailService;
   /** @default undefined (no Kubernetes deployment) */
   kubespray?: KubesprayConfig;
 }

@@ -84,6 +84,10 @@ export default defineSite({
         },
       ],
     },
+    // The site's mail relay (smtp://mail.plant1.factory.internal): the ops
+    // mailbox on infra1; the plant's own mail domain goes to its mail server
+    // inside the site (ci1 here); nothing is relayed outside.
+    mail: { on: "infra1", mailboxes: ["ops"], relay: "ci1", domains: ["factory.example"] },
     kubespray: {
       version: "2.30.0",
       kubernetes: "1.32.8",

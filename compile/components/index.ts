@@ -10,12 +10,13 @@ import { dns, type DnsModel } from "./dns.js";
 import { gateway, type GatewayModel } from "./gateway.js";
 import { helm, type HelmModel } from "./helm.js";
 import { kubespray, type KubesprayModel } from "./kubespray.js";
+import { mail, type MailModel } from "./mail.js";
 import { ntp, type NtpModel } from "./ntp.js";
 import { pypi, type PypiModel } from "./pypi.js";
 import { registry, type RegistryModel } from "./registry.js";
 import { repos, type ReposModel } from "./repos.js";
 
-export const components: Component<unknown>[] = [repos, ca, ntp, registry, pypi, helm, kubespray, dns, gateway] as Component<unknown>[];
+export const components: Component<unknown>[] = [repos, ca, ntp, registry, pypi, helm, mail, kubespray, dns, gateway] as Component<unknown>[];
 
 /** The resolved models of a site, by component key (absent: the site does not have it). */
 export interface SiteModels {
@@ -25,6 +26,7 @@ export interface SiteModels {
   registry?: RegistryModel;
   pypi?: PypiModel;
   helm?: HelmModel;
+  mail?: MailModel;
   kubespray?: KubesprayModel;
   dns?: DnsModel;
   gateway?: GatewayModel;
