@@ -2,23 +2,15 @@
 import { compareText } from "../model/context.js";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import Handlebars from "handlebars";
 import type { Emission, Linked } from "../components/component.js";
 import type { KubesprayModel } from "../components/kubespray.js";
 import type { ReposModel } from "../components/repos.js";
 import { playTags, renderSteps, runbookSteps } from "./runbook.js";
 import { readRole, ROLES_DIR, withDependencies } from "../roles.js";
+import { renderTemplate as render } from "./templates.js";
 import { GENERATED, toYaml } from "./yaml.js";
 
 export { ROLES_DIR };
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-const TEMPLATES = path.join(root, "compile/emit/templates");
-
-function render(template: string, data: unknown): string {
-  const source = readFileSync(path.join(TEMPLATES, template), "utf8");
-  return Handlebars.compile(source, { noEscape: true, strict: true })(data);
-}
 
 /** Where a folder is, written relative to the compiled project (ansible.cfg reads paths relative to itself). */
 export function fromProject(outDir: string, dir: string): string {
