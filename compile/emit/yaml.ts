@@ -16,13 +16,15 @@ const SPECIAL = /^(y|n|yes|no|true|false|on|off|null|~)$/i;
 const PLAIN = /^[A-Za-z_][A-Za-z0-9_./-]*$/;
 
 function scalar(value: unknown): string {
+  if (typeof value === "string") {
+    return value.length < 120 && PLAIN.test(value) && !(value.length <= 5 && SPECIAL.test(value)) ? value : JSON.stringify(value);
+  }
   if (value === null || value === undefined) return "null";
   if (typeof value === "boolean") return value ? "true" : "false";
   if (typeof value === "number") {
     if (!Number.isFinite(value)) throw new Error(`cannot write ${value} as YAML`);
     return String(value);
   }
-  if (typeof value === "string") return PLAIN.test(value) && !SPECIAL.test(value) && value.length < 120 ? value : JSON.stringify(value);
   throw new Error(`cannot write a ${typeof value} as YAML`);
 }
 
@@ -31,7 +33,9 @@ function isCollection(v: unknown): v is Record<string, unknown> | unknown[] {
 }
 
 function isEmpty(v: Record<string, unknown> | unknown[]): boolean {
-  return Array.isArray(v) ? v.length === 0 : Object.keys(v).length === 0;
+  if (Array.isArray(v)) return v.length === 0;
+  for (const _ in v) if (Object.hasOwn(v, _)) return false;
+  return true;
 }
 
 /** A scalar or an empty collection, as written after `key: ` or `- `. */
@@ -39,34 +43,43 @@ function inline(v: unknown): string {
   return isCollection(v) ? (Array.isArray(v) ? "[]" : "{}") : scalar(v);
 }
 
-/** Writes a non-empty map or list, indented by `indent` spaces. */
-function writeNode(value: Record<string, unknown> | unknown[], indent: number, out: string[]): void {
-  const pad = " ".repeat(indent);
+const pads: string[] = [];
+function pad(n: number): string {
+  return (pads[n] ??= " ".repeat(n));
+}
+
+/**
+ * A non-empty map or list indented by `indent` spaces, each line ending in a
+ * newline; its first line starts with `lead` instead of the indent (a list
+ * item's dash: `lead` is as long as the indent). One string is built (no
+ * array of lines): the writer is most of a large inventory's rendering.
+ */
+function writeNode(value: Record<string, unknown> | unknown[], indent: number, lead: string): string {
+  const p = pad(indent);
+  let s = "";
+  let head = lead;
   if (Array.isArray(value)) {
     for (const item of value) {
-      if (isCollection(item) && !isEmpty(item)) {
-        // The item's first line shares the line of its dash.
-        const start = out.length;
-        writeNode(item, indent + 2, out);
-        out[start] = `${pad}- ${out[start].slice(indent + 2)}`;
-      } else out.push(`${pad}- ${inline(item)}`);
+      // The item's first line shares the line of its dash.
+      if (isCollection(item) && !isEmpty(item)) s += writeNode(item, indent + 2, `${head}- `);
+      else s += `${head}- ${inline(item)}\n`;
+      head = p;
     }
-    return;
+    return s;
   }
-  for (const [k, v] of Object.entries(value)) {
-    if (isCollection(v) && !isEmpty(v)) {
-      out.push(`${pad}${scalar(k)}:`);
-      writeNode(v, indent + 2, out);
-    } else out.push(`${pad}${scalar(k)}: ${inline(v)}`);
+  for (const k of Object.keys(value)) {
+    const v = value[k];
+    if (isCollection(v) && !isEmpty(v)) s += `${head}${scalar(k)}:\n${writeNode(v, indent + 2, pad(indent + 2))}`;
+    else s += `${head}${scalar(k)}: ${inline(v)}\n`;
+    head = p;
   }
+  return s;
 }
 
 export function toYaml(data: unknown, comment?: string): string {
   const head = comment ? comment.split("\n").map((l) => `# ${l}`.trimEnd()).join("\n") + "\n" : "";
-  const lines: string[] = [];
-  if (isCollection(data) && !isEmpty(data)) writeNode(data, 0, lines);
-  else lines.push(inline(data));
-  return `---\n${head}${lines.join("\n")}\n`;
+  const body = isCollection(data) && !isEmpty(data) ? writeNode(data, 0, "") : `${inline(data)}\n`;
+  return `---\n${head}${body}`;
 }
 
 /** The comment every generated file starts with. */
