@@ -412,7 +412,8 @@ export function resolveCore(ctx: Context, site: Site): CoreModel {
     }
   }
   const declaredHosts = new Map((site.hosts ?? []).map((h) => [h.name, h.roles ?? []]));
-  const sources = new Map((site.hosts ?? []).filter((h) => hosts.some((m) => m.name === h.name)).map((h) => [h.name, h]));
+  const resolvedNames = new Set(hosts.map((m) => m.name));
+  const sources = new Map((site.hosts ?? []).filter((h) => resolvedNames.has(h.name)).map((h) => [h.name, h]));
   for (const h of hosts.filter((x) => Object.hasOwn(RESERVED_HOST_NAMES, x.name))) {
     ctx.error("AG144", `the host name "${h.name}" is taken in the inventory: it is ${RESERVED_HOST_NAMES[h.name]}`, sources.get(h.name), "name",
       "Ansible's host patterns would not mean this host: rename it");
