@@ -117,6 +117,7 @@ function render(linked: SynthSite, outDir: string, list: Component<unknown>[], r
     ["diagram.dot", diagram],
     ...emitInventory(site.core, out),
     ...emitPlaybooks(site, outDir, kubespray),
+    ...out.files,
     ...emitSecretsFile(site, outDir),
     ["README.md", emitRunbook(site, out, kubespray, site.models.repos as ReposModel | undefined, outDir)],
     ...emitRoles(usedRoles(site), rolesDirs),

@@ -363,6 +363,104 @@ export interface MailService {
   allow?: string[];
 }
 
+/**
+ * How many restic snapshots to keep (`restic forget --keep-last/--keep-hourly/
+ * --keep-daily/--keep-weekly/--keep-monthly/--keep-yearly`, then `--prune`),
+ * applied after each backup. Each number given is a whole number, 1 or more;
+ * a snapshot kept by any rule stays.
+ */
+export interface BackupRetention {
+  /** Keep the newest N snapshots. @default undefined */
+  last?: number;
+  /** Keep the newest snapshot of each of the last N hours that have one. @default undefined */
+  hourly?: number;
+  /** Keep the newest snapshot of each of the last N days that have one. @default undefined */
+  daily?: number;
+  /** Keep the newest snapshot of each of the last N weeks that have one. @default undefined */
+  weekly?: number;
+  /** Keep the newest snapshot of each of the last N months that have one. @default undefined */
+  monthly?: number;
+  /** Keep the newest snapshot of each of the last N years that have one. @default undefined */
+  yearly?: number;
+}
+
+/** Scheduled snapshots of the cluster's etcd (`etcdctl snapshot save` on one healthy member, into restic). */
+export interface EtcdBackup {
+  /**
+   * When the snapshot is taken: a systemd calendar expression (`OnCalendar=`,
+   * checked as `systemd-analyze calendar` reads it): `"daily"`,
+   * `"*-*-* 02:30:00"`, `"Mon..Fri 01:00"`, `"hourly"`.
+   * @default "daily"
+   */
+  schedule?: string;
+  /**
+   * What `restic forget --prune` keeps after each backup.
+   * @default { daily: 7, weekly: 4 }
+   */
+  retention?: BackupRetention;
+  /**
+   * When `restic check` verifies the repository (a systemd calendar expression).
+   * @default "weekly"
+   */
+  check?: string;
+}
+
+/**
+ * Velero for the cluster's resources and persistent volumes, storing into
+ * the site's S3-compatible object store (docs/backups.md).
+ */
+export interface VeleroBackup {
+  /** The site's S3 endpoint, an `https://` URL (`"https://s3.plant1.internal:9000"`); its certificate from the site CA. */
+  endpoint: string;
+  /** Bucket Velero writes into (an S3 bucket name). */
+  bucket: string;
+  /**
+   * The S3 region the store expects.
+   * @default "us-east-1"
+   */
+  region?: string;
+  /** The S3 access key id, by reference. */
+  accessKey: Secret;
+  /** The S3 secret access key, by reference. */
+  secretKey: Secret;
+  /**
+   * When Velero's schedule backs up the cluster: a cron expression of five fields, as Velero's `Schedule` takes it.
+   * @default "0 3 * * *"
+   */
+  schedule?: string;
+  /**
+   * How long each Velero backup is kept, as Velero writes durations (`"720h"`).
+   * @default "720h"
+   */
+  ttl?: string;
+}
+
+/**
+ * Backups of the site (issue 21): a host holding an encrypted, deduplicated
+ * restic repository reached over SFTP by a dedicated account limited to it;
+ * scheduled etcd snapshots from the cluster's etcd members; optionally
+ * Velero. See docs/backups.md.
+ */
+export interface BackupsService {
+  /** The host holding the backups: a host of the site that is not a Kubernetes node (not control-plane, worker or etcd). */
+  on: string;
+  /** The restic repository's password, by reference (it encrypts the backups; keep it outside the site too: without it nothing can be restored). */
+  password: Secret;
+  /**
+   * Folder on the backup host under which the repositories live (the SFTP
+   * account's chroot; absolute, owned by root).
+   * @default "/srv/airgap-backup"
+   */
+  path?: string;
+  /**
+   * etcd snapshots.
+   * @default {} (daily, keep 7 daily and 4 weekly) when the site has etcd members
+   */
+  etcd?: EtcdBackup;
+  /** @default undefined (no Velero) */
+  velero?: VeleroBackup;
+}
+
 /** Container runtimes Kubespray can install. */
 export type ContainerRuntime = "containerd" | "crio";
 
@@ -474,4 +572,6 @@ export interface Services {
   mail?: MailService;
   /** @default undefined (no Kubernetes deployment) */
   kubespray?: KubesprayConfig;
+  /** @default undefined (no backups) */
+  backups?: BackupsService;
 }

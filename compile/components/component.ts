@@ -182,6 +182,12 @@ export class Emission {
   readonly kubespray: Record<string, unknown> = {};
   /** Lines for the site's runbook, per component. */
   readonly runbook: { title: string; lines: string[] }[] = [];
+  /**
+   * Extra files of the project (relative path → content), such as a playbook
+   * run by hand (`playbooks/restore-etcd.yml`); site.yml does not import them,
+   * and the roles they use must be used by a play too (they are copied then).
+   */
+  readonly files = new Map<string, string>();
 
   addVars(group: string, vars: Record<string, unknown>): void {
     this.groupVars.set(group, { ...(this.groupVars.get(group) ?? {}), ...vars });

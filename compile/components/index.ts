@@ -4,6 +4,7 @@
  * by their declared dependencies (link.ts), DNS names, flows and TLS names
  * come from the exports.
  */
+import { backups, type BackupsModel } from "./backups.js";
 import { ca, type CaComponentModel } from "./ca.js";
 import type { Component } from "./component.js";
 import { dns, type DnsModel } from "./dns.js";
@@ -16,7 +17,7 @@ import { pypi, type PypiModel } from "./pypi.js";
 import { registry, type RegistryModel } from "./registry.js";
 import { repos, type ReposModel } from "./repos.js";
 
-export const components: Component<unknown>[] = [repos, ca, ntp, registry, pypi, helm, mail, kubespray, dns, gateway] as Component<unknown>[];
+export const components: Component<unknown>[] = [repos, ca, ntp, registry, pypi, helm, mail, kubespray, backups, dns, gateway] as Component<unknown>[];
 
 /** The resolved models of a site, by component key (absent: the site does not have it). */
 export interface SiteModels {
@@ -28,6 +29,7 @@ export interface SiteModels {
   helm?: HelmModel;
   mail?: MailModel;
   kubespray?: KubesprayModel;
+  backups?: BackupsModel;
   dns?: DnsModel;
   gateway?: GatewayModel;
 }

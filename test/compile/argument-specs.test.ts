@@ -85,9 +85,11 @@ describe("role argument specs", () => {
       };
       const problems: string[] = [];
       for (const playbook of [...files.keys()].filter((f) => f.startsWith("playbooks/"))) {
-        const plays = (parse(files.get(playbook)!) ?? []) as { hosts: string; roles: { role: string }[] }[];
+        const plays = (parse(files.get(playbook)!) ?? []) as { hosts: string; roles?: { role: string }[]; tasks?: { "ansible.builtin.include_role"?: { name: string } }[] }[];
         for (const play of plays) {
-          for (const { role } of play.roles) {
+          // A play applies roles, or (a playbook run by hand: restore-etcd.yml) includes a role's task files.
+          const included = (play.tasks ?? []).flatMap((t) => (t["ansible.builtin.include_role"] ? [{ role: t["ansible.builtin.include_role"].name }] : []));
+          for (const { role } of [...(play.roles ?? []), ...included]) {
             const specs = parse(readFileSync(path.join(ROOT, "roles", role, "meta/argument_specs.yml"), "utf8")) as {
               argument_specs: { main: { options: Record<string, Spec> } };
             };

@@ -1,0 +1,349 @@
+/**
+ * Backups (issue 21): a backup host holding restic repositories under a
+ * folder that a dedicated SFTP-only account is chrooted to (roles/backup_server),
+ * and scheduled etcd snapshots from the cluster's etcd members into the
+ * `etcd` repository (roles/etcd_backup: a systemd timer running
+ * files/airgap_etcd_backup.py), with a compiled `playbooks/restore-etcd.yml`;
+ * optionally Velero's settings. docs/backups.md.
+ */
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import type { BackupRetention, BackupsService, EtcdBackup, Site, VeleroBackup } from "../../dsl/index.js";
+import type { Context } from "../model/context.js";
+import { isKubernetes, resolveSecret, type CoreModel, type HostModel, type SecretModel } from "../model/site.js";
+import { secretExpression, type Component } from "./component.js";
+import { GENERATED, toYaml } from "../emit/yaml.js";
+
+/** restic's `forget` rules, by the DSL's names (`daily` → `--keep-daily`). */
+export const RETENTION_KEYS = ["last", "hourly", "daily", "weekly", "monthly", "yearly"] as const;
+export type RetentionModel = Partial<Record<(typeof RETENTION_KEYS)[number], number>>;
+
+export interface EtcdBackupModel {
+  /** The etcd members, in inventory order (each runs the timer; the first healthy one backs up). */
+  members: HostModel[];
+  /** systemd calendar expression of the snapshot timer. */
+  schedule: string;
+  /** systemd calendar expression of the `restic check` timer. */
+  check: string;
+  retention: RetentionModel;
+  /** How Kubespray runs etcd: its layout (certificates, configuration) follows. */
+  layout: "host" | "kubeadm";
+}
+
+export interface VeleroModel {
+  endpoint: string;
+  bucket: string;
+  region: string;
+  accessKey: SecretModel;
+  secretKey: SecretModel;
+  /** Five-field cron expression. */
+  schedule: string;
+  ttl: string;
+}
+
+export interface BackupsModel {
+  host: HostModel;
+  password: SecretModel;
+  /** Absolute folder on the backup host: the SFTP account's chroot; each repository a folder under it. */
+  path: string;
+  etcd?: EtcdBackupModel;
+  velero?: VeleroModel;
+}
+
+/** The SFTP-only account on the backup host the members log in as. */
+export const BACKUP_USER = "airgap-backup";
+/** The etcd repository, as a path inside the account's chroot. */
+export const ETCD_REPOSITORY = "/etcd";
+const DEFAULT_RETENTION: RetentionModel = { daily: 7, weekly: 4 };
+const SAFE_PATH = /^\/[A-Za-z0-9._\/-]+$/;
+/** S3 bucket names (AWS's rules, which S3-compatible stores follow): 3-63 lower-case letters, digits, `.`, `-`. */
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** A Go duration of hours, minutes and seconds, as Velero's `ttl` takes it. */
+const DURATION = /^(?=\d)(\d+h)?(\d+m)?(\d+s)?$/;
+
+const calendarCache = new Map<string, string | undefined>();
+
+/**
+ * Why `expr` is not a systemd calendar expression, or undefined when it is.
+ * Asks the real `systemd-analyze calendar` (systemd's own parser, the one
+ * `OnCalendar=` uses) when this machine has it; without it only the plain
+ * shape is checked here, and the role asks `systemd-analyze` on the host
+ * before it writes the timer.
+ */
+export function calendarProblem(expr: unknown): string | undefined {
+  if (typeof expr !== "string" || expr.trim() === "") return "it is empty";
+  if (/[\n\r\0]/.test(expr)) return "it spans lines";
+  if (calendarCache.has(expr)) return calendarCache.get(expr);
+  const r = spawnSync("systemd-analyze", ["calendar", "--iterations=1", "--", expr], { encoding: "utf8", timeout: 10_000 });
+  let problem: string | undefined;
+  if (r.error) problem = undefined; // no systemd-analyze here: the host checks it (roles/etcd_backup)
+  else if (r.status !== 0) problem = (r.stderr || r.stdout).trim().split("\n")[0] || "systemd-analyze calendar refuses it";
+  calendarCache.set(expr, problem);
+  return problem;
+}
+
+/** Why `expr` is not a five-field cron expression (Velero's schedules), or undefined. */
+export function cronProblem(expr: unknown): string | undefined {
+  if (typeof expr !== "string") return "it is not a string";
+  // Velero's cron library (robfig/cron) also takes these descriptors.
+  if (/^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/.test(expr.trim()) || /^@every \d+(\.\d+)?(ns|us|ms|s|m|h)(\d+(\.\d+)?(ns|us|ms|s|m|h))*$/.test(expr.trim())) return undefined;
+  const fields = expr.trim().split(/\s+/);
+  if (fields.length !== 5) return `it has ${fields.length} field${fields.length === 1 ? "" : "s"}, not 5 (minute hour day-of-month month day-of-week)`;
+  const field = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$|^[A-Za-z]{3}(-[A-Za-z]{3})?(,[A-Za-z]{3}(-[A-Za-z]{3})?)*$/;
+  const bad = fields.find((f) => !field.test(f));
+  return bad === undefined ? undefined : `"${bad}" is not a cron field`;
+}
+
+/** The retention rules of `r`, reporting each invalid one (AG212); undefined when there is none to apply. */
+function resolveRetention(ctx: Context, owner: EtcdBackup, r: BackupRetention | undefined): RetentionModel | undefined {
+  if (r === undefined) return DEFAULT_RETENTION;
+  const out: RetentionModel = {};
+  let bad = false;
+  for (const k of RETENTION_KEYS) {
+    const v = r[k];
+    if (v === undefined) continue;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+      ctx.error("AG212", `retention ${k} is ${JSON.stringify(v)}: it must keep at least one snapshot`, r, k,
+        `a whole number of 1 or more (restic forget --keep-${k}); leave ${k} out to not keep by ${k}`);
+      bad = true;
+    } else out[k] = v;
+  }
+  if (bad) return undefined;
+  if (Object.keys(out).length === 0) {
+    ctx.error("AG212", "the retention keeps nothing: no rule is given", owner, "retention",
+      "give at least one rule, e.g. retention: { daily: 7, weekly: 4 } (or leave retention out for that default)");
+    return undefined;
+  }
+  return out;
+}
+
+/** The backup host named by `s.on` (AG210 for a host that is not one, or is a Kubernetes node). */
+function backupHost(ctx: Context, core: CoreModel, s: BackupsService): HostModel | undefined {
+  const name = s.on;
+  if (typeof name !== "string" || name === "") {
+    ctx.error("AG210", "the backups are placed on no host", s, "on", 'name the host that holds them: on: "backup1"');
+    return undefined;
+  }
+  const host = core.hosts.find((h) => h.name === name);
+  const declared = core.declaredHosts.get(name);
+  if (!host && declared) return undefined; // the host itself is invalid and already reported
+  if (!host) {
+    ctx.error("AG210", `the backups are placed on "${name}", which is not a host of the site`, s, "on",
+      `hosts: ${core.hosts.map((h) => h.name).join(", ")}`);
+    return undefined;
+  }
+  if (isKubernetes(host)) {
+    const what = host.roles.includes("etcd") ? "an etcd member: its snapshots would be kept on a member of the cluster they restore" : `a Kubernetes node (${host.roles.filter((r) => r !== "admin").join(", ")}): the backups would be lost with the cluster`;
+    ctx.error("AG210", `the backup host "${name}" is ${what}`, s, "on", "place the backups on a host outside the cluster (an admin host or a plain host of the site)");
+    return undefined;
+  }
+  return host;
+}
+
+function resolveEtcd(ctx: Context, core: CoreModel, site: Site, s: BackupsService): EtcdBackupModel | undefined {
+  const members = core.hosts.filter((h) => h.roles.includes("etcd"));
+  const e: EtcdBackup | undefined = s.etcd;
+  if (members.length === 0 && e === undefined) return undefined;
+  const opts: EtcdBackup = e ?? {};
+  const schedule = opts.schedule ?? "daily";
+  const check = opts.check ?? "weekly";
+  let ok = true;
+  for (const [key, value] of [["schedule", schedule], ["check", check]] as const) {
+    const problem = calendarProblem(value);
+    if (problem) {
+      ctx.error("AG211", `${key} ${JSON.stringify(value)} is not a systemd calendar expression: ${problem}`, opts, key,
+        'write it as OnCalendar= takes it (check with `systemd-analyze calendar "EXPR"`): "daily", "*-*-* 02:30:00", "Mon..Fri 01:00"');
+      ok = false;
+    }
+  }
+  const retention = resolveRetention(ctx, opts, opts.retention);
+  if (members.length === 0) {
+    ctx.error("AG214", "etcd backups on a site without etcd members", s, "etcd", 'give the cluster\'s etcd hosts roles: ["etcd"], or leave etcd out');
+    return undefined;
+  }
+  const deployment = site.services?.kubespray?.etcdDeployment;
+  const layout = deployment === "kubeadm" ? "kubeadm" : "host"; // another value is the kubespray component's error (AG093)
+  if (!ok || !retention) return undefined;
+  return { members, schedule, check, retention, layout };
+}
+
+function resolveVelero(ctx: Context, site: Site, s: BackupsService): VeleroModel | undefined {
+  const v: VeleroBackup | undefined = s.velero;
+  if (v === undefined) return undefined;
+  let ok = true;
+  if (!site.services?.kubespray) {
+    ctx.error("AG218", "Velero without a cluster: the site has no kubespray service", s, "velero", "add services.kubespray, or leave velero out");
+    ok = false;
+  }
+  let endpoint: URL | undefined;
+  if (v.endpoint === undefined || v.endpoint === "") {
+    ctx.error("AG215", "Velero has no S3 endpoint: it would have nowhere to store its backups", s, "velero",
+      'name the site\'s S3-compatible store: endpoint: "https://s3.example.internal:9000"');
+    ok = false;
+  } else {
+    try {
+      endpoint = new URL(v.endpoint);
+    } catch {
+      endpoint = undefined;
+    }
+    if (!endpoint || endpoint.protocol !== "https:" || endpoint.username || endpoint.password || endpoint.search || endpoint.hash) {
+      ctx.error("AG215", `Velero's endpoint ${JSON.stringify(v.endpoint)} is not an https:// URL of an S3 store`, v, "endpoint",
+        'an https URL without credentials or query (its certificate from the site CA), e.g. "https://s3.example.internal:9000"');
+      ok = false;
+    }
+  }
+  if (typeof v.bucket !== "string" || !BUCKET.test(v.bucket) || v.bucket.includes("..")) {
+    ctx.error("AG216", `${JSON.stringify(v.bucket)} is not an S3 bucket name`, v, v.bucket === undefined ? "endpoint" : "bucket",
+      "3 to 63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit");
+    ok = false;
+  }
+  const keys: Partial<Record<"accessKey" | "secretKey", SecretModel>> = {};
+  for (const k of ["accessKey", "secretKey"] as const) {
+    if (v[k] === undefined) {
+      ctx.error("AG216", `Velero has no ${k === "accessKey" ? "S3 access key" : "S3 secret key"}`, v, "bucket", `${k}: fromEnv("NAME") or fromVault("secrets.yml", "key")`);
+      ok = false;
+      continue;
+    }
+    const secret = resolveSecret(ctx, v, k);
+    if (!secret) ok = false;
+    else keys[k] = secret;
+  }
+  const schedule = v.schedule ?? "0 3 * * *";
+  const cron = cronProblem(schedule);
+  if (cron) {
+    ctx.error("AG217", `Velero's schedule ${JSON.stringify(schedule)} is not a cron expression: ${cron}`, v, "schedule", 'five fields, e.g. "0 3 * * *" (03:00 every day)');
+    ok = false;
+  }
+  const ttl = v.ttl ?? "720h";
+  if (typeof ttl !== "string" || !DURATION.test(ttl)) {
+    ctx.error("AG217", `Velero's ttl ${JSON.stringify(ttl)} is not a duration`, v, "ttl", 'hours, minutes and seconds as Velero writes them, e.g. "720h" or "72h30m"');
+    ok = false;
+  }
+  const region = v.region ?? "us-east-1";
+  if (!ok || !endpoint) return undefined;
+  return { endpoint: endpoint.href.replace(/\/$/, ""), bucket: v.bucket, region, accessKey: keys.accessKey!, secretKey: keys.secretKey!, schedule, ttl };
+}
+
+/** `restic forget` flags of a retention (`--keep-daily 7`), in restic's order. */
+export function forgetArgs(r: RetentionModel): string[] {
+  return RETENTION_KEYS.flatMap((k) => (r[k] !== undefined ? [`--keep-${k}`, String(r[k])] : []));
+}
+
+/**
+ * `playbooks/restore-etcd.yml`: the chosen snapshot fetched and checked on
+ * every etcd member first; then every control-plane host's kube-apiserver
+ * stopped, etcd stopped on every member, the snapshot restored on each
+ * (roles/etcd_backup `tasks_from: restore_*`), etcd started on all, the
+ * cluster's health checked, the API servers started again (the order of
+ * Kubernetes' "Restoring an etcd cluster").
+ */
+function restorePlaybook(): string {
+  const play = (name: string, hosts: string, tasksFrom: string) => ({
+    name,
+    hosts,
+    become: true,
+    gather_facts: true,
+    gather_subset: ["!all", "network"],
+    // One member that cannot go on stops the restore everywhere.
+    any_errors_fatal: true,
+    tasks: [{ name, "ansible.builtin.include_role": { name: "etcd_backup", tasks_from: tasksFrom } }],
+  });
+  return toYaml(
+    [
+      play("Name the snapshot, fetch it to every etcd member and check it", "airgap_etcd_backup", "restore_fetch"),
+      play("Stop every API server", "kube_control_plane", "restore_apiserver_stop"),
+      play("Stop etcd on every member", "airgap_etcd_backup", "restore_stop"),
+      play("Restore the snapshot into every member's data folder", "airgap_etcd_backup", "restore_data"),
+      play("Start etcd on every member and wait until every member is healthy", "airgap_etcd_backup", "restore_start"),
+      play("Start the API servers again", "kube_control_plane", "restore_apiserver_start"),
+    ],
+    `${GENERATED}\nRestores etcd from the site's restic repository (docs/backups.md; the runbook's "Backups" section):\n` +
+      "  ansible-playbook playbooks/restore-etcd.yml                     # the newest snapshot\n" +
+      "  ansible-playbook playbooks/restore-etcd.yml -e airgap_etcd_backup_snapshot=ID  # one of `restic snapshots`",
+  );
+}
+
+export const backups: Component<BackupsModel> = {
+  key: "backups",
+  resolve(ctx: Context, core: CoreModel, site: Site) {
+    const s: BackupsService | undefined = site.services?.backups;
+    if (!s) return undefined;
+    const host = backupHost(ctx, core, s);
+    let password: SecretModel | undefined;
+    if (s.password === undefined) {
+      ctx.error("AG213", "the backups have no password: restic encrypts every repository with one", s, "on", 'password: fromEnv("NAME") or fromVault("secrets.yml", "key")');
+    } else password = resolveSecret(ctx, s, "password");
+    const dir = s.path ?? "/srv/airgap-backup";
+    let pathOk = true;
+    if (typeof dir !== "string" || !SAFE_PATH.test(dir) || path.posix.normalize(dir) !== dir || dir === "/" || dir.endsWith("/")) {
+      ctx.error("AG214", `${JSON.stringify(dir)} is not a folder the backups can live in`, s, "path",
+        'an absolute, normalised path of letters, digits, ".", "_", "-", not "/", e.g. "/srv/airgap-backup"');
+      pathOk = false;
+    }
+    const etcd = resolveEtcd(ctx, core, site, s);
+    const velero = resolveVelero(ctx, site, s);
+    if (!host || !password || !pathOk) return undefined;
+    return {
+      model: { host, password, path: dir, etcd, velero },
+      exports: {
+        plays: [
+          // On the backup host once it installs from the site (any host, admin or not: so in nodes.yml).
+          { playbook: "nodes", name: "Backup host (restic repositories over SFTP)", hosts: "airgap_backup_servers", role: "backup_server", after: ["repo_client", "ca_trust"] },
+          ...(etcd
+            ? [{ playbook: "nodes" as const, name: "etcd snapshots into the backup host", hosts: "airgap_etcd_backup", role: "etcd_backup", after: ["repo_client", "backup_server"] }]
+            : []),
+        ],
+        // Velero's keys are not read by the compiled project yet (Velero is not installed by it).
+        secrets: [password],
+      },
+    };
+  },
+  emit(m, site, out) {
+    out.addGroup("airgap_backup_servers", [m.host.name]);
+    const members = m.etcd?.members ?? [];
+    out.addVars("airgap_backup_servers", {
+      airgap_backup_server_path: m.path,
+      airgap_backup_server_user: BACKUP_USER,
+      airgap_backup_server_repositories: m.etcd ? [ETCD_REPOSITORY.slice(1)] : [],
+      airgap_backup_server_clients: members.map((h) => h.address),
+    });
+    const lines: string[] = [
+      `${m.host.name} holds the backups: restic repositories under ${m.path}, reached over SFTP by the account ${BACKUP_USER} only (chrooted to ${m.path}, no shell, no forwarding, its key accepted from the etcd members' addresses only). restic encrypts them with the site's backup password: keep a copy of it outside the site's hosts; without it no backup can be read.`,
+    ];
+    if (m.etcd) {
+      const e = m.etcd;
+      out.addGroup("airgap_etcd_backup", members.map((h) => h.name));
+      out.addVars("airgap_etcd_backup", {
+        airgap_etcd_backup_server: m.host.address,
+        airgap_etcd_backup_server_host: m.host.name,
+        airgap_etcd_backup_server_port: m.host.sshPort,
+        airgap_etcd_backup_user: BACKUP_USER,
+        airgap_etcd_backup_repository: ETCD_REPOSITORY,
+        airgap_etcd_backup_schedule: e.schedule,
+        airgap_etcd_backup_check_schedule: e.check,
+        airgap_etcd_backup_retention: e.retention,
+        airgap_etcd_backup_layout: e.layout,
+        airgap_etcd_backup_members: members.map((h) => h.name),
+        airgap_etcd_backup_password: secretExpression(m.password),
+      });
+      out.files.set("playbooks/restore-etcd.yml", restorePlaybook());
+      const keep = RETENTION_KEYS.filter((k) => e.retention[k] !== undefined).map((k) => `${e.retention[k]} ${k}`).join(" + ");
+      lines.push(
+        `etcd snapshots: a systemd timer (airgap-etcd-backup.timer, OnCalendar=${e.schedule}) on every etcd member (${members.map((h) => h.name).join(", ")}); the first member in that order whose etcd is healthy takes \`etcdctl snapshot save\` over TLS (Kubespray's ${e.layout === "host" ? "/etc/ssl/etcd/ssl/admin-<host>.pem" : "/etc/kubernetes/ssl/etcd/server.crt"} certificates), checks it with \`etcdutl snapshot status\`, stores it with \`restic backup --stdin\` into ${ETCD_REPOSITORY.slice(1)} and applies the retention (keep ${keep}: \`restic forget --prune ${forgetArgs(e.retention).join(" ")}\`). A second timer (airgap-etcd-backup-check.timer, OnCalendar=${e.check}) runs \`restic check\`.`,
+        "The time of the last good etcd backup, in seconds since the epoch, is in /var/lib/airgap/backup/etcd-last-success on the member that made it (monitoring takes the newest across the members). A snapshot that fails its check, or a run killed on the way, never updates it and leaves no restic snapshot.",
+        "Kubespray installs etcd after site.yml: the timers fail (and say why in `journalctl -u airgap-etcd-backup`) until cluster.yml has run; run `site.yml --tags backups` after cluster.yml so the first backup is made and the repository checked at once.",
+        `List the snapshots on an etcd member: \`airgap-etcd-backup snapshots\`. Back up now: \`systemctl start airgap-etcd-backup.service\`.`,
+        "Restore etcd (the whole cluster, from one snapshot), in the order the etcd and Kubernetes documentation give: `ansible-playbook playbooks/restore-etcd.yml` restores the newest snapshot; `-e airgap_etcd_backup_snapshot=ID` another. It checks the snapshot on every member first (`etcdutl snapshot status`), then moves the kube-apiserver static pod manifest aside on every control-plane host (the API servers stop), stops etcd on every member, restores the snapshot on each with its own name, peer URL and the initial cluster read from its configuration (" +
+          (e.layout === "host" ? "/etc/etcd.env" : "/etc/kubernetes/manifests/etcd.yaml") +
+          "), keeps the old data folder beside it (`<data-dir>.before-restore-<time>`), starts etcd on every member, waits for `etcdctl endpoint health --cluster` to report every member healthy, then puts the API servers back. Restart kubelet, kube-scheduler and kube-controller-manager afterwards so they read the restored state.",
+      );
+    }
+    if (m.velero) {
+      const v = m.velero;
+      lines.push(
+        `Velero (NOT installed by airgap yet: its chart, images and CLI are not carried): the settings the site declares are ${v.endpoint}, bucket ${v.bucket}, region ${v.region}, schedule "${v.schedule}", ttl ${v.ttl}; install it with a BackupStorageLocation at that endpoint (the site CA as caCert), file-system backup for volumes, then \`velero backup create NAME\` / \`velero restore create --from-backup NAME\`. A full restore restores etcd first (above), then Velero for what changed since, and volumes.`,
+      );
+    }
+    out.runbook.push({ title: "Backups", lines });
+  },
+};
