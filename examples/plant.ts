@@ -94,5 +94,12 @@ export default defineSite({
       networkPlugin: "cilium",
       extraVars: { kube_proxy_strict_arp: true },
     },
+    // Backups on the CI server (outside the cluster): etcd snapshots every
+    // night at 01:30 into restic over SFTP, 7 daily + 4 weekly kept.
+    backups: {
+      on: "ci1",
+      password: fromEnv("PLANT1_BACKUP_PASSWORD"),
+      etcd: { schedule: "*-*-* 01:30:00", retention: { daily: 7, weekly: 4 } },
+    },
   },
 });
