@@ -433,6 +433,21 @@ export interface VeleroBackup {
    * @default "720h"
    */
   ttl?: string;
+  /**
+   * Velero's server image, carried into the bundle and pushed into the site
+   * registry: `"docker.io/velero/velero:v1.18.1"` (a tag; `@sha256:…` pins it).
+   */
+  image: string;
+  /**
+   * The object-store plugin image for S3-compatible stores, matching `image`'s
+   * release (Velero's compatibility table): `"docker.io/velero/velero-plugin-for-aws:v1.14.2"`.
+   */
+  plugin: string;
+  /**
+   * Back up pods' volumes with Velero's file-system backup (its node agent on every node).
+   * @default true
+   */
+  fileSystemBackup?: boolean;
 }
 
 /**

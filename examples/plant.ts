@@ -95,11 +95,22 @@ export default defineSite({
       extraVars: { kube_proxy_strict_arp: true },
     },
     // Backups on the CI server (outside the cluster): etcd snapshots every
-    // night at 01:30 into restic over SFTP, 7 daily + 4 weekly kept.
+    // night at 01:30 into restic over SFTP, 7 daily + 4 weekly kept; Velero's
+    // values and images (the plant's S3 store holds its backups).
     backups: {
       on: "ci1",
       password: fromEnv("PLANT1_BACKUP_PASSWORD"),
       etcd: { schedule: "*-*-* 01:30:00", retention: { daily: 7, weekly: 4 } },
+      // Velero into the plant's S3-compatible store; its images through the site registry.
+      velero: {
+        endpoint: "https://s3.plant1.factory.internal:9000",
+        bucket: "plant1-velero",
+        region: "plant1",
+        accessKey: fromEnv("PLANT1_S3_ACCESS_KEY"),
+        secretKey: fromEnv("PLANT1_S3_SECRET_KEY"),
+        image: "docker.io/velero/velero:v1.18.1",
+        plugin: "docker.io/velero/velero-plugin-for-aws:v1.14.2",
+      },
     },
   },
 });

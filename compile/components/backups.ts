@@ -12,6 +12,8 @@ import type { BackupRetention, BackupsService, EtcdBackup, Site, VeleroBackup } 
 import type { Context } from "../model/context.js";
 import { isKubernetes, resolveSecret, type CoreModel, type HostModel, type SecretModel } from "../model/site.js";
 import { secretExpression, type Component } from "./component.js";
+import { imageModel, type RegistryImageModel } from "./registry.js";
+import { flag } from "../model/context.js";
 import { GENERATED, toYaml } from "../emit/yaml.js";
 
 /** restic's `forget` rules, by the DSL's names (`daily` → `--keep-daily`). */
@@ -39,6 +41,10 @@ export interface VeleroModel {
   /** Five-field cron expression. */
   schedule: string;
   ttl: string;
+  /** Velero's server image and its S3 plugin's, as carried into the site registry. */
+  image: RegistryImageModel;
+  plugin: RegistryImageModel;
+  fileSystemBackup: boolean;
 }
 
 export interface BackupsModel {
@@ -220,8 +226,30 @@ function resolveVelero(ctx: Context, site: Site, s: BackupsService): VeleroModel
     ok = false;
   }
   const region = v.region ?? "us-east-1";
+  if (!site.services?.registry) {
+    ctx.error("AG218", "Velero without the site registry: its images are served from it", s, "velero", "add services.registry (with a push and a pull account)");
+    ok = false;
+  }
+  const images: Partial<Record<"image" | "plugin", RegistryImageModel>> = {};
+  for (const k of ["image", "plugin"] as const) {
+    if (typeof v[k] !== "string" || v[k] === "") {
+      ctx.error("AG216", `Velero has no ${k === "image" ? "server image" : "S3 plugin image"}`, v, "bucket",
+        k === "image" ? 'image: "docker.io/velero/velero:v1.18.1"' : 'plugin: "docker.io/velero/velero-plugin-for-aws:v1.14.2" (the release Velero\'s compatibility table pairs with image)');
+      ok = false;
+      continue;
+    }
+    const m = imageModel(v[k]);
+    if ("problem" in m) {
+      ctx.error("AG216", m.problem, v, k, m.hint);
+      ok = false;
+    } else images[k] = m;
+  }
+  const fileSystemBackup = flag(ctx, v, "fileSystemBackup", true);
   if (!ok || !endpoint) return undefined;
-  return { endpoint: endpoint.href.replace(/\/$/, ""), bucket: v.bucket, region, accessKey: keys.accessKey!, secretKey: keys.secretKey!, schedule, ttl };
+  return {
+    endpoint: endpoint.href.replace(/\/$/, ""), bucket: v.bucket, region, accessKey: keys.accessKey!, secretKey: keys.secretKey!, schedule, ttl,
+    image: images.image!, plugin: images.plugin!, fileSystemBackup,
+  };
 }
 
 /** `restic forget` flags of a retention (`--keep-daily 7`), in restic's order. */
@@ -263,6 +291,47 @@ function restorePlaybook(): string {
   );
 }
 
+/**
+ * `velero/values.yaml`: values for Velero's Helm chart (vmware-tanzu/velero):
+ * both images from the site registry, one S3 backup storage location at the
+ * site's endpoint (path-style, region), no volume snapshots, file-system
+ * backup by default, the S3 keys from the secret `velero-s3` (key `cloud`),
+ * the site's schedule. The CA is given at install (`--set …caCert=`): it is
+ * made on the admin host at run time.
+ */
+export function veleroValues(v: VeleroModel, registry: string | undefined): string {
+  const at = (i: RegistryImageModel) => (registry ? `${registry}/${i.path}` : `${i.host}/${i.path}`);
+  return toYaml(
+    {
+      image: { repository: at(v.image), tag: v.image.tag },
+      initContainers: [
+        {
+          name: "velero-plugin-for-aws",
+          image: `${at(v.plugin)}:${v.plugin.tag}`,
+          imagePullPolicy: "IfNotPresent",
+          volumeMounts: [{ mountPath: "/target", name: "plugins" }],
+        },
+      ],
+      // The CRDs come with the chart; its upgrade job would need a kubectl image the site does not carry.
+      upgradeCRDs: false,
+      snapshotsEnabled: false,
+      deployNodeAgent: v.fileSystemBackup,
+      credentials: { useSecret: true, existingSecret: "velero-s3" },
+      configuration: {
+        defaultVolumesToFsBackup: v.fileSystemBackup,
+        backupStorageLocation: [
+          { name: "default", default: true, provider: "aws", bucket: v.bucket, config: { region: v.region, s3ForcePathStyle: "true", s3Url: v.endpoint } },
+        ],
+        volumeSnapshotLocation: [],
+      },
+      schedules: {
+        site: { disabled: false, schedule: v.schedule, useOwnerReferencesInBackup: false, template: { ttl: v.ttl, includedNamespaces: ["*"] } },
+      },
+    },
+    `${GENERATED}\nValues for Velero's Helm chart (vmware-tanzu/velero); docs/backups.md "Velero".`,
+  );
+}
+
 export const backups: Component<BackupsModel> = {
   key: "backups",
   resolve(ctx: Context, core: CoreModel, site: Site) {
@@ -293,8 +362,9 @@ export const backups: Component<BackupsModel> = {
             ? [{ playbook: "nodes" as const, name: "etcd snapshots into the backup host", hosts: "airgap_etcd_backup", role: "etcd_backup", after: ["repo_client", "backup_server"] }]
             : []),
         ],
-        // Velero's keys are not read by the compiled project yet (Velero is not installed by it).
+        // Velero's S3 keys are read by the runbook's commands (kubectl create secret), never by a playbook.
         secrets: [password],
+        ...(velero ? { images: [velero.image, velero.plugin].map((i) => ({ source: i.source, target: i.target })) } : {}),
       },
     };
   },
@@ -340,8 +410,16 @@ export const backups: Component<BackupsModel> = {
     }
     if (m.velero) {
       const v = m.velero;
+      const registry = site.endpoints.registry;
+      out.files.set("velero/values.yaml", veleroValues(v, registry));
+      const env = (x: SecretModel) => (x.kind === "env" ? `"$${x.name}"` : `"<${x.key} from ${path.basename(x.file)}>"`);
       lines.push(
-        `Velero (NOT installed by airgap yet: its chart, images and CLI are not carried): the settings the site declares are ${v.endpoint}, bucket ${v.bucket}, region ${v.region}, schedule "${v.schedule}", ttl ${v.ttl}; install it with a BackupStorageLocation at that endpoint (the site CA as caCert), file-system backup for volumes, then \`velero backup create NAME\` / \`velero restore create --from-backup NAME\`. A full restore restores etcd first (above), then Velero for what changed since, and volumes.`,
+        `Velero: \`airgap bundle\` carries its images (${v.image.source}, ${v.plugin.source}) and the registry serves them as ${registry}/${v.image.target} and ${registry}/${v.plugin.target}. velero/values.yaml holds the values for Velero's Helm chart (vmware-tanzu/velero: list it in helm.charts to carry it): the backup storage location ${v.endpoint}, bucket ${v.bucket}, region ${v.region}, path-style S3, the schedule "${v.schedule}" kept ${v.ttl}, ${v.fileSystemBackup ? "file-system backup of every pod volume (the node agent on every node)" : "no volume backup"}; the S3 keys come from the secret velero-s3, the site CA from the command line. Not proven against a cluster: airgap's lab runs none.`,
+        "Install, on the controller with kubectl and helm against the cluster: " +
+          "`kubectl create namespace velero`; " +
+          `\`printf '[default]\\naws_access_key_id=%s\\naws_secret_access_key=%s\\n' ${env(v.accessKey)} ${env(v.secretKey)} | kubectl -n velero create secret generic velero-s3 --from-file=cloud=/dev/stdin\`; ` +
+          "`helm install velero <site>/velero -n velero -f velero/values.yaml --set \"configuration.backupStorageLocation[0].caCert=$(base64 -w0 ca.crt)\"` (ca.crt: the site CA).",
+        "Use: `velero backup create NAME --wait`, `velero backup get`, `velero restore create --from-backup NAME`. A whole-site restore: etcd first (restore-etcd.yml), then `velero restore create` for what changed since the etcd snapshot, with the volumes (file-system backup).",
       );
     }
     out.runbook.push({ title: "Backups", lines });

@@ -1,7 +1,7 @@
 // Backups that cannot work: the backup host is an etcd member (its snapshots
 // would be lost with the cluster), the etcd schedule is not a systemd
 // calendar expression, a retention rule keeps zero snapshots, and Velero has
-// no S3 endpoint.
+// no S3 endpoint (nor a site registry to serve its images from).
 import { defineSite, fromEnv } from "airgap";
 
 export default defineSite({
@@ -25,8 +25,10 @@ export default defineSite({
           weekly: 4,
         },
       },
-      velero: { // <- AG215
+      velero: { // <- AG215 AG218
         bucket: "velero",
+        image: "docker.io/velero/velero:v1.18.1",
+        plugin: "docker.io/velero/velero-plugin-for-aws:v1.14.2",
         accessKey: fromEnv("S3_ACCESS_KEY"),
         secretKey: fromEnv("S3_SECRET_KEY"),
       } as never,
