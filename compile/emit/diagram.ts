@@ -198,18 +198,26 @@ export type Rendered = { svg: string; reason?: undefined } | { svg?: undefined; 
 export function renderSvg(dot: string, env: NodeJS.ProcessEnv = process.env): Promise<Rendered> {
   const bin = env.AIRGAP_DOT || "dot";
   return new Promise((resolve) => {
-    const child = spawn(bin, ["-Tsvg"], { stdio: ["pipe", "pipe", "pipe"], timeout: 60_000 });
+    const child = spawn(bin, ["-Tsvg"], { stdio: ["pipe", "pipe", "pipe"] });
+    // Our own timer, not spawn's `timeout`: that one is cleared only when the
+    // process exits, so a dot that never started (ENOENT) kept the compile
+    // waiting for the whole 60 s.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    const done = (r: Rendered) => {
+      clearTimeout(timer);
+      resolve(r);
+    };
     const out: Buffer[] = [];
     let err = "";
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.setEncoding("utf8").on("data", (t: string) => (err += t));
     child.stdin.on("error", () => undefined); // a dot that exits early: its exit says why
     child.on("error", (e: NodeJS.ErrnoException) =>
-      resolve({ reason: e.code === "ENOENT" ? `Graphviz is not installed (no ${bin} on PATH; Debian: apt-get install graphviz)` : `${bin} failed: ${e.message}` }),
+      done({ reason: e.code === "ENOENT" ? `Graphviz is not installed (no ${bin} on PATH; Debian: apt-get install graphviz)` : `${bin} failed: ${e.message}` }),
     );
     child.on("close", (code, signal) => {
-      if (code === 0) resolve({ svg: Buffer.concat(out).toString("utf8") });
-      else resolve({ reason: `${bin} failed (${signal ? `killed by ${signal}` : `exit ${code}`}): ${err.trim().split("\n")[0] ?? ""}` });
+      if (code === 0) done({ svg: Buffer.concat(out).toString("utf8") });
+      else done({ reason: `${bin} failed (${signal ? `killed by ${signal}` : `exit ${code}`}): ${err.trim().split("\n")[0] ?? ""}` });
     });
     child.stdin.end(dot);
   });
