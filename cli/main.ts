@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import chalk from "chalk";
 import { formatDiagnostics, type Diagnostic } from "../compile/diagnostics.js";
 import { synth } from "../compile/synth.js";
-import { previousSvg, renderSvg } from "../compile/emit/diagram.js";
+import { diagramSvg, type Rendered } from "../compile/emit/diagram.js";
 import { writeProject } from "../compile/write.js";
 import { checkoutReader } from "../kubespray/render.js";
 import { sourceCommit } from "../compile/kubespray/source.js";
@@ -34,8 +34,20 @@ async function compile(site: string, outOption: string | undefined, write: boole
     return 1;
   }
   const started = Date.now();
-  const result = await synth(site, { outDir: outOption, checkouts: checkoutReader });
+  // Graphviz lays the diagram out while the rest of the project is rendered, checked and compared.
+  let layout: Promise<Rendered> | undefined;
+  const stop = new AbortController();
+  const onDiagram = (dot: string, dir: string) => void (layout ??= diagramSvg(dir, dot, stop.signal));
+  let result: Awaited<ReturnType<typeof synth>>;
+  try {
+    result = await synth(site, { outDir: outOption, checkouts: checkoutReader, ...(write ? { onDiagram } : {}) });
+  } catch (err) {
+    stop.abort(); // an internal error: no layout is waited for
+    throw err;
+  }
   if (result.errors.length > 0) {
+    stop.abort();
+    await layout;
     if (json) writeJson({ ok: false, errors: result.errors.map(diagnosticJson) });
     process.stderr.write(formatDiagnostics(result.errors));
     return 1;
@@ -47,10 +59,7 @@ async function compile(site: string, outOption: string | undefined, write: boole
   }
   const dir = result.outDir!;
   // The diagram's layout is Graphviz's: without it the project is complete but for diagram.svg.
-  const dot = result.files.get("diagram.dot") ?? "";
-  // The same diagram.dot as the project already there: its diagram.svg is the layout (no Graphviz run).
-  const kept = previousSvg(dir, dot);
-  const diagram = kept !== undefined ? { svg: kept } : await renderSvg(dot);
+  const diagram = await (layout ?? diagramSvg(dir, result.files.get("diagram.dot") ?? ""));
   if (diagram.svg !== undefined) result.files.set("diagram.svg", diagram.svg);
   const report = writeProject(dir, new Map([...result.files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
   const ms = Date.now() - started;

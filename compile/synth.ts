@@ -43,6 +43,14 @@ export interface SynthOptions {
   components?: Component<unknown>[];
   /** Where the roles are read from (default: airgap's `roles/`). */
   rolesDirs?: string[];
+  /**
+   * Called with diagram.dot's text and the project's folder (absolute) as soon
+   * as the diagram is rendered, before the rest of the project: `airgap
+   * compile` starts Graphviz's layout then, beside the rest of the compile.
+   * May be called again with the same text (a site with errors is rendered
+   * again with source positions); the project may still turn out to have errors.
+   */
+  onDiagram?: (dot: string, outDir: string) => void;
 }
 
 /** The site after every phase: core, typed models by component key, the linked facts. */
@@ -92,7 +100,13 @@ export function emitProject(site: SynthSite, outDir: string, list: Component<unk
   return render(site, outDir, list, rolesDirs).files;
 }
 
-function render(linked: SynthSite, outDir: string, list: Component<unknown>[], rolesDirs?: string[]): { files: Map<string, string>; out: Emission } {
+function render(
+  linked: SynthSite,
+  outDir: string,
+  list: Component<unknown>[],
+  rolesDirs?: string[],
+  onDiagram?: SynthOptions["onDiagram"],
+): { files: Map<string, string>; out: Emission } {
   const out = new Emission();
   Object.assign(out.kubespray, linked.kubespray);
   for (const c of list) {
@@ -105,6 +119,7 @@ function render(linked: SynthSite, outDir: string, list: Component<unknown>[], r
   const site: SynthSite = { ...linked, plays: linked.plays.filter((p) => hostsOf(p.hosts, linked, out).length > 0) };
   const kubespray = site.models.kubespray as KubesprayModel | undefined;
   const diagram = emitDiagram(site, site.models.gateway as GatewayModel | undefined);
+  onDiagram?.(diagram, outDir);
   out.runbook.push({
     title: "Site diagram",
     lines: [
@@ -141,7 +156,7 @@ function run(ctx: Context, value: Site, options: SynthOptions, list: Component<u
   const site = synthSite(ctx, value, list);
   if (!site) return undefined;
   const outDir = options.outDir ?? path.join("out", value.name);
-  const { files, out } = render(site, path.resolve(outDir), list, options.rolesDirs);
+  const { files, out } = render(site, path.resolve(outDir), list, options.rolesDirs, options.onDiagram);
   site.placements = placements(site, out, options.rolesDirs);
   checkPlatforms(ctx, site, site.placements, site.core.sources, options.rolesDirs);
   if (ctx.errors.length > 0) return undefined;

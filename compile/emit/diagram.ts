@@ -193,12 +193,12 @@ export type Rendered = { svg: string; reason?: undefined } | { svg?: undefined; 
  * Lays out DOT text with Graphviz's `dot` (the binary named by $AIRGAP_DOT,
  * else `dot` on PATH) into SVG. Never rejects: a missing Graphviz, or one that
  * fails, is a reason to report, not an error of the compile. Gives up after
- * 60 s.
+ * 60 s; `signal` stops it sooner (the reason then says it was aborted).
  */
-export function renderSvg(dot: string, env: NodeJS.ProcessEnv = process.env): Promise<Rendered> {
+export function renderSvg(dot: string, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<Rendered> {
   const bin = env.AIRGAP_DOT || "dot";
   return new Promise((resolve) => {
-    const child = spawn(bin, ["-Tsvg"], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(bin, ["-Tsvg"], { stdio: ["pipe", "pipe", "pipe"], ...(signal ? { signal } : {}) });
     // Our own timer, not spawn's `timeout`: that one is cleared only when the
     // process exits, so a dot that never started (ENOENT) kept the compile
     // waiting for the whole 60 s.
@@ -235,4 +235,10 @@ export function previousSvg(dir: string, dot: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The SVG of `dot` for the project in `dir`: the one already there when diagram.dot is unchanged (previousSvg), else Graphviz's (renderSvg). */
+export function diagramSvg(dir: string, dot: string, signal?: AbortSignal): Promise<Rendered> {
+  const kept = previousSvg(dir, dot);
+  return kept !== undefined ? Promise.resolve({ svg: kept }) : renderSvg(dot, process.env, signal);
 }

@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { synth } from "../../compile/synth.js";
-import { CLI, EXAMPLES } from "../helpers.js";
+import { BAD_SITES, CLI, EXAMPLES } from "../helpers.js";
 
 interface Layout {
   bb: string;
@@ -165,5 +165,29 @@ describe("compile: the site diagram (Graphviz)", function () {
     assert.match(without.stderr, /note: no diagram\.svg: Graphviz is not installed/);
     assert.ok(existsSync(path.join(tmp, "without/diagram.dot")));
     assert.ok(!existsSync(path.join(tmp, "without/diagram.svg")));
+  });
+  it("Graphviz lays the diagram out while the rest is compiled, and is stopped when the site then fails", () => {
+    // A stand-in for dot: notes its start and its input, waits, answers an SVG; killed, it notes nothing more.
+    const fake = path.join(tmp, "slow-dot");
+    const log = path.join(tmp, "dot.log");
+    writeFileSync(fake, `#!/bin/sh\necho "start $$" >> ${JSON.stringify(log)}\ncat > /dev/null\nsleep "\${SLOW_DOT_SECONDS:-1}"\necho "done $$" >> ${JSON.stringify(log)}\necho '<svg>fake</svg>'\n`);
+    chmodSync(fake, 0o755);
+    const run = (site: string, out: string, seconds: string) =>
+      spawnSync(process.execPath, [CLI, "compile", site, "-o", out], { cwd: tmp, encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0", AIRGAP_DOT: fake, SLOW_DOT_SECONDS: seconds } });
+    const site = path.join(tmp, "site.ts");
+    writeFileSync(site, readFileSync(path.join(EXAMPLES, "site.ts")));
+    const ok = run(site, "out", "1");
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(readFileSync(path.join(tmp, "out/diagram.svg"), "utf8"), "<svg>fake</svg>\n");
+    assert.match(readFileSync(log, "utf8"), /^start \d+\ndone \d+\n$/);
+    // AG039 is found after the project is rendered (the roles' platforms): the layout already started is stopped, not waited for.
+    rmSync(log);
+    const started = Date.now();
+    const bad = run(path.join(BAD_SITES, "role-platform.ts"), "bad", "30");
+    assert.equal(bad.status, 1, bad.stderr);
+    assert.match(bad.stderr, /AG039/);
+    assert.ok(Date.now() - started < 20000, `exit after ${Date.now() - started} ms: the 30 s layout was waited for`);
+    assert.match(readFileSync(log, "utf8"), /^start \d+\n$/);
+    assert.ok(!existsSync(path.join(tmp, "bad")));
   });
 });
