@@ -476,6 +476,45 @@ export interface BackupsService {
   velero?: VeleroBackup;
 }
 
+/**
+ * Go modules inside the site (issue 20): a Go module proxy (the GOPROXY
+ * protocol as static files: `<module>/@v/list`, `.info`, `.mod`, `.zip`,
+ * `@latest`) and the checksum database's answers for those modules
+ * (`/sumdb/sum.golang.org/...`, captured on the bastion), served by nginx over
+ * TLS from the site CA, so that `go` inside keeps `GOSUMDB=sum.golang.org` on
+ * (docs/goproxy.md). Hosts with `go: true` are pointed at it.
+ */
+export interface GoproxyService {
+  /** Admin host serving the proxy. */
+  on: string;
+  /**
+   * TCP port (HTTPS): `GOPROXY=https://goproxy.<domain>:<port>`.
+   * @default 8444
+   */
+  port?: number;
+  /**
+   * Modules to carry, `"<module path>@<version>"` with an exact version as
+   * the go command writes it (`"golang.org/x/text@v0.14.0"`,
+   * `"github.com/pkg/errors@v0.9.1"`, a pseudo-version, `"…@v2.0.0+incompatible"`).
+   * Each is carried with its whole build list (what `go get` of it alone
+   * selects), so a program requiring it builds inside.
+   * @default []
+   */
+  modules?: string[];
+  /**
+   * `go.mod` files of the site's own projects, relative to the site file: the
+   * whole build list of each (`go mod download all` on the bastion) is carried.
+   * Replacements by a local folder cannot be carried (refused at compile).
+   * @default []
+   */
+  goMod?: string[];
+  /**
+   * Networks (by name) allowed to fetch.
+   * @default every network of the site
+   */
+  allow?: string[];
+}
+
 /** Container runtimes Kubespray can install. */
 export type ContainerRuntime = "containerd" | "crio";
 
@@ -585,6 +624,8 @@ export interface Services {
   helm?: HelmService;
   /** @default undefined (no mail relay) */
   mail?: MailService;
+  /** @default undefined (no Go module proxy) */
+  goproxy?: GoproxyService;
   /** @default undefined (no Kubernetes deployment) */
   kubespray?: KubesprayConfig;
   /** @default undefined (no backups) */

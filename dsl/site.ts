@@ -135,6 +135,14 @@ export interface Host {
    */
   python?: boolean;
   /**
+   * Whether the host builds Go: its `go` is pointed at the site's module
+   * proxy (GOPROXY, GOSUMDB, for every user: /etc/environment and
+   * /etc/profile.d) and Debian's golang-go is installed from the site
+   * repository. Needs a `goproxy` service.
+   * @default false
+   */
+  go?: boolean;
+  /**
    * Extra Ansible host variables (no secrets: use a `Secret` reference elsewhere).
    * @default {}
    */

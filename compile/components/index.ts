@@ -9,6 +9,7 @@ import { ca, type CaComponentModel } from "./ca.js";
 import type { Component } from "./component.js";
 import { dns, type DnsModel } from "./dns.js";
 import { gateway, type GatewayModel } from "./gateway.js";
+import { goproxy, type GoproxyModel } from "./goproxy.js";
 import { helm, type HelmModel } from "./helm.js";
 import { kubespray, type KubesprayModel } from "./kubespray.js";
 import { mail, type MailModel } from "./mail.js";
@@ -17,7 +18,7 @@ import { pypi, type PypiModel } from "./pypi.js";
 import { registry, type RegistryModel } from "./registry.js";
 import { repos, type ReposModel } from "./repos.js";
 
-export const components: Component<unknown>[] = [repos, ca, ntp, registry, pypi, helm, mail, kubespray, backups, dns, gateway] as Component<unknown>[];
+export const components: Component<unknown>[] = [repos, ca, ntp, registry, pypi, helm, goproxy, mail, kubespray, backups, dns, gateway] as Component<unknown>[];
 
 /** The resolved models of a site, by component key (absent: the site does not have it). */
 export interface SiteModels {
@@ -28,6 +29,7 @@ export interface SiteModels {
   pypi?: PypiModel;
   helm?: HelmModel;
   mail?: MailModel;
+  goproxy?: GoproxyModel;
   kubespray?: KubesprayModel;
   backups?: BackupsModel;
   dns?: DnsModel;

@@ -65,6 +65,8 @@ export interface HostModel {
   sshUser: string;
   sshPort: number;
   python?: boolean;
+  /** The host builds Go: its go is pointed at the site's module proxy (`go`, default false). */
+  go: boolean;
   vars: Record<string, Scalar>;
 }
 
@@ -307,6 +309,7 @@ function resolveHost(ctx: Context, site: Site, h: Host, networks: NetworkModel[]
   }
   checkNoLiteralSecrets(ctx, h.vars);
   const python = h.python === undefined ? undefined : flag(ctx, h, "python", true);
+  const go = flag(ctx, h, "go", false);
   const interfaces = resolveInterfaces(ctx, h, network, networks, broken);
   if (!ok || !network || !os || !interfaces) return undefined;
   const m: HostModel = {
@@ -322,6 +325,7 @@ function resolveHost(ctx: Context, site: Site, h: Host, networks: NetworkModel[]
     sshUser: h.sshUser ?? "root",
     sshPort,
     python,
+    go,
     vars: h.vars ?? {},
   };
   checkHostVars(ctx, h, m);
