@@ -40,6 +40,7 @@ import { planWheels, WheelError } from "./wheels.js";
 import { planKubespraySource, SourceError } from "./kubespray-source.js";
 import { KitError, planKit } from "./kit.js";
 import { ChartError, planCharts } from "./charts.js";
+import { GOPROXY_PREFIX, GoModuleError, planGoModules } from "./gomodules.js";
 import { copyImages, ImageError, imageRequests, imageSummary, probeImages, type ImageRequest, type ImageResult } from "./images.js";
 import { formatBytes, formatDuration, formatRate, Progress, type ProgressStream } from "./progress.js";
 import { Store } from "./store.js";
@@ -319,6 +320,11 @@ export async function planBundle(site: SynthSite, o: BundleOptions, log: Log): P
     scratch.push(charts.scratch);
     for (const c of charts.artifacts) artifacts.set(c.path, c);
   }
+  const gomods = await planGoModules(models.goproxy, { env, log, earlier: o.out ? await earlierSumdb(o.out) : undefined });
+  if (gomods) {
+    scratch.push(gomods.scratch);
+    for (const g of gomods.artifacts) artifacts.set(g.path, g);
+  }
   return { site: core.name, repositories: [...repos.values()], artifacts: [...artifacts.values()], images, scratch };
 }
 
@@ -504,6 +510,21 @@ async function previousManifest(dir: string): Promise<Manifest | undefined> {
 }
 
 /**
+ * The checksum database answers and tiles of the folder's last bundle
+ * (path → its blob), for bundle/gomodules.ts: the new bundle's tiles then
+ * also prove the tree heads a client inside saw from that bundle.
+ */
+async function earlierSumdb(dir: string): Promise<Map<string, string>> {
+  const prev = await previousManifest(dir);
+  const out = new Map<string, string>();
+  for (const a of prev?.artifacts ?? []) {
+    const blob = path.join(dir, "blobs", "sha256", a.sha256);
+    if (a.kind === "file" && a.path.startsWith(`${GOPROXY_PREFIX}/sumdb/`) && existsSync(blob)) out.set(a.path, blob);
+  }
+  return out;
+}
+
+/**
  * The manifest of this content, ordered after the folder's last one: the same
  * content keeps its sequence and creation time (a re-run writes the same
  * bytes); new content gets the next sequence (or `sequence`, which must be
@@ -573,7 +594,7 @@ export async function bundle(o: BundleOptions): Promise<number> {
   try {
     plan = await planBundle(result.site, o, log);
   } catch (err) {
-    if (!(err instanceof AptError) && !(err instanceof ImageError) && !(err instanceof WheelError) && !(err instanceof SourceError) && !(err instanceof KitError) && !(err instanceof ChartError)) throw err;
+    if (!(err instanceof AptError) && !(err instanceof ImageError) && !(err instanceof WheelError) && !(err instanceof SourceError) && !(err instanceof KitError) && !(err instanceof ChartError) && !(err instanceof GoModuleError)) throw err;
     log.error(err.message, err.hint);
     return 1;
   }

@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { ROOT } from "../../helpers.js";
 import { escapeModule, goModRequireProblem, moduleVersionProblem, modulePathProblem, parseGoMod, parseModuleEntry } from "../../../compile/components/gomod.js";
 
 const GO = process.env.AIRGAP_GO ?? "go";
@@ -138,6 +139,45 @@ describe("goproxy: Go's module rules at compile time", () => {
         assert.equal(goModRequireProblem(p, v), undefined);
         assert.equal(moduleVersionProblem(p, v), undefined);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("agrees with golang.org/x/mod (module.Check, semver.Canonical) on paths and versions, through bundle/gosumdb check", function () {
+    if (!haveGo) this.skip();
+    this.timeout(300_000);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "airgap-gosumdb-"));
+    try {
+      const bin = path.join(dir, "gosumdb");
+      const built = spawnSync(GO, ["build", "-o", bin, "."], { cwd: path.join(ROOT, "bundle/gosumdb"), env: { ...process.env, GOFLAGS: "-mod=readonly", GOTOOLCHAIN: "local", CGO_ENABLED: "0" }, encoding: "utf8" });
+      if (built.status !== 0 && /dial tcp|no such host|connection refused|i\/o timeout/.test(built.stderr)) {
+        console.log(`      skipped: golang.org/x/mod cannot be fetched here (${built.stderr.trim().slice(0, 200)})`);
+        this.skip();
+      }
+      assert.equal(built.status, 0, built.stderr);
+      const cases: [string, string][] = [
+        ["rsc.io/quote", "v1.5.2"], ["rsc.io/quote", "v1.5"], ["rsc.io/quote", "latest"], ["rsc.io/quote", "v1.5.2+build"], ["rsc.io/quote", "v2.0.0"],
+        ["rsc.io/quote", "v1.2.3-01"], ["rsc.io/quote", "v1.2.3-rc.1"], ["example.com/mod/v2", "v1.0.0"], ["example.com/mod/v2", "v2.1.0"],
+        ["example.com/mod/v2", "v2.0.0+incompatible"], ["github.com/docker/docker", "v28.0.0+incompatible"],
+        ["gopkg.in/yaml.v3", "v3.0.1"], ["gopkg.in/yaml.v3", "v2.0.0"], ["gopkg.in/yaml", "v1.0.0"], ["gopkg.in/check.v1", "v0.0.0-20161208181325-20d25e280405"],
+        ["golang.org/x/text", "v0.0.0-20170915032832-14c0d48ead0c"], ["fmt", "v1.0.0"], ["Example.com/x", "v1.0.0"], ["example.com//x", "v1.0.0"],
+        ["example.com/x/", "v1.0.0"], ["example.com/.x", "v1.0.0"], ["example.com/x/v1", "v1.0.0"], ["example.com/x/v2.1", "v1.0.0"],
+        ["example.com/com1.x", "v1.0.0"], ["github.com/BurntSushi/toml", "v1.4.0"], ["-example.com/x", "v1.0.0"], ["example.com/x~y_z", "v0.1.0"],
+      ];
+      const out = execFileSync(bin, ["check"], { input: cases.map(([p, v]) => `${p} ${v}`).join("\n") + "\n", encoding: "utf8" });
+      const theirs = out.trim().split("\n").map((l) => JSON.parse(l) as { path: string; version: string; error: string });
+      assert.equal(theirs.length, cases.length);
+      const differ: string[] = [];
+      for (const t of theirs) {
+        const ours = modulePathProblem(t.path) ?? moduleVersionProblem(t.path, t.version);
+        // Our extra checks, which x/mod's Check leaves to the go command's download (modfetch refuses both):
+        // +incompatible only from v2 on, and never on a path with a /vN suffix.
+        const incompatibleRefused = t.version.endsWith("+incompatible") && (/^v[01]\./.test(t.version) || /\/v\d+$/.test(t.path));
+        const xmodOk = t.error === "" && !incompatibleRefused;
+        if ((ours === undefined) !== xmodOk) differ.push(`${t.path}@${t.version}: x/mod ${t.error || "accepts"}, we ${ours ?? "accept"}`);
+      }
+      assert.deepEqual(differ, []);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
