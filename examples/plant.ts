@@ -22,8 +22,9 @@ export default defineSite({
   hosts: [
     { name: "infra1", address: "10.60.0.10", os: "debian-12", roles: ["admin"] },
     { name: "infra2", address: "10.60.0.11", os: "debian-12", roles: ["admin"] },
-    // A plain client (no role): the CI server gets time, names, packages and CA trust.
-    { name: "ci1", address: "10.60.0.21", os: "debian-12" },
+    // A plain client (no role): the CI server gets time, names, packages and CA trust,
+    // and builds Go with the site's module proxy.
+    { name: "ci1", address: "10.60.0.21", os: "debian-12", go: true },
     { name: "cp1", address: "10.60.1.11", os: "debian-12", roles: ["control-plane", "etcd"] },
     { name: "cp2", address: "10.60.1.12", os: "debian-12", roles: ["control-plane", "etcd"] },
     { name: "cp3", address: "10.60.1.13", os: "debian-12", roles: ["control-plane", "etcd"], sshUser: "ansible", sshPort: 2222 },
@@ -83,6 +84,14 @@ export default defineSite({
           images: ["quay.io/prometheus/node-exporter:v1.8.2"],
         },
       ],
+    },
+    // Go modules (https://goproxy.plant1.factory.internal:8444): these modules and the
+    // whole build list of the plant's tools, with sum.golang.org's answers for them.
+    goproxy: {
+      on: "infra2",
+      modules: ["golang.org/x/text@v0.14.0", "github.com/BurntSushi/toml@v1.4.0"],
+      goMod: ["tools/go.mod"],
+      allow: ["admin"],
     },
     // The site's mail relay (smtp://mail.plant1.factory.internal): the ops
     // mailbox on infra1; the plant's own mail domain goes to its mail server

@@ -159,7 +159,7 @@ export const goproxy: Component<GoproxyModel> = {
     const core = site.core;
     out.addGroup("airgap_goproxy_servers", [m.host.name]);
     out.addGroup("airgap_go_clients", m.clients.map((h) => h.name));
-    out.addVars("all", { airgap_goproxy_url: m.url });
+    out.addVars("all", { airgap_go_proxy_url: m.url });
     out.addVars("airgap_goproxy_servers", {
       airgap_goproxy_port: m.port,
       airgap_goproxy_address: m.host.address,

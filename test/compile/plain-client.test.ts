@@ -16,8 +16,11 @@ describe("compile: a host with no role (plain client)", function () {
     for (const [role, hosts] of placed) {
       // backup_server: plant.ts keeps its backups on ci1 (a host outside the cluster).
       if (["clock", "chrony", "resolver", "repo_client", "ca_trust", "pip_client", "routes", "store", "nginx", "ca", "converge", "backup_server"].includes(role)) continue;
+      // ci1 builds Go (go: true): the go_client role, asked for.
+      if (role === "go_client") continue;
       assert.ok(!hosts.includes("ci1"), `${role} does not run on ci1`);
     }
+    assert.deepEqual(placed.get("go_client"), ["ci1"]);
     const inventory = parse(r.files.get("inventory/hosts.yml")!) as { all: { children: Record<string, { hosts?: Record<string, null> }> } };
     for (const group of ["kube_control_plane", "kube_node", "etcd"]) {
       const members = Object.keys(inventory.all.children[group]?.hosts ?? {});

@@ -1,5 +1,5 @@
 /** Shared by the Kubespray tests: example sites pinned to a release, compiled in memory. */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { loadCatalogue } from "../../compile/kubespray/catalogue.js";
@@ -46,6 +46,8 @@ export function pinnedSite(example: string, release: string, extra?: string, kub
   const dir = mkdtempSync(path.join(os.tmpdir(), "airgap-ks-test-"));
   const file = path.join(dir, example);
   writeFileSync(file, text);
+  // The files the examples name relative to themselves (plant.ts's tools/go.mod).
+  for (const e of readdirSync(EXAMPLES, { withFileTypes: true })) if (e.isDirectory()) cpSync(path.join(EXAMPLES, e.name), path.join(dir, e.name), { recursive: true });
   return file;
 }
 
