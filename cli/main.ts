@@ -108,13 +108,15 @@ async function check(site: string, manifest: string | undefined, kubespray: stri
   }
   const k = r.kubespray;
   const h = r.helm;
+  const g = r.goproxy;
   if (json) {
-    const ok = (!k || (r.missing.length === 0 && !r.live?.leaks.length && !r.live?.notListed.length)) && r.charts.length === 0;
+    const ok = (!k || (r.missing.length === 0 && !r.live?.leaks.length && !r.live?.notListed.length)) && r.charts.length === 0 && r.goModules.length === 0;
     writeJson({
       ok,
       site: r.siteName,
       ...(k ? { kubespray: k.version, kubernetes: k.kubernetes, files: k.artifacts.files.length, images: k.artifacts.images.length, missing: r.missing } : {}),
       ...(h ? { helm: { charts: h.charts.length, missing: r.charts } } : {}),
+      ...(g ? { goproxy: { modules: g.modules.length, goMod: g.goMods.length, missing: r.goModules } } : {}),
       ...(r.live ? { live: r.live } : {}),
     });
     if (ok) return 0;
@@ -124,7 +126,12 @@ async function check(site: string, manifest: string | undefined, kubespray: stri
     chartErrors.push(`${chalk.red("error")}: ${r.charts.length} of what the site's ${h.charts.length} Helm charts need ${r.charts.length === 1 ? "is" : "are"} not in the bundle (${manifest}):`);
     for (const m of r.charts) chartErrors.push(`  ${m.kind} ${m.what}: ${m.why}\n    to add: ${m.fix}`);
   }
-  const chartsOk = h && manifest ? `; its ${h.charts.length} Helm chart${h.charts.length === 1 ? "" : "s"} and their images are in the bundle` : "";
+  if (g && r.goModules.length > 0) {
+    chartErrors.push(`${chalk.red("error")}: ${r.goModules.length} of what the site's Go modules need ${r.goModules.length === 1 ? "is" : "are"} not in the bundle (${manifest}):`);
+    for (const m of r.goModules) chartErrors.push(`  ${m.kind} ${m.what}: ${m.why}\n    to add: ${m.fix}`);
+  }
+  const chartsOk = (h && manifest ? `; its ${h.charts.length} Helm chart${h.charts.length === 1 ? "" : "s"} and their images are in the bundle` : "") +
+    (g && manifest ? `; its ${g.modules.length} listed Go module${g.modules.length === 1 ? "" : "s"} and their checksum answers are in the bundle` : "");
   if (!k) {
     if (chartErrors.length > 0) {
       process.stderr.write(`${chartErrors.join("\n")}\n`);

@@ -10,6 +10,8 @@ import path from "node:path";
 import { parse } from "yaml";
 import type { KubesprayModel } from "../compile/components/kubespray.js";
 import type { HelmModel } from "../compile/components/helm.js";
+import { escapeModule } from "../compile/components/gomod.js";
+import type { GoproxyModel } from "../compile/components/goproxy.js";
 import type { Diagnostic } from "../compile/diagnostics.js";
 import { synth } from "../compile/synth.js";
 import type { KubesprayArtifacts } from "../compile/kubespray/artifacts.js";
@@ -40,7 +42,33 @@ export interface CheckResult {
   helm?: HelmModel;
   /** Its charts (archive, metadata) and listed images the bundle lacks (with a manifest). */
   charts: Missing[];
+  /** The site's goproxy service, when it has one. */
+  goproxy?: GoproxyModel;
+  /** Its listed modules' files and checksum database answers the bundle lacks (with a manifest). */
+  goModules: Missing[];
   live?: LiveReport;
+}
+
+/**
+ * What the goproxy service needs in the bundle and the manifest lacks: for
+ * each listed module, its `.mod`, `.info`, `.zip` and sum.golang.org's
+ * answer under `goproxy/`, and `goproxy/go.sum` (the build lists of its
+ * go.mod files are known only to the go command on the bastion).
+ */
+export function missingGoModules(g: GoproxyModel, m: ManifestLike): Missing[] {
+  const files = new Set<string>();
+  for (const a of m.artifacts ?? []) if (a.kind === "file" && a.path) files.add(a.path);
+  const out: Missing[] = [];
+  const variable = "(none: goproxy.modules in the site file)";
+  const fix = "run airgap bundle again with this site";
+  for (const mod of g.modules) {
+    const base = `goproxy/${escapeModule(mod.path)}/@v/${escapeModule(mod.version)}`;
+    for (const p of [`${base}.mod`, `${base}.info`, `${base}.zip`, `goproxy/sumdb/sum.golang.org/lookup/${escapeModule(mod.path)}@${escapeModule(mod.version)}`]) {
+      if (!files.has(p)) out.push({ kind: "file", what: `${p} (module ${mod.path}@${mod.version})`, variable, why: "not in the bundle", fix });
+    }
+  }
+  if ((g.modules.length || g.goMods.length) && !files.has("goproxy/go.sum")) out.push({ kind: "file", what: "goproxy/go.sum (the go.sum lines carried)", variable, why: "not in the bundle", fix });
+  return out;
 }
 
 /**
@@ -135,15 +163,17 @@ export interface CheckOptions {
 export async function checkSite(siteFile: string, o: CheckOptions = {}): Promise<CheckResult> {
   const file = path.resolve(siteFile);
   const r = await synth(file, { checkouts: checkoutReader });
-  if (r.errors.length > 0 || !r.site) return { errors: r.errors, siteName: r.siteName, files: r.files, missing: [], charts: [] };
+  if (r.errors.length > 0 || !r.site) return { errors: r.errors, siteName: r.siteName, files: r.files, missing: [], charts: [], goModules: [] };
   const kubespray = r.site.models.kubespray;
   const helm = r.site.models.helm;
-  const result: CheckResult = { errors: [], siteName: r.siteName, kubespray, helm, files: r.files, missing: [], charts: [] };
+  const goproxy = r.site.models.goproxy;
+  const result: CheckResult = { errors: [], siteName: r.siteName, kubespray, helm, goproxy, files: r.files, missing: [], charts: [], goModules: [] };
   let m: ManifestLike | undefined;
   if (o.manifest) {
     m = JSON.parse(readFileSync(o.manifest, "utf8")) as ManifestLike;
     if (!m || !Array.isArray(m.artifacts)) throw new Error(`${o.manifest}: not a bundle manifest (no artifacts list)`);
     if (helm) result.charts = missingCharts(helm, m);
+    if (goproxy) result.goModules = missingGoModules(goproxy, m);
   }
   if (!kubespray) return result;
   if (m) {
