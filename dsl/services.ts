@@ -515,6 +515,73 @@ export interface GoproxyService {
   allow?: string[];
 }
 
+/** A chat server's incoming webhook inside the site. */
+export interface MonitoringWebhook {
+  /**
+   * The webhook's URL without its secret part (`"https://chat.plant1.internal/hooks/"`):
+   * `http(s)`, its host a name of the site's domain or an address in the site's networks.
+   */
+  url: string;
+  /**
+   * The secret part appended to `url` (Mattermost's hook key), by reference.
+   * @default undefined (the URL alone)
+   */
+  key?: Secret;
+}
+
+/**
+ * Monitoring with alerts that stay inside (Zabbix 6.0 LTS from Debian's
+ * packages, with PostgreSQL): the server and its web frontend on a host
+ * outside the Kubernetes cluster, Zabbix agent 2 on every host (PSK, the
+ * server only), problems and recoveries mailed through the site's relay
+ * (`services.mail`) and, when declared, posted to an internal chat webhook
+ * (docs/monitoring.md).
+ */
+export interface MonitoringService {
+  /** Admin host running the Zabbix server, its database and its frontend; not a Kubernetes member. */
+  on: string;
+  /**
+   * HTTPS port of the web frontend (the shared nginx front, TLS from the
+   * site CA), `https://monitoring.<domain>:<port>/`.
+   * @default 8444
+   */
+  port?: number;
+  /**
+   * Who gets the alerts: mail addresses of the site's domain (or of a
+   * domain `services.mail.domains` delivers inside the site).
+   */
+  recipients: string[];
+  /**
+   * An incoming webhook of a chat server inside the site (Mattermost's
+   * `https://chat.<domain>/hooks/<key>`): a second media type, which posts
+   * `{"text": …}` for each problem and recovery.
+   * @default undefined (mail only)
+   */
+  webhook?: MonitoringWebhook;
+  /**
+   * Networks (by name) allowed to open the web frontend.
+   * @default every network of the site
+   */
+  allow?: string[];
+  /** The Zabbix `Admin` account's password, by reference (8 characters or more). */
+  adminPassword: Secret;
+  /** The Zabbix database user's password, by reference. */
+  databasePassword: Secret;
+  /**
+   * The site's agent PSK, by reference: 32 to 512 hexadecimal digits
+   * (`openssl rand -hex 32`). Every agent and the server use it; the agents
+   * answer the server's address only.
+   */
+  agentPsk: Secret;
+  /**
+   * How old the last good etcd backup may grow before a problem is raised,
+   * in hours (the time issue 21's backups write into
+   * `/var/lib/airgap/backup/etcd-last-success` on the etcd members).
+   * @default 26
+   */
+  backupMaxAgeHours?: number;
+}
+
 /** Container runtimes Kubespray can install. */
 export type ContainerRuntime = "containerd" | "crio";
 
@@ -626,6 +693,8 @@ export interface Services {
   mail?: MailService;
   /** @default undefined (no Go module proxy) */
   goproxy?: GoproxyService;
+  /** @default undefined (no monitoring) */
+  monitoring?: MonitoringService;
   /** @default undefined (no Kubernetes deployment) */
   kubespray?: KubesprayConfig;
   /** @default undefined (no backups) */

@@ -97,6 +97,17 @@ export default defineSite({
     // mailbox on infra1; the plant's own mail domain goes to its mail server
     // inside the site (ci1 here); nothing is relayed outside.
     mail: { on: "infra1", mailboxes: ["ops"], relay: "ci1", domains: ["factory.example"] },
+    // Zabbix on infra2 (not a cluster member): https://monitoring.plant1.factory.internal:8444/
+    // from the admin network, agent 2 on every host, alerts mailed through the relay.
+    monitoring: {
+      on: "infra2",
+      allow: ["admin"],
+      recipients: ["ops@plant1.factory.internal", "oncall@factory.example"],
+      adminPassword: fromEnv("PLANT1_ZABBIX_ADMIN_PASSWORD"),
+      databasePassword: fromEnv("PLANT1_ZABBIX_DB_PASSWORD"),
+      agentPsk: fromEnv("PLANT1_ZABBIX_AGENT_PSK"),
+      backupMaxAgeHours: 26,
+    },
     kubespray: {
       version: "2.30.0",
       kubernetes: "1.32.8",

@@ -13,12 +13,13 @@ import { goproxy, type GoproxyModel } from "./goproxy.js";
 import { helm, type HelmModel } from "./helm.js";
 import { kubespray, type KubesprayModel } from "./kubespray.js";
 import { mail, type MailModel } from "./mail.js";
+import { monitoring, type MonitoringModel } from "./monitoring.js";
 import { ntp, type NtpModel } from "./ntp.js";
 import { pypi, type PypiModel } from "./pypi.js";
 import { registry, type RegistryModel } from "./registry.js";
 import { repos, type ReposModel } from "./repos.js";
 
-export const components: Component<unknown>[] = [repos, ca, ntp, registry, pypi, helm, goproxy, mail, kubespray, backups, dns, gateway] as Component<unknown>[];
+export const components: Component<unknown>[] = [repos, ca, ntp, registry, pypi, helm, goproxy, mail, monitoring, kubespray, backups, dns, gateway] as Component<unknown>[];
 
 /** The resolved models of a site, by component key (absent: the site does not have it). */
 export interface SiteModels {
@@ -30,6 +31,7 @@ export interface SiteModels {
   helm?: HelmModel;
   mail?: MailModel;
   goproxy?: GoproxyModel;
+  monitoring?: MonitoringModel;
   kubespray?: KubesprayModel;
   backups?: BackupsModel;
   dns?: DnsModel;
