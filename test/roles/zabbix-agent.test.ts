@@ -66,6 +66,7 @@ describe("zabbix agent: the role's configuration, run by agent 2 itself, asked w
       airgap_zabbix_agent_psk_file: path.join(tmp, "agent.psk"),
       airgap_zabbix_agent_log_file: path.join(tmp, "run", "agent.log"),
       airgap_zabbix_agent_control_socket: path.join(tmp, "run", "agent.sock"),
+      airgap_zabbix_agent_pid_file: path.join(tmp, "run", "agent.pid"),
     }));
     const r = spawnSync("ansible-playbook", ["-i", "localhost,", path.join(tmp, "play.yml"), "-e", `@${path.join(tmp, "vars.json")}`], {
       encoding: "utf8",
