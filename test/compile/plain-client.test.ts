@@ -15,7 +15,8 @@ describe("compile: a host with no role (plain client)", function () {
     for (const role of ["clock", "chrony", "resolver", "repo_client", "ca_trust"]) assert.ok(placed.get(role)?.includes("ci1"), `${role} runs on ci1`);
     for (const [role, hosts] of placed) {
       // backup_server: plant.ts keeps its backups on ci1 (a host outside the cluster).
-      if (["clock", "chrony", "resolver", "repo_client", "ca_trust", "pip_client", "routes", "store", "nginx", "ca", "converge", "backup_server"].includes(role)) continue;
+      // zabbix_agent: the monitoring agent runs on every host of a site with monitoring (plant.ts has it).
+      if (["clock", "chrony", "resolver", "repo_client", "ca_trust", "pip_client", "routes", "store", "nginx", "ca", "converge", "backup_server", "zabbix_agent"].includes(role)) continue;
       // ci1 builds Go (go: true): the go_client role, asked for.
       if (role === "go_client") continue;
       assert.ok(!hosts.includes("ci1"), `${role} does not run on ci1`);
