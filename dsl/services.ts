@@ -543,7 +543,7 @@ export interface MonitoringService {
   /**
    * HTTPS port of the web frontend (the shared nginx front, TLS from the
    * site CA), `https://monitoring.<domain>:<port>/`.
-   * @default 8444
+   * @default 8445
    */
   port?: number;
   /**

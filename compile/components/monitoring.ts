@@ -37,7 +37,7 @@ export interface MonitoringModel {
 }
 
 /** Default HTTPS port of the frontend. */
-export const MONITORING_DEFAULT_PORT = 8444;
+export const MONITORING_DEFAULT_PORT = 8445;
 /** Zabbix agent's port (the server polls it: passive checks only). */
 export const ZABBIX_AGENT_PORT = 10050;
 /** Zabbix server's trapper port (the frontend, on the loopback). */
