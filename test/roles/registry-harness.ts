@@ -29,7 +29,8 @@ export interface Ran {
 
 /** Runs a command without a shell; never throws on a non-zero exit. */
 export function sh(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Ran {
-  const r = spawnSync(cmd, args, { input: opts.input, env: opts.env ?? process.env, cwd: opts.cwd, encoding: "utf8", maxBuffer: 64 << 20 });
+  // A bound, so that a tool that never ends fails the test instead of hanging it.
+  const r = spawnSync(cmd, args, { input: opts.input, env: opts.env ?? process.env, cwd: opts.cwd, encoding: "utf8", maxBuffer: 64 << 20, timeout: 600_000 });
   if (r.error) throw new Error(`${cmd} could not run: ${r.error.message}`);
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

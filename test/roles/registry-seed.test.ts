@@ -248,8 +248,17 @@ describe("registry: upstream → bundle → host store → site registry (loopba
       }
     });
 
-    it("pushes every image under its target, keeping the bundle's digests", () => {
-      const r = tool(["push", manifestFile(), layout(), site.host, ca.certDir, "--images", imagesArg(), "--jobs", "3"], JSON.stringify({ user: site.push.user, password: site.push.password }));
+    it("refuses one target listed from two sources, before it pushes anything", () => {
+      const twice = [{ source: requests[0].source, target: "lab/same:1.0" }, { source: requests[1].source, target: "lab/same:1.0" }];
+      const r = tool(["push", manifestFile(), layout(), site.host, ca.certDir, "--images", JSON.stringify(twice)], JSON.stringify({ user: site.push.user, password: site.push.password }));
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /lab\/same:1\.0 is listed from two sources/);
+    });
+
+    it("pushes every image under its target, keeping the bundle's digests; an image two services list is pushed once", () => {
+      // As the registry's own list and a chart's images give it (the helm lab once spun here forever).
+      const listed = [...requests, ...requests.slice(0, 2)].map((q) => ({ source: q.source, target: q.target }));
+      const r = tool(["push", manifestFile(), layout(), site.host, ca.certDir, "--images", JSON.stringify(listed), "--jobs", "3"], JSON.stringify({ user: site.push.user, password: site.push.password }));
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(r.json, { changed: true, pushed: requests.map((q) => q.target).sort(), present: 0, repaired: [] });
       for (const q of requests) {

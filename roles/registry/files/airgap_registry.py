@@ -104,8 +104,15 @@ def ref_name(entry):
 def wanted(manifest, images):
     """The manifest's entries of the listed images, or the problems."""
     entries = image_entries(manifest)
-    problems, found = [], []
+    problems, found, seen = [], [], {}
     for i in images:
+        # Two services may list one image (a chart's image the registry also
+        # lists): it is pushed once. One name from two sources is refused.
+        if i["target"] in seen:
+            if seen[i["target"]] != i["source"]:
+                problems.append("%s is listed from two sources, %s and %s: name one" % (i["target"], seen[i["target"]], i["source"]))
+            continue
+        seen[i["target"]] = i["source"]
         e = entries.get(i["source"])
         if e is None:
             problems.append("image %s: the site lists it (pushed as %s) but the bundle does not carry it; run airgap bundle again"
@@ -297,7 +304,7 @@ def after(layout, images):
     uploader, deps = {}, {}
     for i in order:
         t = i["target"]
-        deps[t] = {uploader[h] for h in shared[t] if h in uploader}
+        deps[t] = {uploader[h] for h in shared[t] if h in uploader} - {t}
         for h in shared[t]:
             uploader.setdefault(h, t)
     return order, deps
@@ -315,6 +322,10 @@ def run_after(order, deps, jobs, push):
             for i in [i for i in waiting if deps[i["target"]] <= done][:max(0, max(1, jobs) - len(running))]:
                 waiting.remove(i)
                 running[pool.submit(push, i)] = i
+            if not running:
+                # Nothing can start and nothing runs: a wait that can never
+                # end (it once spun here forever on a duplicated image).
+                raise Refused(["internal: the pushes of %s wait for images never pushed" % ", ".join(i["target"] for i in waiting)])
             finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
             for f in finished:
                 i = running.pop(f)
