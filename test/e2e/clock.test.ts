@@ -3,11 +3,13 @@
  *
  * The lab's hosts share this machine's kernel clock and may not set it (no
  * CAP_SYS_TIME), so a host's clock is put off with Debian's libfaketime: the
- * library (copied from this machine, same Debian release) in node2's
- * /etc/ld.so.preload and the offset in /etc/faketimerc, so that every process
- * started on node2 from then on (sshd's sessions, Ansible's modules, apt,
- * python) sees the clock that far off; daemons already running keep the true
- * time. Debian's libfaketime does not intercept clock_settime, and node2 may
+ * library (copied from this machine, same Debian release) preloaded by
+ * node2's /etc/environment (pam_env, for every SSH session) and the offset in
+ * /etc/faketimerc, so that every SSH session on node2 from then on and what
+ * it starts (Ansible's modules, apt, python) sees the clock that far off;
+ * sshd itself and the daemons keep the true time. (In /etc/ld.so.preload it
+ * reached sshd's per-connection process too, and every connection then
+ * broke: "client_loop: send disconnect: Broken pipe", session 6.) Debian's libfaketime does not intercept clock_settime, and node2 may
  * not set the clock anyway: the role's step is refused there, as on any
  * container, so the run must stop at the role's task, naming the offset, and
  * before anything trusts the clock.
@@ -28,6 +30,7 @@ import { formatRecap, labBefore, run, SETUP_TIMEOUT, taskStatus, type LabRunResu
 const ADMIN = "10.213.0.10";
 const LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 const ON_NODE = "/usr/local/lib/airgap-lab/libfaketime.so.1";
+const PRELOAD = `LD_PRELOAD=${ON_NODE}`;
 const CLOCK_TASK = "clock : Set the clock from the site's time servers";
 
 describe("@lab time first: a host whose clock is off", function () {
@@ -35,10 +38,10 @@ describe("@lab time first: a host whose clock is off", function () {
 
   /** Puts node2's clock `offset` off (libfaketime's FAKETIME syntax: "-86400" is a day behind). */
   async function skew(offset: string): Promise<void> {
-    await site.lab.sh("node2", `printf '%s\\n' '${offset}' > /etc/faketimerc && echo ${ON_NODE} > /etc/ld.so.preload`);
+    await site.lab.sh("node2", `printf '%s\\n' '${offset}' > /etc/faketimerc && (grep -qxF '${PRELOAD}' /etc/environment || echo '${PRELOAD}' >> /etc/environment)`);
   }
   async function unskew(): Promise<void> {
-    await site.lab.sh("node2", "rm -f /etc/ld.so.preload /etc/faketimerc");
+    await site.lab.sh("node2", `sed -i '\\#^${PRELOAD}$#d' /etc/environment && rm -f /etc/faketimerc`);
   }
 
   before(async function () {
