@@ -1,19 +1,29 @@
 /**
- * The end-to-end fixture: the lab (test/lab/lab.sh), a signed bundle made by
- * `airgap bundle` from Debian's mirror and exported as a transfer file in
- * chunks, `airgap import` of that file into the site's store on the lab's
- * controller (this machine's root namespace, on the site network),
- * `examples/lab.ts` compiled (a copy naming the run's trusted key), and the
- * compiled `site.yml` run once over SSH with the imported store. `labRun()` does it once per mocha
- * process, whatever number of test files call it; checks then ask real
- * clients on the lab's hosts (`lab.ssh`).
+ * The end-to-end fixture: the lab (test/lab/lab.sh), then the compiled
+ * runbook of the lab site walked step by step (walk.ts): on the bastion (this
+ * machine) keygen, compile, `airgap bundle` from Debian's mirror signed and
+ * exported, `airgap check`, the carry onto "media" (a folder); on the
+ * controller (this machine's root namespace, on the site network, in a
+ * shell of its own with its own HOME) unload, `airgap import` into the
+ * site's store, the secrets typed, ping, the first run of `site.yml` and the
+ * health checks (`site.yml --check`, time and names asked from every host).
+ * `labRun()` does it once per mocha process, whatever number of test files
+ * call it; checks then ask real clients on the lab's hosts (`lab.ssh`).
+ *
+ * The lab adds to the runbook's commands only its stand-ins for the
+ * Internet (`airgap bundle --files-from`, `--include-base`, `--cert-dir`; and
+ * `--split 32M` so that the import reads chunks) and `--no-kit`; it skips the
+ * controller's kit (this machine's own Ansible and airgap run the tests;
+ * test/bundle/kit.test.ts walks that step) and the Kubespray steps (the venv
+ * needs a controller that is a host of the site; cluster.yml has its own
+ * test, kubespray-cluster.test.ts).
  *
  * Environment:
- *   AIRGAP_E2E_DIR   work folder (keys, bundle, transfer, store, compiled
- *                    project, logs); default /var/tmp/airgap-e2e. The key pair
- *                    and the bundle folder are kept between runs (`airgap
- *                    bundle` skips what it already holds); the store is
- *                    imported afresh each run.
+ *   AIRGAP_E2E_DIR   work folder (keys, bundle, transfer, media, the
+ *                    controller's home, logs); default /var/tmp/airgap-e2e.
+ *                    The bundle folder is kept between runs (`airgap bundle`
+ *                    skips what it already holds); the key pair, the media
+ *                    and the controller's copy are made afresh each run.
  *   AIRGAP_E2E_KEEP  1: leave the lab up after the tests (to look around).
  *   AIRGAP_E2E       1: run the lab tests whatever mocha was asked; 0: never.
  *                    Unset: they run with the whole suite (`npm test`) or
@@ -29,6 +39,8 @@ import path from "node:path";
 import { readPrivateKey, signBytes } from "../../bundle/sign.js";
 import { CLI, ROOT } from "../helpers.js";
 import { startLabUpstream } from "./upstream.js";
+import type { StepPlace } from "../../compile/emit/runbook.js";
+import { walkRunbook, type WalkedStep, type WalkOptions } from "./walk.js";
 
 /** The lab's site as the repository has it; the tests use SITE, its copy naming the run's trusted bundle key. */
 export const EXAMPLE_SITE = path.join(ROOT, "examples/lab.ts");
@@ -38,14 +50,21 @@ export const FILES_MIRROR = path.join(ROOT, "test/e2e/mirror");
 /** The lab site's Python package source (examples/lab.ts), written by test/bundle/make_wheels.py. */
 export const WHEELHOUSE = path.join(ROOT, "test/e2e/wheelhouse");
 export const WORK = process.env.AIRGAP_E2E_DIR ?? "/var/tmp/airgap-e2e";
-export const SITE = path.join(WORK, "site/lab.ts");
-/** The bastion's side: the key pair (kept between runs), the bundle folder, the transfer file (in chunks). */
+/** The bastion's copy of the lab site, naming the run's trusted key; the runbook's bastion steps run in its folder. */
+export const SITE = path.join(WORK, "lab.ts");
+/** The bastion's side, as the runbook names it from the site's folder: the key pair, the bundle folder, the transfer file (in chunks). */
 export const KEYS = path.join(WORK, "keys");
 export const BUNDLE = path.join(WORK, "bundle");
 export const TRANSFER = path.join(WORK, "transfer/lab.tar");
-/** The site's side: the store `airgap import` fills on the controller; the playbooks get this one. */
-export const STORE = path.join(WORK, "store");
-export const PROJECT = path.join(WORK, "project");
+/** The removable media the runbook's carry step fills (`$MEDIA`). */
+export const MEDIA = path.join(WORK, "media");
+/** The controller's HOME: the runbook unloads into `~/airgap-lab`. */
+export const CONTROLLER_HOME = path.join(WORK, "controller");
+/** The site's side: the store `airgap import` filled on the controller, and the controller's copy of the compiled project. */
+export const STORE = path.join(CONTROLLER_HOME, "airgap-lab/store");
+export const PROJECT = path.join(CONTROLLER_HOME, "airgap-lab/project");
+/** `airgap` on the PATH of both machines: a shim running this checkout's CLI. */
+export const BIN = path.join(WORK, "bin");
 
 export interface Result {
   code: number;
@@ -226,15 +245,7 @@ except urllib.error.HTTPError as e:
   async playbook(name: string, playbook: string, extra: string[] = [], bundle: string | null = STORE, project = PROJECT): Promise<PlaybookRun> {
     const log = path.join(WORK, `${name}.log`);
     writeFileSync(log, "");
-    const env = {
-      ...process.env,
-      ...Object.fromEntries(Object.entries(this.env).filter(([k]) => k.startsWith("ANSIBLE_"))),
-      ANSIBLE_NOCOLOR: "1",
-      ANSIBLE_FORCE_COLOR: "0",
-      ANSIBLE_RETRY_FILES_ENABLED: "0",
-      // Time per role at the end of the output (Debian's ansible package ships ansible.posix).
-      ANSIBLE_CALLBACKS_ENABLED: "ansible.posix.profile_roles",
-    };
+    const env = { ...process.env, ...ansibleEnv(this) };
     const args = [playbook, ...(bundle ? ["-e", `airgap_repo_server_bundle=${bundle}`] : []), ...extra];
     const r = await run("ansible-playbook", args, { cwd: project, env, log });
     const times = roleTimes(r.stdout);
@@ -245,8 +256,10 @@ except urllib.error.HTTPError as e:
 
 export interface LabRunResult {
   lab: Lab;
-  /** The first run of the compiled site.yml. */
+  /** The first run of the compiled site.yml (the runbook's `site` step). */
   first: PlaybookRun;
+  /** Every step of the walked runbook, with its output (skipped ones with their reason). */
+  walk: WalkedStep[];
   /** The bundle's manifest. */
   manifest: { site: string; artifacts: { kind: string; name: string; path: string; sha256: string; size: number }[] };
 }
@@ -297,6 +310,18 @@ async function step(name: string, cmd: string, args: string[], opts: { cwd?: str
   return r;
 }
 
+/** The lab's ANSIBLE_* settings (key, known_hosts) and plain output, for the controller's shell and `Lab.playbook`. */
+function ansibleEnv(lab: Lab): Record<string, string> {
+  return {
+    ...Object.fromEntries(Object.entries(lab.env).filter(([k]) => k.startsWith("ANSIBLE_"))),
+    ANSIBLE_NOCOLOR: "1",
+    ANSIBLE_FORCE_COLOR: "0",
+    ANSIBLE_RETRY_FILES_ENABLED: "0",
+    // Time per role at the end of the output (Debian's ansible package ships ansible.posix).
+    ANSIBLE_CALLBACKS_ENABLED: "ansible.posix.profile_roles",
+  };
+}
+
 async function setUp(): Promise<LabRunResult> {
   if (process.getuid?.() !== 0) throw new Error("the lab needs root (namespaces, mounts, nspawn)");
   mkdirSync(WORK, { recursive: true });
@@ -305,50 +330,87 @@ async function setUp(): Promise<LabRunResult> {
   const envFile = path.join(process.env.AIRGAP_LAB_DIR ?? "/var/lib/airgap-lab", "lab.env");
   if (!existsSync(envFile)) throw new Error(`lab.sh up wrote no ${envFile}`);
   const lab = new Lab(envFile);
-  // The lab's hosts come from an older point release than the mirror's
-  // newest packages: carry the minimal system's packages too, so upgrades
-  // their dependencies need are in the bundle.
-  // The registry's accounts (examples/lab.ts reads them from the environment).
+  // The registry's accounts (examples/lab.ts reads them from the environment):
+  // the operator types them at the runbook's secrets step; no shell inherits them.
   process.env.AIRGAP_LAB_REGISTRY_PUSH_PASSWORD ??= randomBytes(18).toString("base64url");
   process.env.AIRGAP_LAB_REGISTRY_PULL_PASSWORD ??= randomBytes(18).toString("base64url");
+  const secrets = ["AIRGAP_LAB_REGISTRY_PUSH_PASSWORD", "AIRGAP_LAB_REGISTRY_PULL_PASSWORD"];
   // The site's Python packages come from a wheelhouse of tiny test wheels (examples/lab.ts).
   await step("test wheels", "python3", [path.join(ROOT, "test/bundle/make_wheels.py"), WHEELHOUSE]);
-  // The site trusts the key of this run's bastion (made once, kept with the bundle).
-  if (!existsSync(path.join(KEYS, "airgap-bundle.key"))) await step("airgap keygen", process.execPath, [CLI, "keygen", KEYS]);
-  mkdirSync(path.dirname(SITE), { recursive: true });
-  const example = readFileSync(EXAMPLE_SITE, "utf8");
+  for (const d of [KEYS, MEDIA, CONTROLLER_HOME, path.dirname(TRANSFER)]) rmSync(d, { recursive: true, force: true });
+  mkdirSync(BIN, { recursive: true });
+  writeFileSync(path.join(BIN, "airgap"), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`, { mode: 0o755 });
+  const shellEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${BIN}:${process.env.PATH}`, MEDIA, ...extra };
+    for (const name of [...secrets, "KUBESPRAY_DIR"]) delete env[name];
+    return env;
+  };
+  const walkEnv = { bastion: shellEnv({}), controller: shellEnv({ HOME: CONTROLLER_HOME, ...ansibleEnv(lab) }) };
+  const log = path.join(WORK, "walk.log");
+  writeFileSync(log, "");
   // The copy lives elsewhere: the example's relative paths ("../test/…") become absolute.
-  const site = example
-    .replace(/"(\.\.?\/[^"]*)"/g, (_, rel: string) => JSON.stringify(path.resolve(path.dirname(EXAMPLE_SITE), rel)))
-    .replace('repos: {\n', `repos: {\n      trustedKey: ${JSON.stringify(path.join(KEYS, "airgap-bundle.pub"))},\n`);
+  const example = readFileSync(EXAMPLE_SITE, "utf8").replace(/"(\.\.?\/[^"]*)"/g, (_, rel: string) => JSON.stringify(path.resolve(path.dirname(EXAMPLE_SITE), rel)));
+  // First as the operator starts: a site that trusts no key yet; its runbook's first step makes the pair.
+  writeFileSync(SITE, example);
+  await step("airgap compile (no key yet)", process.execPath, [CLI, "compile", SITE, "-o", path.join(WORK, "project")]);
+  await walk(path.join(WORK, "project/README.md"), walkEnv, log, { only: ["keygen"] });
+  // Then the site names it (services.repos.trustedKey), as that step says.
+  const site = example.replace("repos: {\n", `repos: {\n      trustedKey: ${JSON.stringify(path.join(KEYS, "airgap-bundle.pub"))},\n`);
   if (!site.includes("trustedKey")) throw new Error(`${EXAMPLE_SITE} no longer has the "repos: {" line the fixture adds the trusted key to`);
   writeFileSync(SITE, site);
+  await step("airgap compile (the runbook to walk)", process.execPath, [CLI, "compile", SITE, "-o", path.join(WORK, "project")]);
   // The site's images come from a throwaway registry on this machine's
   // loopback (test/e2e/upstream.ts), up only while the bundle is made.
   const upstream = await startLabUpstream(path.join(WORK, "upstream"));
+  let stopped = false;
+  const stopUpstream = async () => {
+    if (!stopped) await upstream.stop();
+    stopped = true;
+  };
+  let steps: WalkedStep[];
   try {
-    // Signed, then exported as the transfer file in chunks, as it would cross the air gap.
-    rmSync(path.dirname(TRANSFER), { recursive: true, force: true });
-    mkdirSync(path.dirname(TRANSFER), { recursive: true });
-    await step("airgap bundle (Debian mirror, upstream images)", process.execPath,
-      [CLI, "bundle", SITE, "-o", BUNDLE, "--files-from", FILES_MIRROR, "--include-base", "--cert-dir", upstream.certDir,
-        "--key", path.join(KEYS, "airgap-bundle.key"), "--export", TRANSFER, "--split", "32M",
-        // The controller is this machine, whose own Ansible and airgap run the tests: no kit (test/bundle/kit.test.ts tests it).
-        "--no-kit"]);
+    steps = await walk(path.join(WORK, "project/README.md"), walkEnv, log, {
+      input: Object.fromEntries(secrets.map((n) => [n, process.env[n]!])),
+      extra: { bundle: { "airgap bundle": ["--files-from", FILES_MIRROR, "--include-base", "--cert-dir", upstream.certDir, "--split", "32M", "--no-kit"] } },
+      skip: {
+        kit: "the lab's controller is this machine's root namespace, whose own Ansible and airgap run the tests (the bundle is made with --no-kit); test/bundle/kit.test.ts walks carry, unload, kit and import with a controller of its own",
+        "kubespray-venv": "the lab's controller is the root namespace, not a host of the site (no site names, no site CA); pypi.test.ts installs the requirement from the index on a site host",
+      },
+      // The image registry is needed by the bundle step only.
+      after: { bundle: stopUpstream },
+    });
   } finally {
-    await upstream.stop();
+    await stopUpstream();
   }
-  // Inside the site: the controller imports the transfer file into the site's store (not a copy of the bundle folder).
-  rmSync(STORE, { recursive: true, force: true });
-  await step("airgap import (transfer file into the store)", process.execPath,
-    [CLI, "import", `${TRANSFER}.chunks.json`, "--store", STORE, "--trust", path.join(KEYS, "airgap-bundle.pub")]);
-  const manifest = JSON.parse(readFileSync(path.join(STORE, "manifest.json"), "utf8")) as LabRunResult["manifest"];
-  await step("airgap compile", process.execPath, [CLI, "compile", SITE, "-o", PROJECT]);
-  const first = await lab.playbook("run-1", "site.yml");
-  phase("first run (site.yml)", first.ms);
+  const site1 = steps.find((s) => s.id === "site");
+  if (!site1?.stdout) throw new Error("the walked runbook has no site step");
+  const first: PlaybookRun = { code: site1.code!, stdout: site1.stdout, stderr: site1.stderr ?? "", ms: site1.ms!, recap: parseRecap(site1.stdout), log };
   console.log(`      e2e recap, first run: ${formatRecap(first.recap)}`);
-  if (first.code !== 0) throw new Error(`the first run of site.yml failed (exit ${first.code}, log ${first.log}):\n${tail(first.stdout + first.stderr, 60)}`);
-  return { lab, first, manifest };
+  const manifest = JSON.parse(readFileSync(path.join(STORE, "manifest.json"), "utf8")) as LabRunResult["manifest"];
+  return { lab, first, manifest, walk: steps };
+}
+
+/** Walks the compiled runbook (walk.ts), a phase per step. */
+async function walk(readme: string, env: Record<StepPlace, NodeJS.ProcessEnv>, log: string, o: { only?: string[]; input?: Record<string, string>; extra?: WalkOptions["extra"]; skip?: Record<string, string>; after?: Record<string, () => Promise<void>> }): Promise<WalkedStep[]> {
+  return walkRunbook({
+    readme,
+    start: { bastion: path.dirname(SITE), controller: CONTROLLER_HOME },
+    env,
+    log,
+    only: o.only,
+    input: o.input,
+    extra: o.extra,
+    skip: o.skip,
+    onStep: async (s, r) => {
+      if (r.skipped) console.log(`      e2e runbook step ${s.id} (${s.on}) skipped: ${r.skipped}`);
+      else phase(`runbook ${s.id} (${s.on})`, r.ms ?? 0);
+      if (r.stdout && /^PLAY RECAP/m.test(r.stdout)) {
+        const times = roleTimes(r.stdout);
+        if (times.length > 0) console.log(`      e2e roles, ${s.id}: ${times.map(([role, sec]) => `${role} ${sec.toFixed(1)}s`).join(", ")}`);
+      }
+      await o.after?.[s.id]?.();
+    },
+  });
 }
 
 /** Signs a bundle folder's manifest.json with the run's key (tests that write a bundle of their own). */
