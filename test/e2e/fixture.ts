@@ -338,6 +338,8 @@ async function setUp(): Promise<LabRunResult> {
   // The site's Python packages come from a wheelhouse of tiny test wheels (examples/lab.ts).
   await step("test wheels", "python3", [path.join(ROOT, "test/bundle/make_wheels.py"), WHEELHOUSE]);
   for (const d of [KEYS, MEDIA, CONTROLLER_HOME, path.dirname(TRANSFER)]) rmSync(d, { recursive: true, force: true });
+  // The controller's home exists, as an operator's does; the runbook makes the rest.
+  mkdirSync(CONTROLLER_HOME, { recursive: true });
   mkdirSync(BIN, { recursive: true });
   writeFileSync(path.join(BIN, "airgap"), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`, { mode: 0o755 });
   const shellEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {

@@ -50,6 +50,12 @@ describe("runbook walker", () => {
     });
   });
 
+  it("a machine whose start folder is missing is named, before any step runs", async () => {
+    const steps: RunbookStep[] = [{ id: "a", title: "A", on: "bastion", text: ["a"], commands: ["touch ran"] }];
+    const missing = path.join(dir, "no-such-home");
+    await assert.rejects(walk(steps, { start: { bastion: dir, controller: missing } }), new RegExp(`the controller's shell starts in ${missing}, which does not exist`));
+  });
+
   it("the lab's extra words go after the command they name; a skip names its reason", async () => {
     const steps: RunbookStep[] = [
       { id: "bundle", title: "Bundle", on: "bastion", text: ["b"], commands: ["echo bundle -o x", "echo other"] },

@@ -10,7 +10,7 @@
  * given (`needs`) or the caller says why (`skip`); skipped steps are
  * returned with their reason.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseRunbook, type ParsedStep, type StepPlace } from "../../compile/emit/runbook.js";
@@ -60,6 +60,8 @@ function withExtra(commands: string[], extra: Record<string, string[]> | undefin
 export async function walkRunbook(o: WalkOptions): Promise<WalkedStep[]> {
   const steps = parseRunbook(readFileSync(o.readme, "utf8")).filter((s) => !o.only || o.only.includes(s.id));
   if (steps.length === 0) throw new Error(`${o.readme} has no marked steps`);
+  // A shell cannot start in a folder that is not there (spawn says only "bash ENOENT").
+  for (const [place, dir] of Object.entries(o.start)) if (!existsSync(dir)) throw new Error(`the ${place}'s shell starts in ${dir}, which does not exist`);
   const state = mkdtempSync(path.join(os.tmpdir(), "airgap-walk-"));
   chmodSync(state, 0o700);
   const done: WalkedStep[] = [];
