@@ -359,7 +359,7 @@ export const backups: Component<BackupsModel> = {
           // On the backup host once it installs from the site (any host, admin or not: so in nodes.yml).
           { playbook: "nodes", name: "Backup host (restic repositories over SFTP)", hosts: "airgap_backup_servers", role: "backup_server", after: ["repo_client", "ca_trust"] },
           ...(etcd
-            ? [{ playbook: "nodes" as const, name: "etcd snapshots into the backup host", hosts: "airgap_etcd_backup", role: "etcd_backup", after: ["repo_client", "backup_server"] }]
+            ? [{ playbook: "nodes" as const, name: "Etcd snapshots into the backup host", hosts: "airgap_etcd_backup", role: "etcd_backup", after: ["repo_client", "backup_server"] }]
             : []),
         ],
         // Velero's S3 keys are read by the runbook's commands (kubectl create secret), never by a playbook.

@@ -22,7 +22,7 @@ function run(cmd: string, args: string[], cwd: string) {
 // (playbooks/network.yml, the gateway and routes roles) and has a PyPI index,
 // and a cluster of Debian and RHEL-family nodes pulling through containerd
 // (the registry mirrors' CA path per OS family).
-const SITES = [path.join(EXAMPLES, "site.ts"), path.join(EXAMPLES, "lab.ts"), path.join(ROOT, "test/static/sites/mixed-os.ts")];
+const SITES = [path.join(EXAMPLES, "site.ts"), path.join(EXAMPLES, "lab.ts"), path.join(EXAMPLES, "plant.ts"), path.join(ROOT, "test/static/sites/mixed-os.ts")];
 for (const site of SITES) {
   const example = path.basename(site);
   describe(`static checks: ${example} compiled`, function () {
