@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { packagesByHost } from "../../bundle/packages.js";
@@ -152,15 +152,24 @@ describe("pypi: the bundle's Python packages", function () {
     assert.deepEqual(wheelTargets(m).find((t) => t.venv === "devpi")?.requirements, ["devpi-server", "devpi-web"]);
     // The wheelhouse has no build backend (setuptools) for pip's isolated build: the build fails, named, with the way out.
     const scratch: string[] = [];
-    const before = readdirSync(os.tmpdir()).filter((f) => f.startsWith("airgap-built-wheels-")).length;
-    await assert.rejects(planWheels(m, { ...quiet, scratch }), (e: WheelError) => {
-      assert.ok(e instanceof WheelError);
-      assert.match(e.message, /^pyramid-chameleon has no wheel for CPython 3\.11 x86_64 \(admin, devpi's venv\) and building one from pyramid_chameleon-0\.3\.tar\.gz failed/);
-      assert.match(e.hint ?? "", /add a wheel of pyramid-chameleon to the source/);
-      return true;
-    });
-    assert.deepEqual(scratch, []);
-    assert.equal(readdirSync(os.tmpdir()).filter((f) => f.startsWith("airgap-built-wheels-")).length, before, "the build folder was left behind");
+    // A temp folder of its own: other runs on the machine make and remove build folders in the shared one.
+    const savedTmp = process.env.TMPDIR;
+    const privateTmp = mkdtempSync(path.join(os.tmpdir(), "airgap-wheels-test-"));
+    process.env.TMPDIR = privateTmp;
+    try {
+      await assert.rejects(planWheels(m, { ...quiet, scratch }), (e: WheelError) => {
+        assert.ok(e instanceof WheelError);
+        assert.match(e.message, /^pyramid-chameleon has no wheel for CPython 3\.11 x86_64 \(admin, devpi's venv\) and building one from pyramid_chameleon-0\.3\.tar\.gz failed/);
+        assert.match(e.hint ?? "", /add a wheel of pyramid-chameleon to the source/);
+        return true;
+      });
+      assert.deepEqual(scratch, []);
+      assert.deepEqual(readdirSync(privateTmp).filter((f) => f.startsWith("airgap-built-wheels-")), [], "the build folder was left behind");
+    } finally {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+      rmSync(privateTmp, { recursive: true, force: true });
+    }
     // Without a scratch list to keep built wheels in, nothing is built: devpi's own refusal.
     await assert.rejects(planWheels(m, quiet), /devpi mode needs devpi-server and its dependencies as wheels/);
     // web: false (the default) plans devpi-server alone: devpi-web's dependency is never looked at.

@@ -20,11 +20,17 @@
  * a warning. node2's preload is removed after the tests whatever happens.
  *
  * Runs by name only (not in `npm test` until it has passed in the lab once;
+ * session 6's two runs: /etc/ld.so.preload broke sshd, then pam_env's
+ * setting did not reach Ansible's persisted connections, both fixed, not
+ * rerun;
  * its one lab run, session 5, timed out in the fixture's bring-up, which took
  * more than SETUP_TIMEOUT on a loaded machine, before any of its tests):
  *   flock /tmp/airgap-lab.lock npx mocha --no-config --timeout 60000 dist/test/e2e/clock.test.js
  */
 import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { formatRecap, labBefore, run, SETUP_TIMEOUT, taskStatus, type LabRunResult } from "./fixture.js";
 
 const ADMIN = "10.213.0.10";
@@ -39,9 +45,20 @@ describe("@lab time first: a host whose clock is off", function () {
   /** Puts node2's clock `offset` off (libfaketime's FAKETIME syntax: "-86400" is a day behind). */
   async function skew(offset: string): Promise<void> {
     await site.lab.sh("node2", `printf '%s\\n' '${offset}' > /etc/faketimerc && (grep -qxF '${PRELOAD}' /etc/environment || echo '${PRELOAD}' >> /etc/environment)`);
+    freshConnections();
+  }
+  /**
+   * pam_env sets a connection's environment once, when it opens; Ansible's
+   * connections persist (ControlPersist) and would carry the old one into the
+   * next run (the first lab run with pam_env: the skew never reached the
+   * playbook). Each change of the clock gets connections of its own.
+   */
+  function freshConnections(): void {
+    process.env.ANSIBLE_SSH_CONTROL_PATH_DIR = mkdtempSync(path.join(os.tmpdir(), "airgap-e2e-cp-"));
   }
   async function unskew(): Promise<void> {
     await site.lab.sh("node2", `sed -i '\\#^${PRELOAD}$#d' /etc/environment && rm -f /etc/faketimerc`);
+    freshConnections();
   }
 
   before(async function () {
@@ -55,6 +72,7 @@ describe("@lab time first: a host whose clock is off", function () {
   });
   after(async function () {
     if (site) await unskew();
+    delete process.env.ANSIBLE_SSH_CONTROL_PATH_DIR;
   });
 
   it("node2 a day behind: the site's certificate is not yet valid there, and site.yml stops at node2's clock task naming the offset", async function () {

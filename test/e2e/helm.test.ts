@@ -15,7 +15,10 @@
  * images the site registry serves (skopeo inspect from the node). A second
  * site.yml changes nothing; a new bundle with web 1.1.0 serves both versions.
  *
- * Runs by name only (not in `npm test` until it has passed in the lab once):
+ * Runs by name only (not in `npm test` until it has passed in the lab once;
+ * its first lab run, session 6: bundle, serve and OCI pull passed; the pull
+ * into a folder helm does not make, and two tests without their own time-out,
+ * failed, fixed since, not rerun):
  *   flock /tmp/airgap-lab.lock npx mocha --no-config --timeout 60000 dist/test/e2e/helm.test.js
  */
 import assert from "node:assert/strict";
@@ -151,6 +154,8 @@ describe("@lab helm: charts served as a classic repository and in the registry, 
     const search = await nodeHelm("search repo site/ --versions");
     assert.match(search.stdout, /site\/web\s+1\.0\.0/);
     assert.match(search.stdout, /site\/base\s+0\.1\.0/);
+    // helm pull does not make its destination (first lab run: "open /root/helm-e2e/classic/web-1.0.0.tgz…: no such file").
+    await site.lab.sh("node1", "mkdir -p /root/helm-e2e/classic");
     const pulled = await nodeHelm("pull site/web --version 1.0.0 --destination /root/helm-e2e/classic");
     assert.equal(pulled.code, 0, pulled.stderr);
     assert.equal((await site.lab.sh("node1", "sha256sum /root/helm-e2e/classic/web-1.0.0.tgz")).split(/\s+/)[0], bundled("charts/web-1.0.0.tgz"));
@@ -182,14 +187,16 @@ describe("@lab helm: charts served as a classic repository and in the registry, 
     }
   });
 
-  it("a second site.yml changes nothing", async () => {
+  it("a second site.yml changes nothing", async function () {
+    this.timeout(20 * 60_000);
     const again = await site.lab.playbook("helm-2-site", "site.yml", [], BUNDLE, project);
     console.log(`      e2e recap, helm second run: ${formatRecap(again.recap)}`);
     assert.equal(again.code, 0, again.log);
     for (const [host, r] of again.recap) assert.equal(r.changed, 0, `${host} changed ${r.changed} (log ${again.log})`);
   });
 
-  it("a new bundle with web 1.1.0 serves both versions of web", async () => {
+  it("a new bundle with web 1.1.0 serves both versions of web", async function () {
+    this.timeout(30 * 60_000);
     const bump = await deliver(helmSite("1.1.0"), "helm-bump");
     console.log(`      e2e recap, helm bump: ${bump.recap}`);
     assert.equal(bump.code, 0, bump.log);
