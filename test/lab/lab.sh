@@ -294,12 +294,16 @@ boot_host() {
   # /proc/sys/net only for networks it makes itself, so ask for both.
   (
     for root in $(cgroup_roots); do echo "$BASHPID" >"$root/$CG_NAME/$h/cgroup.procs"; done
+    # The machine outlives us: it must not keep an inherited descriptor open,
+    # such as the lab lock of a `flock LOCK lab.sh up` (it would hold the lock
+    # for as long as the machine runs).
+    for fd in $(ls "/proc/$BASHPID/fd"); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
     SYSTEMD_NSPAWN_API_VFS_WRITABLE=network \
     exec setsid systemd-nspawn --machine="$h" -D "$d/root" \
       --network-namespace-path="/run/netns/$NS_PREFIX$h" --capability=CAP_NET_ADMIN \
       --register=no --keep-unit --link-journal=no --resolv-conf=off \
       --timezone=off --console=read-only -b
-  ) </dev/null >"$d/console.log" 2>&1 9>&- &
+  ) </dev/null >"$d/console.log" 2>&1 &
   echo $! >"$d/pid"
 }
 
