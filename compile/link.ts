@@ -3,7 +3,7 @@
  * components exported (components/component.ts, `Exports`). No component
  * reads another's model; what one needs of the others comes from here.
  */
-import type { Component, Exports, Linked, Play, PlayDecl, PortClaim } from "./components/component.js";
+import type { Component, Exports, Linked, Play, PlayDecl, PortClaim, LinkedState } from "./components/component.js";
 import { compareText, type Context } from "./model/context.js";
 import type { CoreModel, HostModel, NetworkModel } from "./model/site.js";
 
@@ -188,12 +188,24 @@ export function link(core: CoreModel, resolved: ResolvedComponent[]): Linked {
   const names = new Map<string, string>();
   for (const n of all.flatMap((e) => e.names ?? [])) if (!hostNames.has(n.name)) names.set(n.name, n.host.address);
   const tls = all.flatMap((e) => e.tls ?? []);
+  const caHost = tls[0]?.host;
+  const state: LinkedState[] = [];
+  for (const r of parts) {
+    for (const { hosts, ...rest } of r.exports.state ?? []) {
+      for (const host of hosts === "ca" ? (caHost ? [caHost] : []) : hosts) state.push({ ...rest, host, service: r.component.key });
+    }
+  }
+  const order = new Map(core.hosts.map((h, i) => [h.name, i]));
+  state.sort((a, b) => order.get(a.host.name)! - order.get(b.host.name)!); // stable: component order within a host
+  const stateHosts = [...new Map(state.map((s) => [s.host.name, s.host])).values()];
+  const freshness = all.flatMap((e) => e.freshness ?? []).flatMap(({ perStateHost, ...f }) =>
+    perStateHost ? stateHosts.map((h) => ({ ...f, what: f.what.replaceAll("{host}", h.name), file: f.file.replaceAll("{host}", h.name) })) : [f]);
   return {
     core,
     exports: new Map(parts.map((r) => [r.component.key, r.exports])),
     names,
     ports: all.flatMap((e) => e.ports ?? []),
-    caHost: tls[0]?.host,
+    caHost,
     tlsNames: new Map(tls.map((t) => [t.name, [`${t.name}.${core.domain}`, t.host.fqdn]])),
     plays: orderPlays(parts.flatMap((r) => (r.exports.plays ?? []).map((p) => ({ ...p, service: r.component.key })))),
     kubespray: Object.assign({}, ...all.map((e) => e.kubespray ?? {})),
@@ -205,5 +217,7 @@ export function link(core: CoreModel, resolved: ResolvedComponent[]): Linked {
     registryPull: all.find((e) => e.registryPull)?.registryPull,
     registryPush: all.find((e) => e.registryPush)?.registryPush,
     python: [...new Set(all.flatMap((e) => e.python ?? []))],
+    state,
+    freshness,
   };
 }

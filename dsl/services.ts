@@ -405,6 +405,50 @@ export interface EtcdBackup {
   check?: string;
 }
 
+/** Paths of one host that the service-state backups keep besides what the site's services declare. */
+export interface StateBackupPaths {
+  /** The host holding them (by name); not the backup host. */
+  on: string;
+  /**
+   * Absolute, normalised paths of folders or files, stored as they are, read
+   * while their service runs: list only what a live copy keeps sound (or what
+   * the service's own dump, run by you before the schedule, wrote).
+   */
+  paths: string[];
+}
+
+/**
+ * Backups of the state the site's services keep and no bundle rebuilds
+ * (docs/backups.md "Service state"): devpi's users, indexes and uploads
+ * (through `devpi-export`), the site CA's private key, the package
+ * repositories' signing key, Kubernetes' and etcd's certificate authorities.
+ * Each host holding some backs it up on a systemd timer into a restic
+ * repository of its own on the backup host (its own SFTP account and key).
+ */
+export interface StateBackup {
+  /**
+   * When each host backs its state up: a systemd calendar expression (`OnCalendar=`).
+   * @default "daily"
+   */
+  schedule?: string;
+  /**
+   * What `restic forget --prune` keeps after each backup, per host and per kind of state.
+   * @default { daily: 7, weekly: 4 }
+   */
+  retention?: BackupRetention;
+  /**
+   * When `restic check` verifies each host's repository (a systemd calendar expression).
+   * @default "weekly"
+   */
+  check?: string;
+  /**
+   * More paths to keep, on hosts of the site (not the backup host): state of
+   * your own that airgap does not know about.
+   * @default []
+   */
+  extra?: StateBackupPaths[];
+}
+
 /**
  * Velero for the cluster's resources and persistent volumes, storing into
  * the site's S3-compatible object store (docs/backups.md).
@@ -472,6 +516,13 @@ export interface BackupsService {
    * @default {} (daily, keep 7 daily and 4 weekly) when the site has etcd members
    */
   etcd?: EtcdBackup;
+  /**
+   * Backups of the services' own state (devpi, the site CA's key, the
+   * repositories' signing key, Kubernetes' CAs); `false` turns them off
+   * (back that state up by other means then).
+   * @default {} (daily, keep 7 daily and 4 weekly) when a service of the site keeps state
+   */
+  state?: StateBackup | false;
   /** @default undefined (no Velero) */
   velero?: VeleroBackup;
 }
@@ -574,10 +625,12 @@ export interface MonitoringService {
    */
   agentPsk: Secret;
   /**
-   * How old the last good etcd backup may grow before a problem is raised,
-   * in hours (the time issue 21's backups write into
-   * `/var/lib/airgap/backup/etcd-last-success` on the etcd members).
-   * @default 26
+   * How old the last good backup may grow before a problem is raised, in
+   * hours: the etcd snapshots (the newest from any member) and each host's
+   * service state, as the backups record them on the backup host
+   * (`<backups.path>/status/<repository>/last-success`). Set it above the
+   * longest backup schedule's period.
+   * @default 26 (when the site has backups)
    */
   backupMaxAgeHours?: number;
 }

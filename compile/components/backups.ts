@@ -8,10 +8,11 @@
  */
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import type { BackupRetention, BackupsService, EtcdBackup, Site, VeleroBackup } from "../../dsl/index.js";
+import { createHash } from "node:crypto";
+import type { BackupRetention, BackupsService, EtcdBackup, Site, StateBackup, VeleroBackup } from "../../dsl/index.js";
 import type { Context } from "../model/context.js";
 import { isKubernetes, resolveSecret, type CoreModel, type HostModel, type SecretModel } from "../model/site.js";
-import { secretExpression, type Component } from "./component.js";
+import { secretExpression, type Component, type FreshnessExport, type Linked, type LinkedState, type StateExport } from "./component.js";
 import { imageModel, type RegistryImageModel } from "./registry.js";
 import { flag } from "../model/context.js";
 import { GENERATED, toYaml } from "../emit/yaml.js";
@@ -47,19 +48,54 @@ export interface VeleroModel {
   fileSystemBackup: boolean;
 }
 
+/** The service-state backups' settings (`backups.state`); which hosts and paths comes from the linked site. */
+export interface StateBackupModel {
+  schedule: string;
+  check: string;
+  retention: RetentionModel;
+  /** Whether the site file wrote `state: {…}` (then a site with no state to keep is an error, AG182). */
+  explicit: boolean;
+}
+
 export interface BackupsModel {
   host: HostModel;
   password: SecretModel;
-  /** Absolute folder on the backup host: the SFTP account's chroot; each repository a folder under it. */
+  /** Absolute folder on the backup host: the SFTP accounts' chroot; each repository a folder under it. */
   path: string;
   etcd?: EtcdBackupModel;
+  /** Undefined: `state: false`. */
+  state?: StateBackupModel;
   velero?: VeleroModel;
+  /** The site file's value, where whole-site errors point. */
+  config: BackupsService;
 }
 
-/** The SFTP-only account on the backup host the members log in as. */
+/** The SFTP-only account on the backup host the etcd members log in as. */
 export const BACKUP_USER = "airgap-backup";
-/** The etcd repository, as a path inside the account's chroot. */
+/** The group of every backup account: sshd's `Match Group` limits its members to SFTP in the chroot. */
+export const BACKUP_GROUP = "airgap-backup";
+/** The etcd repository, as a path inside the accounts' chroot. */
 export const ETCD_REPOSITORY = "/etcd";
+/** Folder of the accounts' authorized keys on the backup host (root's, outside the chroot): one file per account. */
+export const BACKUP_KEYS_DIR = "/etc/airgap/backup-server/keys";
+/** Folder inside the chroot where each repository's account records its last good backup (`status/<repository>/last-success`). */
+export const STATUS_DIR = "status";
+
+/**
+ * The backup host's account of a host's service-state repository:
+ * `airgap-state-<host>` when it fits a user name (32 characters), else
+ * `airgap-state-` and 12 hex digits of the name's SHA-256. One account per
+ * host: its key reaches its own repository only.
+ */
+export function stateAccount(host: string): string {
+  const plain = `airgap-state-${host}`;
+  return plain.length <= 32 ? plain : `airgap-state-${createHash("sha256").update(host).digest("hex").slice(0, 12)}`;
+}
+
+/** A host's service-state repository, as a path inside the accounts' chroot (host names are DNS labels). */
+export function stateRepository(host: string): string {
+  return `/state-${host}`;
+}
 const DEFAULT_RETENTION: RetentionModel = { daily: 7, weekly: 4 };
 const SAFE_PATH = /^\/[A-Za-z0-9._\/-]+$/;
 /** S3 bucket names (AWS's rules, which S3-compatible stores follow): 3-63 lower-case letters, digits, `.`, `-`. */
@@ -101,7 +137,7 @@ export function cronProblem(expr: unknown): string | undefined {
 }
 
 /** The retention rules of `r`, reporting each invalid one (AG212); undefined when there is none to apply. */
-function resolveRetention(ctx: Context, owner: EtcdBackup, r: BackupRetention | undefined): RetentionModel | undefined {
+function resolveRetention(ctx: Context, owner: EtcdBackup | StateBackup, r: BackupRetention | undefined): RetentionModel | undefined {
   if (r === undefined) return DEFAULT_RETENTION;
   const out: RetentionModel = {};
   let bad = false;
@@ -171,6 +207,79 @@ function resolveEtcd(ctx: Context, core: CoreModel, site: Site, s: BackupsServic
   const layout = deployment === "kubeadm" ? "kubeadm" : "host"; // another value is the kubespray component's error (AG093)
   if (!ok || !retention) return undefined;
   return { members, schedule, check, retention, layout };
+}
+
+/** The calendar expressions `keys` of `opts` (AG211), each with its default; undefined when one is wrong. */
+function calendars<K extends "schedule" | "check">(ctx: Context, opts: Partial<Record<K, string>>, defaults: Record<K, string>, what: string): Record<K, string> | undefined {
+  const out = {} as Record<K, string>;
+  let ok = true;
+  for (const key of Object.keys(defaults) as K[]) {
+    const value = opts[key] ?? defaults[key];
+    const problem = calendarProblem(value);
+    if (problem) {
+      ctx.error("AG211", `${what} ${key} ${JSON.stringify(value)} is not a systemd calendar expression: ${problem}`, opts, key,
+        'write it as OnCalendar= takes it (check with `systemd-analyze calendar "EXPR"`): "daily", "*-*-* 02:30:00", "Mon..Fri 01:00"');
+      ok = false;
+    } else out[key] = value;
+  }
+  return ok ? out : undefined;
+}
+
+/**
+ * `backups.state`: its schedule, check and retention (AG211, AG212), and the
+ * operator's `extra` paths as a state export of this component (AG184 for
+ * a host that is not one, AG185 for a path that is not absolute and plain).
+ */
+function resolveState(ctx: Context, core: CoreModel, s: BackupsService, backupHost: string): { model?: StateBackupModel; extra: StateExport[] } {
+  const v = s.state;
+  if (v === false) return { extra: [] };
+  if (v !== undefined && (typeof v !== "object" || v === null || Array.isArray(v))) {
+    ctx.error("AG184", `backups.state is ${JSON.stringify(v)}: it is settings ({ schedule, retention, check, extra }) or false`, s, "state",
+      "leave it out for the defaults, or write state: false to turn the service-state backups off");
+    return { extra: [] };
+  }
+  const opts: StateBackup = v ?? {};
+  const times = calendars(ctx, opts as Partial<Record<"schedule" | "check", string>>, { schedule: "daily", check: "weekly" }, "the service-state backups'");
+  const retention = resolveRetention(ctx, opts, opts.retention);
+  const extra: StateExport[] = [];
+  const list = opts.extra ?? [];
+  if (!Array.isArray(list)) {
+    ctx.error("AG184", "backups.state.extra is a list of { on, paths }", opts, "extra", 'extra: [{ on: "gitlab1", paths: ["/srv/gitlab/backups"] }]');
+  } else {
+    list.forEach((e, i) => {
+      const host = core.hosts.find((h) => h.name === e?.on);
+      if (!host) {
+        if (!core.declaredHosts.has(String(e?.on))) {
+          ctx.error("AG184", `the extra state paths are on ${JSON.stringify(e?.on)}, which is not a host of the site`, e ?? list, e ? "on" : i,
+            `hosts: ${core.hosts.map((h) => h.name).join(", ")}`);
+        }
+        return;
+      }
+      if (host.name === backupHost) {
+        ctx.error("AG183", `the extra state paths are on the backup host "${host.name}": their backup would be lost with it`, e, "on",
+          "keep them on another host, or back the backup host up by other means");
+        return;
+      }
+      const paths = Array.isArray(e.paths) ? e.paths : [];
+      if (paths.length === 0) ctx.error("AG185", `no paths to keep on ${host.name}`, e, Array.isArray(e.paths) ? "paths" : "on", 'paths: ["/srv/data"]');
+      let ok = paths.length > 0;
+      paths.forEach((p, j) => {
+        if (typeof p !== "string" || !SAFE_PATH.test(p) || path.posix.normalize(p) !== p || p === "/" || p.endsWith("/") || p.split("/").includes("..")) {
+          ctx.error("AG185", `${JSON.stringify(p)} is not a path the backups can keep`, paths, j,
+            'an absolute, normalised path of letters, digits, ".", "_", "-", not "/" (restic stores it as it is), e.g. "/srv/data"');
+          ok = false;
+        } else if (paths.indexOf(p) !== j) {
+          ctx.error("AG185", `${JSON.stringify(p)} is listed twice for ${host.name}`, paths, j);
+          ok = false;
+        }
+      });
+      if (ok) {
+        extra.push({ name: "extra", hosts: [host], paths, what: `the site's own paths (${paths.join(", ")}; backups.state.extra)`, restore: "copy what you need from DIR back into place" });
+      }
+    });
+  }
+  if (!times || !retention) return { extra };
+  return { model: { ...times, retention, explicit: v !== undefined }, extra };
 }
 
 function resolveVelero(ctx: Context, site: Site, s: BackupsService): VeleroModel | undefined {
@@ -250,6 +359,17 @@ function resolveVelero(ctx: Context, site: Site, s: BackupsService): VeleroModel
     endpoint: endpoint.href.replace(/\/$/, ""), bucket: v.bucket, region, accessKey: keys.accessKey!, secretKey: keys.secretKey!, schedule, ttl,
     image: images.image!, plugin: images.plugin!, fileSystemBackup,
   };
+}
+
+/** The linked state the backups keep, per host (the site's host order), each host's kinds in component order. */
+export function stateByHost(site: Linked): { host: HostModel; items: LinkedState[] }[] {
+  const out = new Map<string, { host: HostModel; items: LinkedState[] }>();
+  for (const x of site.state) {
+    const e = out.get(x.host.name) ?? { host: x.host, items: [] };
+    e.items.push(x);
+    out.set(x.host.name, e);
+  }
+  return [...out.values()];
 }
 
 /** `restic forget` flags of a retention (`--keep-daily 7`), in restic's order. */
@@ -350,10 +470,15 @@ export const backups: Component<BackupsModel> = {
       pathOk = false;
     }
     const etcd = resolveEtcd(ctx, core, site, s);
+    const state = resolveState(ctx, core, s, String(s.on));
     const velero = resolveVelero(ctx, site, s);
     if (!host || !password || !pathOk) return undefined;
+    const freshness: FreshnessExport[] = [
+      ...(etcd ? [{ host, what: "etcd snapshots", file: `${dir}/${STATUS_DIR}${ETCD_REPOSITORY}/last-success` }] : []),
+      ...(state.model ? [{ host, what: "service state of {host}", file: `${dir}/${STATUS_DIR}/state-{host}/last-success`, perStateHost: true }] : []),
+    ];
     return {
-      model: { host, password, path: dir, etcd, velero },
+      model: { host, password, path: dir, etcd, state: state.model, velero, config: s },
       exports: {
         plays: [
           // On the backup host once it installs from the site (any host, admin or not: so in nodes.yml).
@@ -361,24 +486,47 @@ export const backups: Component<BackupsModel> = {
           ...(etcd
             ? [{ playbook: "nodes" as const, name: "Etcd snapshots into the backup host", hosts: "airgap_etcd_backup", role: "etcd_backup", after: ["repo_client", "backup_server"] }]
             : []),
+          ...(state.model
+            ? [{ playbook: "nodes" as const, name: "Service state into the backup host", hosts: "airgap_state_backup", role: "state_backup", after: ["repo_client", "backup_server"] }]
+            : []),
         ],
+        ...(state.extra.length ? { state: state.extra } : {}),
+        freshness,
         // Velero's S3 keys are read by the runbook's commands (kubectl create secret), never by a playbook.
         secrets: [password],
         ...(velero ? { images: [velero.image, velero.plugin].map((i) => ({ source: i.source, target: i.target })) } : {}),
       },
     };
   },
+  /** The backup host must not hold the state it keeps (AG183); `state: {…}` needs state to keep (AG182). */
+  validate(ctx, m, site) {
+    if (!m.state) return;
+    const held = site.state.filter((x) => x.host.name === m.host.name && x.service !== "backups");
+    if (held.length) {
+      ctx.error("AG183", `the backup host "${m.host.name}" holds service state itself (${[...new Set(held.map((x) => x.name))].join(", ")}): its backup would be lost with it`, m.config, "on",
+        "place the backups on a host that holds no service state (a plain host of the site), or write state: false and back that host up by other means");
+    }
+    if (m.state.explicit && site.state.length === 0) {
+      ctx.error("AG182", "service-state backups on a site whose services keep no state of their own", m.config, "state",
+        "leave state out (nothing to keep), or list paths of your own in state.extra");
+    }
+  },
   emit(m, site, out) {
     out.addGroup("airgap_backup_servers", [m.host.name]);
     const members = m.etcd?.members ?? [];
+    const state = m.state ? stateByHost(site) : [];
     out.addVars("airgap_backup_servers", {
       airgap_backup_server_path: m.path,
-      airgap_backup_server_user: BACKUP_USER,
-      airgap_backup_server_repositories: m.etcd ? [ETCD_REPOSITORY.slice(1)] : [],
-      airgap_backup_server_clients: members.map((h) => h.address),
+      airgap_backup_server_group: BACKUP_GROUP,
+      airgap_backup_server_keys_dir: BACKUP_KEYS_DIR,
+      // One account per repository; a key is accepted from its host's address only.
+      airgap_backup_server_accounts: [
+        ...(m.etcd ? [{ user: BACKUP_USER, repository: ETCD_REPOSITORY.slice(1), clients: members.map((h) => h.address) }] : []),
+        ...state.map(({ host }) => ({ user: stateAccount(host.name), repository: stateRepository(host.name).slice(1), clients: [host.address] })),
+      ],
     });
     const lines: string[] = [
-      `${m.host.name} holds the backups: restic repositories under ${m.path}, reached over SFTP by the account ${BACKUP_USER} only (chrooted to ${m.path}, no shell, no forwarding, its key accepted from the etcd members' addresses only). restic encrypts them with the site's backup password: keep a copy of it outside the site's hosts; without it no backup can be read.`,
+      `${m.host.name} holds the backups: restic repositories under ${m.path}, each reached over SFTP by an account of its own (group ${BACKUP_GROUP}: chrooted to ${m.path}, no shell, no forwarding, each key accepted from its host's address only, each repository 0700 to its account). restic encrypts them with the site's backup password: keep a copy of it outside the site's hosts; without it no backup can be read. Each repository's account records the time of its last good backup in ${m.path}/${STATUS_DIR}/<repository>/last-success (seconds since the epoch), which monitoring reads.`,
     ];
     if (m.etcd) {
       const e = m.etcd;
@@ -388,7 +536,9 @@ export const backups: Component<BackupsModel> = {
         airgap_etcd_backup_server_host: m.host.name,
         airgap_etcd_backup_server_port: m.host.sshPort,
         airgap_etcd_backup_user: BACKUP_USER,
+        airgap_etcd_backup_authorized_keys: `${BACKUP_KEYS_DIR}/${BACKUP_USER}`,
         airgap_etcd_backup_repository: ETCD_REPOSITORY,
+        airgap_etcd_backup_status: `/${STATUS_DIR}${ETCD_REPOSITORY}/last-success`,
         airgap_etcd_backup_schedule: e.schedule,
         airgap_etcd_backup_check_schedule: e.check,
         airgap_etcd_backup_retention: e.retention,
@@ -400,12 +550,42 @@ export const backups: Component<BackupsModel> = {
       const keep = RETENTION_KEYS.filter((k) => e.retention[k] !== undefined).map((k) => `${e.retention[k]} ${k}`).join(" + ");
       lines.push(
         `etcd snapshots: a systemd timer (airgap-etcd-backup.timer, OnCalendar=${e.schedule}) on every etcd member (${members.map((h) => h.name).join(", ")}); the first member in that order whose etcd is healthy takes \`etcdctl snapshot save\` over TLS (Kubespray's ${e.layout === "host" ? "/etc/ssl/etcd/ssl/admin-<host>.pem" : "/etc/kubernetes/ssl/etcd/server.crt"} certificates), checks it with \`etcdutl snapshot status\`, stores it with \`restic backup --stdin\` into ${ETCD_REPOSITORY.slice(1)} and applies the retention (keep ${keep}: \`restic forget --prune ${forgetArgs(e.retention).join(" ")}\`). A second timer (airgap-etcd-backup-check.timer, OnCalendar=${e.check}) runs \`restic check\`.`,
-        "The time of the last good etcd backup, in seconds since the epoch, is in /var/lib/airgap/backup/etcd-last-success on the member that made it (monitoring takes the newest across the members). A snapshot that fails its check, or a run killed on the way, never updates it and leaves no restic snapshot.",
+        `The time of the last good etcd backup, in seconds since the epoch, is in /var/lib/airgap/backup/etcd-last-success on the member that made it and in ${m.path}/${STATUS_DIR}${ETCD_REPOSITORY}/last-success on ${m.host.name} (whichever member made it: monitoring reads this one). A snapshot that fails its check, or a run killed on the way, never updates them and leaves no restic snapshot.`,
         "Kubespray installs etcd after site.yml: the timers fail (and say why in `journalctl -u airgap-etcd-backup`) until cluster.yml has run; run `site.yml --tags backups` after cluster.yml so the first backup is made and the repository checked at once.",
         `List the snapshots on an etcd member: \`airgap-etcd-backup snapshots\`. Back up now: \`systemctl start airgap-etcd-backup.service\`.`,
         "Restore etcd (the whole cluster, from one snapshot), in the order the etcd and Kubernetes documentation give: `ansible-playbook playbooks/restore-etcd.yml` restores the newest snapshot; `-e airgap_etcd_backup_snapshot=ID` another. It checks the snapshot on every member first (`etcdutl snapshot status`), then moves the kube-apiserver static pod manifest aside on every control-plane host (the API servers stop), stops etcd on every member, restores the snapshot on each with its own name, peer URL and the initial cluster read from its configuration (" +
           (e.layout === "host" ? "/etc/etcd.env" : "/etc/kubernetes/manifests/etcd.yaml") +
           "), keeps the old data folder beside it (`<data-dir>.before-restore-<time>`), starts etcd on every member, waits for `etcdctl endpoint health --cluster` to report every member healthy, then puts the API servers back. Restart kubelet, kube-scheduler and kube-controller-manager afterwards so they read the restored state.",
+      );
+    }
+    if (m.state && state.length) {
+      const st = m.state;
+      out.addGroup("airgap_state_backup", state.map(({ host }) => host.name));
+      out.addVars("airgap_state_backup", {
+        airgap_state_backup_server: m.host.address,
+        airgap_state_backup_server_host: m.host.name,
+        airgap_state_backup_server_port: m.host.sshPort,
+        airgap_state_backup_keys_dir: BACKUP_KEYS_DIR,
+        airgap_state_backup_schedule: st.schedule,
+        airgap_state_backup_check_schedule: st.check,
+        airgap_state_backup_retention: st.retention,
+        airgap_state_backup_password: secretExpression(m.password),
+      });
+      for (const { host, items } of state) {
+        out.addHostVars(host.name, {
+          airgap_state_backup_user: stateAccount(host.name),
+          airgap_state_backup_repository: stateRepository(host.name),
+          airgap_state_backup_status: `/${STATUS_DIR}${stateRepository(host.name)}/last-success`,
+          airgap_state_backup_items: items.map((x) => ({ name: x.name, paths: x.paths, ...(x.dump ? { dump: x.dump } : {}) })),
+        });
+      }
+      const keep = RETENTION_KEYS.filter((k) => st.retention[k] !== undefined).map((k) => `${st.retention[k]} ${k}`).join(" + ");
+      lines.push(
+        `Service state (what no bundle rebuilds): a systemd timer (airgap-state-backup.timer, OnCalendar=${st.schedule}) on each host holding some stores it with \`restic backup\` into that host's own repository on ${m.host.name} (state-<host>, its own account and key), one snapshot per kind of state (tag airgap-state plus its name), then applies the retention per kind (keep ${keep}: \`restic forget --prune --group-by host,tags ${forgetArgs(st.retention).join(" ")}\`); airgap-state-backup-check.timer (OnCalendar=${st.check}) runs \`restic check\`. The package repositories, the registry, the charts and the Go modules come back from the bundles (\`airgap import\`, then site.yml), so they are not in these backups.`,
+        ...state.flatMap(({ host, items }) => items.map((x) => `- ${x.name} on ${host.name}: ${x.what}${x.dump ? ` (dumped first: \`${[...x.dump.argv, "DIR"].join(" ")}\` as ${x.dump.user})` : ""}.`)),
+        "Restore one kind (the newest snapshot, or `--snapshot ID` from `airgap-state-backup snapshots NAME`) on its host, while the host still has its key: `airgap-state-backup restore NAME --target /root/restore-NAME` writes it under that folder at its original paths (DIR below is that folder) and prints the folder a dump is in. " +
+          `A rebuilt host has lost its key (and, for the repository host, the site's packages are not served yet): on ${m.host.name}, as root, \`restic -r ${m.path}/state-HOST restore latest --host HOST --tag airgap-state,NAME --target /root/restore-NAME\` (restic asks for the site's backup password; ${m.host.name} never stores it; the backup host's role installs restic for this), then copy DIR to the rebuilt host before site.yml runs there. Then:`,
+        ...state.flatMap(({ host, items }) => items.map((x) => `- ${x.name} on ${host.name}: ${x.restore}.`)),
       );
     }
     if (m.velero) {

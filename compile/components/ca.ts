@@ -23,6 +23,9 @@ export function caNameConstraints(site: Linked): string[] {
   return [`DNS:${site.core.domain}`, ...site.core.networks.map((n) => `IP:${n.cidr}`)];
 }
 
+/** The CA's folder on its host: roles/ca's airgap_ca_dir default. */
+export const CA_DIR = "/etc/airgap/ca";
+
 const PEM_CERTIFICATE = /^-----BEGIN CERTIFICATE-----\r?\n[\s\S]+?\r?\n-----END CERTIFICATE-----\s*$/;
 
 export const ca: Component<CaComponentModel> = {
@@ -51,7 +54,13 @@ export const ca: Component<CaComponentModel> = {
       { playbook: "nodes" as const, name: "Trust in the site CA", hosts: "all", role: "ca_trust", after: ["resolver"] },
     ];
     const provided = model.certificatePem !== undefined && core.ca.key !== undefined;
-    return { model, exports: { plays, secrets: provided ? [core.ca.key!] : [] } };
+    // A CA made here exists nowhere else: losing its key means new certificates and new trust on every host and client.
+    const state = provided ? [] : [{
+      name: "ca", hosts: "ca" as const, paths: [CA_DIR],
+      what: `the site CA's certificate and private key (${CA_DIR}; restic encrypts it)`,
+      restore: `before site.yml runs on a rebuilt CA host, copy DIR${CA_DIR} back to ${CA_DIR} (root; private/ 0700, private/ca.key 0600): the ca role then keeps it instead of making a new CA`,
+    }];
+    return { model, exports: { plays, secrets: provided ? [core.ca.key!] : [], state } };
   },
   emit(m, site, out) {
     const host = site.caHost!;

@@ -99,6 +99,58 @@ export interface RegistryImage {
 }
 
 /**
+ * State a service keeps on its hosts that no bundle rebuilds (users, uploads,
+ * private keys): the site's backups keep it (`services.backups.state`,
+ * docs/backups.md "Service state") when the site has them.
+ */
+export interface StateExport {
+  /** Short name: a restic tag and the name in the runbook (lower-case letters, digits, `-`). */
+  name: string;
+  /**
+   * Hosts holding it (each backs its own copy up), or `"ca"`: the host of
+   * the site CA, known once the site is linked (`Linked.caHost`).
+   */
+  hosts: HostModel[] | "ca";
+  /** Absolute paths of what is kept (folders or files). */
+  paths: string[];
+  /**
+   * A consistent copy made by the service's own tool instead of reading
+   * `paths` live: `argv` with a new empty folder appended, run as `user`;
+   * that folder is stored instead of `paths`.
+   */
+  dump?: { argv: string[]; user: string };
+  /** What it holds that no bundle rebuilds (the runbook says it). */
+  what: string;
+  /** How to put it back from the folder `airgap-state-backup restore` wrote (`DIR`), for the runbook. */
+  restore: string;
+}
+
+/** A state export placed on one host (`Linked.state`). */
+export interface LinkedState extends Omit<StateExport, "hosts"> {
+  host: HostModel;
+  /** The component that exported it. */
+  service: string;
+}
+
+/**
+ * A file whose content is the time (seconds since the epoch) of the last
+ * success of something the site does on a schedule: monitoring raises a
+ * problem when it grows too old (`monitoring.backupMaxAgeHours`).
+ */
+export interface FreshnessCheck {
+  /** The host whose agent reads `file`. */
+  host: HostModel;
+  /** What the time is of, in the trigger's name (`"etcd snapshots"`). */
+  what: string;
+  file: string;
+}
+
+/** A freshness check as exported: one, or one per host holding service state (`{host}` replaced in `what` and `file`). */
+export interface FreshnessExport extends FreshnessCheck {
+  perStateHost?: boolean;
+}
+
+/**
  * What a component declares for the rest of the site. Every cross-service
  * fact comes from here; nothing reads another component's model.
  */
@@ -133,6 +185,10 @@ export interface Exports {
    * for the index host's CPython and platform (the controller's, as a rule).
    */
   python?: string[];
+  /** State of its own no bundle rebuilds, for the site's backups. */
+  state?: StateExport[];
+  /** Times of last success that monitoring watches. */
+  freshness?: FreshnessExport[];
 }
 
 /** A component's resolution: its typed model and its exports. */
@@ -168,6 +224,10 @@ export interface Linked {
   registryPush?: { name: string; password: SecretModel };
   /** Python requirements the services need in the site's index (each once, in component order). */
   python: string[];
+  /** Every service's state, per host (hosts in the site's order, then the components' order). */
+  state: LinkedState[];
+  /** Times of last success to watch, `perStateHost` ones expanded over the hosts of `state`. */
+  freshness: FreshnessCheck[];
 }
 
 /** What a component adds to the compiled project. */

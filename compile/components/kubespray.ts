@@ -18,7 +18,7 @@ import { truthy } from "../kubespray/condition.js";
 import { loadCatalogue, readCatalogueFile, shippedReleases, type Catalogue } from "../kubespray/catalogue.js";
 import { CA_PATHS_VAR, caPaths, findLeaks, offlineVars, outsideVariables, resolveRefs, type Leak } from "../kubespray/offline.js";
 import { sourceCommit, sourcePath } from "../kubespray/source.js";
-import { secretExpression, type Component } from "./component.js";
+import { secretExpression, type Component, type StateExport } from "./component.js";
 
 export interface KubesprayModel {
   version: string;
@@ -288,6 +288,28 @@ function leakMessage(l: Leak): string {
   return l.kind === "variable" ? `${l.what} sends Kubespray outside the site: ${l.from}` : `Kubespray would fetch ${l.what} from ${l.from}`;
 }
 
+/** Kubespray's certificate folders (its kube_cert_dir and etcd_cert_dir defaults). */
+export const KUBE_CERT_DIR = "/etc/kubernetes/ssl";
+export const ETCD_CERT_DIR = "/etc/ssl/etcd/ssl";
+
+/**
+ * The cluster's certificate authorities, which no bundle rebuilds: an etcd
+ * snapshot restored onto rebuilt control-plane hosts needs the same CA and
+ * service-account keys (Kubernetes' "Backing up an etcd cluster").
+ */
+function kubesprayState(core: CoreModel, etcd: "host" | "kubeadm"): StateExport[] {
+  const restore = (dir: string) => `before Kubespray's cluster.yml rebuilds the host, copy DIR${dir} back to ${dir} (root, keys 0600), so that it reuses these authorities`;
+  return [
+    {
+      name: "kubernetes-pki", hosts: core.hosts.filter((h) => h.roles.includes("control-plane")), paths: [KUBE_CERT_DIR], restore: restore(KUBE_CERT_DIR),
+      what: `the cluster's CA, front-proxy CA and service-account keys (${KUBE_CERT_DIR}${etcd === "kubeadm" ? ", with etcd's CA under etcd/" : ""})`,
+    },
+    ...(etcd === "host"
+      ? [{ name: "etcd-pki", hosts: core.hosts.filter((h) => h.roles.includes("etcd")), paths: [ETCD_CERT_DIR], restore: restore(ETCD_CERT_DIR), what: `etcd's CA and the members' certificates (${ETCD_CERT_DIR})` }]
+      : []),
+  ];
+}
+
 export const kubespray: Component<KubesprayModel> = {
   key: "kubespray",
   resolve(ctx: Context, core: CoreModel, site: Site) {
@@ -426,6 +448,7 @@ export const kubespray: Component<KubesprayModel> = {
         plays: [{ playbook: "nodes", name: "Kubespray's node packages", hosts: "airgap_kubespray_nodes", role: "kubespray_node", after: ["repo_client"] }],
         // The Ansible controller that runs Kubespray installs them from the site's index.
         python: catalogue.controller?.requirements ?? [],
+        state: kubesprayState(core, model.etcdDeployment),
       },
     };
   },

@@ -30,7 +30,7 @@ export interface MonitoringModel {
   adminPassword: SecretModel;
   databasePassword: SecretModel;
   agentPsk: SecretModel;
-  /** Hours after which a missing fresh etcd backup is a problem; undefined: no backup check. */
+  /** Hours after which a missing fresh backup is a problem; undefined: the default when the site has backups to watch. */
   backupMaxAgeHours?: number;
   /** Hosts whose agent the server polls (every host of the site). */
   agents: HostModel[];
@@ -42,8 +42,8 @@ export const MONITORING_DEFAULT_PORT = 8445;
 export const ZABBIX_AGENT_PORT = 10050;
 /** Zabbix server's trapper port (the frontend, on the loopback). */
 export const ZABBIX_SERVER_PORT = 10051;
-/** Where issue 21's backups write the epoch seconds of the last good etcd snapshot, on the etcd members. */
-export const BACKUP_FRESHNESS_FILE = "/var/lib/airgap/backup/etcd-last-success";
+/** `backupMaxAgeHours` when the site has backups to watch and the site file leaves it out (a daily backup, two hours late). */
+export const DEFAULT_BACKUP_MAX_AGE_HOURS = 26;
 
 const MAIL_ADDRESS = /^([a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9])?)@([^@]+)$/;
 
@@ -129,7 +129,7 @@ export const monitoring: Component<MonitoringModel> = {
     const hours = s.backupMaxAgeHours;
     if (hours !== undefined && (typeof hours !== "number" || !Number.isInteger(hours) || hours < 1 || hours > 24 * 90)) {
       ctx.error("AG226", `backupMaxAgeHours ${JSON.stringify(hours)} is not a whole number of hours from 1 to 2160`, s, "backupMaxAgeHours",
-        "the age in hours after which a missing fresh etcd backup is a problem, e.g. 26 for a daily backup");
+        "the age in hours after which a missing fresh backup is a problem, e.g. 26 for a daily backup");
     }
     if (!host || !adminPassword || !databasePassword || !agentPsk) return undefined;
     const frontend = claimPort(ctx, host, port, "tcp", "monitoring", allow, s, s.port !== undefined ? "port" : "on", { setting: "services.monitoring.port" });
@@ -186,6 +186,8 @@ export const monitoring: Component<MonitoringModel> = {
       .sort((a, b) => compareText(a.service, b.service) || a.port - b.port);
     const servicePorts = (service: string) => site.ports.filter((p) => p.service === service && p.allow !== "loopback");
     const etcd = site.exports.has("kubespray") ? core.hosts.filter((h) => h.roles.includes("etcd")).map((h) => h.name) : [];
+    const freshness = site.freshness.map((f) => ({ host: f.host.name, what: f.what, file: f.file }));
+    const maxAge = m.backupMaxAgeHours ?? DEFAULT_BACKUP_MAX_AGE_HOURS;
     const dnsNames = [...site.names.keys()].map((n) => ({ name: `${n}.${core.domain}`, address: site.names.get(n)! }))
       .concat(core.hosts.map((h) => ({ name: h.fqdn, address: h.address })))
       .sort((a, b) => compareText(a.name, b.name));
@@ -202,6 +204,7 @@ export const monitoring: Component<MonitoringModel> = {
         address: h.address,
         groups: [...new Set(["airgap", ...h.roles.map((r) => `airgap-${r}`)])],
         etcd: etcd.includes(h.name),
+        ...(freshness.some((f) => f.host === h.name) ? { backups: true } : {}),
       })),
       airgap_zabbix_config_recipients: m.recipients,
       airgap_zabbix_config_smtp: site.endpoints.smtp ?? "",
@@ -213,8 +216,9 @@ export const monitoring: Component<MonitoringModel> = {
       airgap_zabbix_config_dns_servers: servicePorts("dns").filter((p) => p.protocol === "udp").map((p) => p.host.address),
       airgap_zabbix_config_dns_names: dnsNames,
       airgap_zabbix_config_tls_fronts: tlsFronts,
-      airgap_zabbix_config_backup_max_age: m.backupMaxAgeHours !== undefined ? m.backupMaxAgeHours * 3600 : 0,
-      airgap_zabbix_config_backup_file: BACKUP_FRESHNESS_FILE,
+      airgap_zabbix_config_backup_max_age: freshness.length ? maxAge * 3600 : 0,
+      // Read on the host that holds the backups, whichever member or host made them (docs/backups.md).
+      airgap_zabbix_config_freshness: freshness,
     });
     out.runbook.push({
       title: "Monitoring",
@@ -222,7 +226,7 @@ export const monitoring: Component<MonitoringModel> = {
         `Zabbix 6.0 on ${server.name}: ${m.url} (nginx, TLS with a certificate from the site CA), open to ${m.allow.join(", ")} only; log in as Admin with the password the site refers to (guest is off).`,
         `Zabbix agent 2 on every host (port ${ZABBIX_AGENT_PORT}, PSK identity ${core.name}-agent): it answers ${server.interfaces.map((i) => i.address).join(", ")} only, encrypted.`,
         `Alerts (problems and recoveries) are mailed through the site relay ${site.endpoints.smtp ?? "(none)"} to ${m.recipients.join(", ")}${m.webhook ? `, and posted to the chat webhook ${m.webhook.url}` : ""}.`,
-        `Checks: each host's Linux template; chrony's offset and reachable sources; the site's names on its DNS servers; HTTPS and certificate expiry of ${tlsFronts.map((f) => `${f.name}:${f.port}`).join(", ") || "no front"}${m.backupMaxAgeHours !== undefined && etcd.length ? `; the age of the last good etcd backup on ${etcd.join(", ")} (at most ${m.backupMaxAgeHours} h)` : ""}.`,
+        `Checks: each host's Linux template; chrony's offset and reachable sources; the site's names on its DNS servers; HTTPS and certificate expiry of ${tlsFronts.map((f) => `${f.name}:${f.port}`).join(", ") || "no front"}${freshness.length ? `; the age of the last good backup (at most ${maxAge} h) of ${freshness.map((f) => `${f.what} (${f.file} on ${f.host})`).join(", ")}` : ""}.`,
       ],
     });
   },

@@ -41,6 +41,11 @@ export interface PypiModel {
 
 export const DEFAULT_INDEX = "https://pypi.org/simple/";
 
+/** devpi's venv, server folder and account: roles/pypi_server's defaults (test/compile/state.test.ts reads them there). */
+export const DEVPI_VENV = "/opt/airgap/devpi";
+export const DEVPI_SERVERDIR = "/var/lib/airgap/devpi";
+export const DEVPI_ACCOUNT = "airgap-devpi";
+
 /** What devpi mode installs on the server from the bundle (into a venv, from the bundle's index only). */
 export const DEVPI_REQUIREMENTS = ["devpi-server"];
 /** What `web: true` adds to devpi's venv. */
@@ -171,6 +176,17 @@ export const pypi: Component<PypiModel> = {
           { playbook: "nodes", name: "Python clients (pip)", hosts: "airgap_pip_clients", role: "pip_client", after: ["repo_client", "ca_trust"] },
         ],
         endpoints: { "pip-index": url },
+        // devpi's users, indexes and uploads: devpi-export reads them in one read transaction at one serial (a live, consistent dump).
+        ...(mode === "devpi"
+          ? {
+              state: [{
+                name: "devpi", hosts: [host], paths: [DEVPI_SERVERDIR],
+                dump: { argv: [`${DEVPI_VENV}/bin/devpi-export`, "--serverdir", DEVPI_SERVERDIR], user: DEVPI_ACCOUNT },
+                what: `devpi's users, its index ${index} and what was uploaded to it (not only the bundles' packages), as devpi-export writes them`,
+                restore: `with airgap-devpi stopped and ${DEVPI_SERVERDIR} moved aside (an empty folder owned by ${DEVPI_ACCOUNT} in its place), as ${DEVPI_ACCOUNT}: \`${DEVPI_VENV}/bin/devpi-import --serverdir ${DEVPI_SERVERDIR} --no-root-pypi EXPORT\` (EXPORT: the export folder the restore prints), then site.yml (it makes devpi's login secret again and starts airgap-devpi)`,
+              }],
+            }
+          : {}),
         secrets: [rootPassword, uploader?.password].filter((x): x is SecretModel => !!x),
       },
     };

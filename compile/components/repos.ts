@@ -30,6 +30,8 @@ export interface ReposModel {
   trustedKeyFile?: string;
 }
 
+/** GnuPG home of the archive signing key: roles/repo_server's airgap_repo_server_gnupg_home default. */
+export const REPO_GNUPG_HOME = "/var/lib/airgap/repo-gnupg";
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.\-]*$/;
 
 /** The files_repo path of an upstream URL, as Kubespray's offline layout has it. */
@@ -156,6 +158,12 @@ export const repos: Component<ReposModel> = {
         ...(tls ? { tls: [{ name: "repo", host }] } : {}),
         plays,
         kubespray,
+        // The archive signing key every host's package manager trusts: a new one means every host must fetch it again before it installs anything.
+        state: [{
+          name: "repo-signing-key", hosts: [host], paths: [REPO_GNUPG_HOME],
+          what: `the package repositories' archive signing key (GnuPG home ${REPO_GNUPG_HOME})`,
+          restore: `before site.yml runs on the rebuilt host, copy DIR${REPO_GNUPG_HOME} back to ${REPO_GNUPG_HOME} (root, 0700): the hosts keep trusting the same key`,
+        }],
         // The site's own packages go to every host.
         packages: packages.length ? [{ hosts: core.hosts, deb: packages, rpm: packages, why: "repos.packages in the site file" }] : [],
       },

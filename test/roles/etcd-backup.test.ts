@@ -1,41 +1,13 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "../helpers.js";
 import { testEtcd } from "./etcd-harness.js";
 import { freePort, must, sh, tempDir, waitForPort } from "./registry-harness.js";
+import { startBackupHost, testSshd, type BackupHost } from "./sftp-harness.js";
 
 const TOOL = path.join(ROOT, "roles/etcd_backup/files/airgap_etcd_backup.py");
-const DROPIN = path.join(ROOT, "roles/backup_server/templates/airgap-backup.conf.j2");
-/** Where the private sshd (in its own mount namespace) sees the test's jail folder. */
-const JAIL = "/mnt/airgap-backup-jail";
-
-/**
- * OpenSSH's sshd for a private server on the loopback: /usr/sbin/sshd, else
- * Debian's openssh-server (with openssh-sftp-server and libwrap0) fetched
- * with `apt-get download` and unpacked into $TMPDIR/airgap-test-openssh (never
- * installed: this machine's own sshd is not touched). Undefined when neither can be had.
- */
-function testSshd(): { sshd: string; config: string; env: NodeJS.ProcessEnv } | undefined {
-  if (existsSync("/usr/sbin/sshd") && existsSync("/usr/share/openssh/sshd_config")) {
-    return { sshd: "/usr/sbin/sshd", config: "/usr/share/openssh/sshd_config", env: process.env };
-  }
-  const dir = path.join(os.tmpdir(), "airgap-test-openssh");
-  const root = path.join(dir, "root");
-  const libs = ["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu"].map((d) => path.join(root, d)).join(":");
-  const env = { ...process.env, LD_LIBRARY_PATH: libs };
-  if (!existsSync(path.join(root, "usr/sbin/sshd"))) {
-    mkdirSync(dir, { recursive: true });
-    const got = sh("apt-get", ["download", "openssh-server", "openssh-sftp-server", "libwrap0"], { cwd: dir });
-    if (got.code !== 0) return undefined;
-    for (const deb of readdirSync(dir).filter((f) => f.endsWith(".deb"))) must("dpkg-deb", ["-x", path.join(dir, deb), root]);
-  }
-  const sshd = path.join(root, "usr/sbin/sshd");
-  if (sh(sshd, ["-V"], { env }).stderr.indexOf("OpenSSH") < 0) return undefined;
-  return { sshd, config: path.join(root, "usr/share/openssh/sshd_config"), env };
-}
 
 /**
  * roles/etcd_backup's tool (files/airgap_etcd_backup.py), run as the timer
@@ -53,14 +25,13 @@ describe("etcd backups: snapshots from a real etcd cluster into restic over a ch
   this.timeout(15 * 60_000);
   let etcdDir: string;
   let tmp: string;
-  let jail: string | undefined;
-  let sshd: ChildProcess | undefined;
+  let server: BackupHost | undefined;
   const etcd = new Map<string, ChildProcess>();
   const members = ["node1", "node2", "node3"];
   const client = new Map<string, number>();
   const peer = new Map<string, number>();
   let sshPort = 0;
-  let user = "nobody";
+  const user = "airgap-backup";
 
   const conf = (m: string) => path.join(tmp, `${m}.json`);
   const ssl = () => path.join(tmp, "ssl");
@@ -119,6 +90,7 @@ describe("etcd backups: snapshots from a real etcd cluster into restic over a ch
       airgap_etcd_backup_bin_dir: etcdDir, airgap_etcd_backup_cert_dir: ssl(), airgap_etcd_backup_kube_cert_dir: "/etc/kubernetes/ssl",
       airgap_etcd_backup_conf_dir: tmp, airgap_etcd_backup_state_dir: "/var/lib/airgap/backup",
       airgap_etcd_backup_user: user, airgap_etcd_backup_server: "127.0.0.1", airgap_etcd_backup_server_port: sshPort, airgap_etcd_backup_repository: "/etcd",
+      airgap_etcd_backup_status: "/status/etcd/last-success",
     }));
     must("ansible-playbook", ["-i", path.join(tmp, "members.yml"), path.join(tmp, "config.yml"), "-e", `@${path.join(tmp, "config.json")}`], {
       env: { ...process.env, ANSIBLE_LOCALHOST_WARNING: "0", ANSIBLE_NOCOLOR: "1", ANSIBLE_INVENTORY_UNPARSED_WARNING: "0" },
@@ -140,22 +112,6 @@ describe("etcd backups: snapshots from a real etcd cluster into restic over a ch
     }
     etcdDir = testEtcd();
     tmp = tempDir("airgap-etcd-backup-");
-    // sshd's ChrootDirectory and StrictModes want every folder up to / owned
-    // by root and not writable by others (/tmp is), and sshd wants its
-    // privilege separation user and /run/sshd: it runs in a mount namespace of
-    // its own where a tmpfs on /mnt holds this folder (bound at JAIL), /run is
-    // a tmpfs and /etc/passwd a copy with an sshd user. Nothing of this
-    // machine's is changed.
-    jail = path.join(tmp, "jail");
-    const chroot = path.join(jail, "repos");
-    mkdirSync(path.join(chroot, "etcd"), { recursive: true });
-    chmodSync(jail, 0o755);
-    chmodSync(chroot, 0o755);
-    const uid = Number(must("id", ["-u", user]).trim());
-    const gid = Number(must("id", ["-g", user]).trim());
-    chownSync(path.join(chroot, "etcd"), uid, gid);
-    chmodSync(path.join(chroot, "etcd"), 0o700);
-
     // TLS as Kubespray lays it out for etcd_deployment_type host.
     mkdirSync(ssl());
     const o = (...args: string[]) => must("openssl", args, { cwd: ssl() });
@@ -197,45 +153,13 @@ describe("etcd backups: snapshots from a real etcd cluster into restic over a ch
       ].join("\n"));
     });
 
-    // The private sshd: Debian's sshd_config, its Include pointed at a folder
-    // holding the role's drop-in rendered by Ansible, on a loopback port.
-    sshPort = await freePort();
-    must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(jail, "host_key")]);
-    const dropins = path.join(jail, "sshd_config.d");
-    mkdirSync(dropins);
-    const authorized = path.join(jail, "authorized_keys");
-    const inJail = (p: string) => path.join(JAIL, path.relative(jail!, p));
-    writeFileSync(path.join(tmp, "render.yml"), JSON.stringify([{
-      hosts: "localhost", connection: "local", gather_facts: false,
-      tasks: [{ "ansible.builtin.template": { src: DROPIN, dest: path.join(dropins, "airgap-backup.conf"), mode: "0644" } }],
-    }]));
-    writeFileSync(path.join(tmp, "render.json"), JSON.stringify({
-      airgap_backup_server_user: user, airgap_backup_server_path: inJail(chroot), airgap_backup_server_authorized_keys: inJail(authorized),
-    }));
-    must("ansible-playbook", ["-i", "localhost,", path.join(tmp, "render.yml"), "-e", `@${path.join(tmp, "render.json")}`], {
-      env: { ...process.env, ANSIBLE_LOCALHOST_WARNING: "0", ANSIBLE_NOCOLOR: "1" },
-    });
-    const debian = readFileSync(ssh.config, "utf8");
-    assert.match(debian, /^Include \/etc\/ssh\/sshd_config\.d\/\*\.conf$/m, "Debian's sshd_config includes its drop-in folder at its top");
-    const config = [
-      `Port ${sshPort}`, "ListenAddress 127.0.0.1", `HostKey ${inJail(path.join(jail, "host_key"))}`, "PidFile none",
-      debian.replace(/^Include .*$/m, `Include ${inJail(dropins)}/*.conf`).replace(/^UsePAM yes$/m, "UsePAM no"),
-    ].join("\n");
-    writeFileSync(path.join(jail, "sshd_config"), config);
-    writeFileSync(path.join(tmp, "passwd"), `${readFileSync("/etc/passwd", "utf8")}sshd:x:64999:65534::/run/sshd:/usr/sbin/nologin\n`);
-    const ns = (...argv: string[]) => ["--mount", "--propagation", "private", "sh", "-c",
-      'set -e; mount -t tmpfs -o mode=755 tmpfs /mnt; mkdir -m 755 "$1"; mount --bind "$2" "$1"; mount --bind "$3" /etc/passwd; ' +
-      'mount -t tmpfs -o mode=755 tmpfs /run; mkdir -m 755 /run/sshd; shift 3; exec "$@"', "sh", JAIL, jail!, path.join(tmp, "passwd"), ...argv];
-    const t = sh("unshare", ns(ssh.sshd, "-t", "-f", inJail(path.join(jail, "sshd_config"))), { env: ssh.env });
-    assert.equal(t.code, 0, `sshd -t refuses Debian's config with the role's drop-in: ${t.stderr}`);
-    sshd = spawn("unshare", ns(ssh.sshd, "-D", "-e", "-f", inJail(path.join(jail, "sshd_config"))), { env: ssh.env, stdio: ["ignore", "ignore", openSync(path.join(tmp, "sshd.log"), "a")] });
-    await waitForPort(sshPort);
-
+    // The backup host: roles/backup_server's drop-in in Debian's sshd_config, the etcd account and its repository.
+    server = await startBackupHost(tmp, [{ user, repository: "etcd" }]);
+    sshPort = server.port;
     // An etcd member's key, restricted to its address as roles/etcd_backup writes it.
     must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "airgap-etcd-backup@node1", "-f", path.join(tmp, "id_ed25519")]);
-    writeFileSync(authorized, `restrict,from="127.0.0.1" ${readFileSync(path.join(tmp, "id_ed25519.pub"), "utf8")}`);
-    chmodSync(authorized, 0o644);
-    writeFileSync(path.join(tmp, "known_hosts"), `[127.0.0.1]:${sshPort} ${readFileSync(path.join(jail, "host_key.pub"), "utf8")}`);
+    server.authorize(user, readFileSync(path.join(tmp, "id_ed25519.pub"), "utf8"));
+    writeFileSync(path.join(tmp, "known_hosts"), server.knownHosts);
     writeFileSync(path.join(tmp, "restic-password"), "a throwaway repository password\n", { mode: 0o600 });
 
     // The tool's configuration for each member: roles/etcd_backup's template
@@ -264,7 +188,7 @@ describe("etcd backups: snapshots from a real etcd cluster into restic over a ch
 
   after(async function () {
     for (const m of [...etcd.keys()]) await stopEtcd(m);
-    if (sshd && sshd.exitCode === null) sshd.kill("SIGTERM");
+    server?.stop();
     if (tmp && !process.env.AIRGAP_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -317,6 +241,11 @@ describe("etcd backups: snapshots from a real etcd cluster into restic over a ch
     const last = Number(readFileSync(path.join(tmp, "state-node1/etcd-last-success"), "utf8"));
     assert.ok(last >= before && last <= Math.floor(Date.now() / 1000), `etcd-last-success ${last}`);
     assert.ok(!existsSync(path.join(tmp, "state-node2/etcd-last-success")), "the member that did not back up wrote a time");
+    // The same time on the backup host, where monitoring reads it (readable by its agent, the account's own).
+    const status = path.join(server!.chroot, "status/etcd/last-success");
+    assert.equal(Number(readFileSync(status, "utf8")), last);
+    assert.equal(statSync(status).mode & 0o777, 0o644);
+    assert.equal(statSync(status).uid, server!.uids.get(user));
     assert.deepEqual(readdirSync(path.join(tmp, "state-node1/work")), []);
     assert.match(toolOk("node1", "check"), /no errors were found/);
     assert.match(toolOk("node2", "check"), /node1 checks the repository/);
@@ -336,11 +265,18 @@ describe("etcd backups: snapshots from a real etcd cluster into restic over a ch
 
   it("with the first member's etcd down, the next healthy member takes the backup", async function () {
     const ids = snapshots().map((s) => s.id);
+    const status = path.join(server!.chroot, "status/etcd/last-success");
+    const node1Last = Number(readFileSync(path.join(tmp, "state-node1/etcd-last-success"), "utf8"));
+    await new Promise((r) => setTimeout(r, 1100)); // a later second than node1's
     await stopEtcd("node1");
     try {
       const out = toolOk("node2", "backup");
       assert.match(out, /stored as restic snapshot/);
       assert.ok(snapshots().some((s) => !ids.includes(s.id)), "no new snapshot");
+      // Monitoring's file on the backup host now holds node2's time, newer than node1's own record.
+      const node2Last = Number(readFileSync(path.join(tmp, "state-node2/etcd-last-success"), "utf8"));
+      assert.ok(node2Last > node1Last, `${node2Last} > ${node1Last}`);
+      assert.equal(Number(readFileSync(status, "utf8")), node2Last);
     } finally {
       await startEtcd("node1");
       await waitHealthy();

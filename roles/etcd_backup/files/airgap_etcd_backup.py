@@ -8,7 +8,8 @@ Usage: airgap_etcd_backup.py [--config FILE] COMMAND
              snapshot save` to a work file, `etcdutl snapshot status` checks it,
              `restic backup --stdin` stores it, `restic forget --prune` applies
              the retention, and only then the time of this good backup is
-             written (state_dir/etcd-last-success, seconds since the epoch).
+             written (state_dir/etcd-last-success, seconds since the epoch, and
+             `status` on the backup host over SFTP, where monitoring reads it).
              On the other members: prints who backs up and exits 0.
   check      `restic check` of the repository (same choice of member).
   init       creates the repository when it does not exist yet.
@@ -136,6 +137,22 @@ class Backup:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
 
+    def record_remote(self, when):
+        """Writes the time of a good backup on the backup host (`status` inside the
+        account's chroot, over SFTP: put, chmod 644, rename over the old one), where
+        monitoring reads the newest whichever member made it. Nothing when `status` is empty."""
+        remote = self.c.get("status")
+        if not remote:
+            return
+        local = os.path.join(self.state, "last-success.upload")
+        with open(local, "w") as f:
+            f.write("%d\n" % when)
+        batch = 'put "%s" "%s.tmp"\nchmod 644 "%s.tmp"\nrename "%s.tmp" "%s"\n' % (local, remote, remote, remote, remote)
+        try:
+            must(self.c["sftp"], "recording the time of the backup on the backup host (%s)" % remote, input=batch)
+        finally:
+            os.unlink(local)
+
     # -- commands ----------------------------------------------------------
     def backup(self):
         os.makedirs(self.work, mode=0o700, exist_ok=True)
@@ -173,6 +190,7 @@ class Backup:
         must(self.restic("forget", "--prune", "--host", self.c["host"], "--tag", TAG, *self.forget_args()), "restic forget --prune")
         os.unlink(snap)
         self.write_last_success(started)
+        self.record_remote(started)
         log("good backup at %d" % started)
         return 0
 
