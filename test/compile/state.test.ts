@@ -139,7 +139,7 @@ describe("compile: service-state backups", function () {
     assert.deepEqual(ctx.errors, []);
     assert.ok(linked && linked.state.length > 0, "the site still holds state (repo-signing-key, ca)");
     assert.deepEqual(linked.freshness, []);
-    const out = emitProject(linked, "/tmp/airgap-state-off");
+    const out = emitProject(linked, path.join(os.tmpdir(), "airgap-state-off"));
     assert.ok(!out.has("inventory/group_vars/airgap_state_backup/airgap.yml"));
     assert.doesNotMatch(out.get("playbooks/nodes.yml")!, /state_backup/);
     const server = parse(out.get("inventory/group_vars/airgap_backup_servers/airgap.yml")!) as { airgap_backup_server_accounts: unknown[] };
