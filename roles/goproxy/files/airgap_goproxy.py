@@ -42,26 +42,14 @@ import tempfile
 
 sys.dont_write_bytecode = True
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "store", "files"))
-from airgap_store import (Refused, accept, dispatch, ingest, load as load_signed, pack, safe_relative,  # noqa: E402
-                          sha256_file, trust_arguments, write_if_changed)
+from airgap_store import (Refused, accept_arguments, cmd_accept, cmd_pack, dispatch, fail, holds, ingest,  # noqa: E402
+                          safe_relative, signed_manifest, transfer_arguments, trust_arguments, write_if_changed)
 
 PREFIX = "goproxy/"
 SUMDB = "sum.golang.org"
 # x/mod's pseudoVersionRE, on the unescaped version.
 PSEUDO = re.compile(r"^v[0-9]+\.(0\.0-|\d+\.\d+-([^+]*\.)?0\.)\d{14}-[A-Za-z0-9]+(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$")
 SEMVER = re.compile(r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(\+[0-9A-Za-z.-]+)?$")
-
-
-def fail(msg):
-    sys.stderr.write(msg + "\n")
-    sys.exit(1)
-
-
-def load(path, a):
-    try:
-        return load_signed(path, a.trusted_key, a.site)[0]
-    except Refused as e:
-        fail("; ".join(e.problems))
 
 
 def escape(s):
@@ -86,7 +74,7 @@ def entries(manifest):
 
 
 def cmd_check(a):
-    m = load(os.path.join(a.bundle, "manifest.json"), a)
+    m = signed_manifest(os.path.join(a.bundle, "manifest.json"), a)
     have = entries(m)
     problems = []
     for mod in json.loads(a.modules):
@@ -105,44 +93,19 @@ def cmd_check(a):
                       "sequence": m["sequence"]}))
 
 
-def cmd_accept(a):
-    try:
-        m, mid, changed = accept(a.manifest, a.sig, a.current, a.trusted_key, a.site, a.allow_rollback)
-    except Refused as e:
-        fail("; ".join(e.problems))
-    print(json.dumps({"changed": changed, "release": mid[:16], "sequence": m["sequence"], "site": m["site"]}))
-
-
-def served_right(path, e):
-    """The file at `path` holds exactly the entry's bytes (hashed)."""
-    try:
-        if not os.path.isfile(path) or os.path.islink(path) or os.path.getsize(path) != e["size"]:
-            return False
-    except OSError:
-        return False
-    return sha256_file(path)[0] == e["sha256"]
-
-
 def lacking(m, root):
     proxy = os.path.join(root, "proxy")
-    return {rel: e for rel, e in entries(m).items() if not served_right(os.path.join(proxy, rel), e)}
+    return {rel: e for rel, e in entries(m).items() if not holds(os.path.join(proxy, rel), e)}
 
 
 def cmd_missing(a):
-    m = load(a.current, a)
+    m = signed_manifest(a.current, a)
     need = lacking(m, a.root)
     print(json.dumps({"changed": False, "missing": sorted({e["sha256"] for e in need.values()}), "files": len(need)}))
 
 
-def cmd_pack(a):
-    try:
-        print(json.dumps(pack(a.bundle, a.tar, a.digests)))
-    except Refused as e:
-        fail("; ".join(e.problems))
-
-
 def cmd_place(a):
-    m = load(a.current, a)
+    m = signed_manifest(a.current, a)
     need = lacking(m, a.root)
     sizes = {e["sha256"]: e["size"] for e in need.values()}
     work = tempfile.mkdtemp(prefix=".incoming-", dir=a.root)
@@ -217,24 +180,8 @@ def main(argv):
     c.add_argument("bundle")
     c.add_argument("--modules", default="[]")
     trust_arguments(c)
-    c = sub.add_parser("accept")
-    for x in ("manifest", "sig", "current"):
-        c.add_argument(x)
-    c.add_argument("--allow-rollback", action="store_true")
-    trust_arguments(c)
-    c = sub.add_parser("missing")
-    c.add_argument("current")
-    c.add_argument("root")
-    trust_arguments(c)
-    c = sub.add_parser("pack")
-    c.add_argument("bundle")
-    c.add_argument("tar")
-    c.add_argument("digests", nargs="*")
-    c = sub.add_parser("place")
-    c.add_argument("tar")
-    c.add_argument("current")
-    c.add_argument("root")
-    trust_arguments(c)
+    accept_arguments(sub)
+    transfer_arguments(sub, "root")
     c = sub.add_parser("index")
     c.add_argument("root")
     commands = {"check": cmd_check, "accept": cmd_accept, "missing": cmd_missing, "pack": cmd_pack, "place": cmd_place, "index": cmd_index}

@@ -43,7 +43,7 @@ import urllib.request
 
 sys.dont_write_bytecode = True
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "store", "files"))
-from airgap_store import (Refused, accept, load as load_signed, safe_relative, sha256_file,  # noqa: E402
+from airgap_store import (accept_arguments, cmd_accept, fail, safe_relative, sha256_file, signed_manifest,  # noqa: E402
                           trust_arguments, write_if_changed)
 
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
@@ -51,18 +51,6 @@ HELM_CHART = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 HELM_PROV = "application/vnd.cncf.helm.chart.provenance.v1.prov"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 CHART_FILE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*-v?[0-9][0-9A-Za-z.+-]*\.tgz$")
-
-
-def fail(msg):
-    sys.stderr.write(msg + "\n")
-    sys.exit(1)
-
-
-def load(path, a):
-    try:
-        return load_signed(path, a.trusted_key, a.site)[0]
-    except Refused as e:
-        fail("; ".join(e.problems))
 
 
 def chart_entries(manifest):
@@ -78,7 +66,7 @@ def chart_entries(manifest):
 
 
 def cmd_check(a):
-    m = load(os.path.join(a.bundle, "manifest.json"), a)
+    m = signed_manifest(os.path.join(a.bundle, "manifest.json"), a)
     entries = chart_entries(m)
     problems, files = [], []
     for c in json.loads(a.charts):
@@ -93,14 +81,6 @@ def cmd_check(a):
     if problems:
         fail("; ".join(problems))
     print(json.dumps({"changed": False, "files": files, "sequence": m["sequence"]}))
-
-
-def cmd_accept(a):
-    try:
-        m, mid, changed = accept(a.manifest, a.sig, a.current, a.trusted_key, a.site, a.allow_rollback)
-    except Refused as e:
-        fail("; ".join(e.problems))
-    print(json.dumps({"changed": changed, "release": mid[:16], "sequence": m["sequence"], "site": m["site"]}))
 
 
 def charts_in(folder):
@@ -239,12 +219,7 @@ def main(argv):
     s.add_argument("bundle")
     s.add_argument("--charts", default="[]")
     trust_arguments(s)
-    s = sub.add_parser("accept")
-    s.add_argument("manifest")
-    s.add_argument("sig")
-    s.add_argument("current")
-    s.add_argument("--allow-rollback", action="store_true")
-    trust_arguments(s)
+    accept_arguments(sub)
     s = sub.add_parser("index")
     s.add_argument("charts")
     s.add_argument("url")

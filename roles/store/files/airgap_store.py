@@ -6,7 +6,8 @@ artifact with its kind, path, sha256 and size) and a content-addressed
 store of the artifacts, blobs/sha256/<hex>. A host keeps such a store too,
 filled blob by blob. The tools that read bundles import this module:
 airgap_bundle.py (repo_server), airgap_registry.py (registry),
-airgap_pypi.py (pypi_server). On the hosts the `store` role installs it
+airgap_pypi.py (pypi_server), airgap_charts.py (helm_repo),
+airgap_goproxy.py (goproxy). On the hosts the `store` role installs it
 beside them (/usr/local/lib/airgap); on the controller they find it in the
 `store` role's files/ folder, beside their own role.
 
@@ -311,6 +312,86 @@ def trust_arguments(parser):
     key (PEM text; a public key, not a secret) and the site's name."""
     parser.add_argument("--trusted-key", default="")
     parser.add_argument("--site", default="")
+
+
+# ------------------------------------------------------------------ commands the tools share
+
+
+def fail(msg):
+    """Refuses: `msg` on stderr, exit 1 (never returns)."""
+    sys.stderr.write(msg + "\n")
+    sys.exit(1)
+
+
+def signed_manifest(path, a):
+    """The manifest at `path` (a dict) through load(): its signature checked
+    on the bytes read against a.trusted_key (PEM), every field checked, made
+    for a.site (when not empty); exit 1 with the problems on stderr, joined
+    by "; ", otherwise (trust_arguments() gives a command those options)."""
+    try:
+        return load(path, a.trusted_key, a.site)[0]
+    except Refused as e:
+        fail("; ".join(e.problems))
+
+
+def accept_arguments(sub):
+    """Adds the `accept MANIFEST SIG CURRENT [--allow-rollback]` command
+    (with trust_arguments) to the subparsers `sub`; cmd_accept runs it."""
+    s = sub.add_parser("accept")
+    for name in ("manifest", "sig", "current"):
+        s.add_argument(name)
+    s.add_argument("--allow-rollback", action="store_true")
+    trust_arguments(s)
+    return s
+
+
+def cmd_accept(a):
+    """accept(): MANIFEST (signature SIG) becomes the consumer's CURRENT;
+    prints {"changed", "release" (the manifest's sha256, first 16 hex
+    digits), "sequence", "site"}; exit 1 with the problems otherwise."""
+    try:
+        m, mid, changed = accept(a.manifest, a.sig, a.current, a.trusted_key, a.site, a.allow_rollback)
+    except Refused as e:
+        fail("; ".join(e.problems))
+    print(json.dumps({"changed": changed, "release": mid[:16], "sequence": m["sequence"], "site": m["site"]}))
+
+
+def transfer_arguments(sub, dest):
+    """Adds the commands that bring a host only the blobs it lacks to the
+    subparsers `sub`: `missing CURRENT DEST` and `place TAR CURRENT DEST`
+    (with trust_arguments; DEST, the folder the tool serves from, lands in
+    the attribute named `dest`), and `pack BUNDLE TAR DIGEST...` (cmd_pack).
+    The tool writes cmd_missing and cmd_place itself."""
+    for name, args in (("missing", ("current", dest)), ("place", ("tar", "current", dest))):
+        s = sub.add_parser(name)
+        for arg in args:
+            s.add_argument(arg)
+        trust_arguments(s)
+    s = sub.add_parser("pack")
+    s.add_argument("bundle")
+    s.add_argument("tar")
+    s.add_argument("digests", nargs="*")
+
+
+def cmd_pack(a):
+    """(controller) pack(): one tar of the blobs DIGEST... of BUNDLE at TAR;
+    prints {"changed", "blobs", "bytes"}; exit 1 on a name that is no digest."""
+    try:
+        print(json.dumps(pack(a.bundle, a.tar, a.digests)))
+    except Refused as e:
+        fail("; ".join(e.problems))
+
+
+def holds(path, entry):
+    """The file at `path` is a regular file, not a symbolic link, holding
+    exactly the manifest entry's bytes (entry["size"] first, then its
+    sha256 hashed): what a consumer serves is never trusted by name or size."""
+    try:
+        if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) != entry["size"]:
+            return False
+        return sha256_file(path)[0] == entry["sha256"]
+    except OSError:
+        return False
 
 
 def blob_name(hexdigest):
