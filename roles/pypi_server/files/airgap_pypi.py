@@ -2,9 +2,19 @@
 """The site's Python package index, from the bundle's `wheel` artifacts.
 
   check BUNDLE --site NAME --packages JSON   (controller) the bundle is for this
-      site and carries every listed project; prints the wheel entries as JSON
+      site and carries every listed project and each package's blob; prints
+      {"changed": false, "files": N, "projects": N}
   accept MANIFEST SIG CURRENT [--allow-rollback]   MANIFEST becomes the index's
       CURRENT once its signature, site, fields and order are checked
+  missing CURRENT PACKAGES   the packages of CURRENT that PACKAGES lacks at
+      PACKAGES/<project>/<file> with their bytes (each file there is hashed:
+      a changed one counts as missing); prints {"changed": false, "missing":
+      [sha256 hex, sorted], "files": N missing}
+  pack BUNDLE TAR DIGEST...  (controller) one tar of those blobs of the bundle
+  place TAR CURRENT PACKAGES   hashes every blob of TAR against CURRENT
+      (nothing is placed unless all are right; a blob CURRENT does not need
+      here is refused), then writes each package PACKAGES lacks, atomically,
+      mode 0644; prints {"changed", "placed": N}
   index MANIFEST PACKAGES SIMPLE [--verify]  builds a PEP 503 simple index:
       SIMPLE/index.html and SIMPLE/<project>/index.html, links to
       ../../packages/<project>/<file>#sha256=<hex>; only files whose bytes
@@ -24,12 +34,15 @@ code shared with the other bundle tools) only.
 """
 import argparse
 import base64
+import errno
 import html
 import json
 import os
 import re
 import secrets
+import shutil
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 import uuid
@@ -38,13 +51,9 @@ import uuid
 # host, in the store role's files/ (beside this role) on the controller.
 sys.dont_write_bytecode = True
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "store", "files"))
-from airgap_store import (Refused, accept, load as load_signed, safe_relative, sha256_file, store_has,  # noqa: E402
-                          trust_arguments, write_if_changed)
-
-
-def fail(msg):
-    sys.stderr.write(msg + "\n")
-    sys.exit(1)
+from airgap_store import (Refused, accept_arguments, cmd_accept, cmd_pack, fail, fsync_dir, holds, ingest,  # noqa: E402
+                          safe_relative, sha256_file, signed_manifest, store_has, transfer_arguments, trust_arguments,
+                          write_if_changed)
 
 
 def normalize(name):
@@ -63,17 +72,8 @@ def wheel_entries(manifest):
     return out
 
 
-def load(path, a):
-    """The manifest at `path`, its signature checked on the bytes read
-    against --trusted-key, every field checked, made for --site."""
-    try:
-        return load_signed(path, a.trusted_key, a.site)[0]
-    except Refused as e:
-        fail("; ".join(e.problems))
-
-
 def cmd_check(a):
-    m = load(os.path.join(a.bundle, "manifest.json"), a)
+    m = signed_manifest(os.path.join(a.bundle, "manifest.json"), a)
     problems = []
     wheels = wheel_entries(m)
     have = {w["name"] for w in wheels}
@@ -86,15 +86,66 @@ def cmd_check(a):
             problems.append("%s: its blob is missing or has the wrong size" % w["path"])
     if problems:
         fail("; ".join(problems))
-    print(json.dumps({"changed": False, "wheels": [{"path": w["path"], "sha256": w["sha256"]} for w in wheels]}))
+    print(json.dumps({"changed": False, "files": len(wheels), "projects": len({w["path"].split("/")[1] for w in wheels})}))
 
 
-def cmd_accept(a):
+def lacking(m, packages):
+    """[(file under PACKAGES, entry)] of every package of manifest `m` that
+    PACKAGES does not hold with the manifest's bytes."""
+    out = []
+    for w in wheel_entries(m):
+        f = os.path.join(packages, *w["path"].split("/")[1:])
+        if not holds(f, w):
+            out.append((f, w))
+    return out
+
+
+def cmd_missing(a):
+    need = lacking(signed_manifest(a.current, a), a.packages)
+    print(json.dumps({"changed": False, "missing": sorted({w["sha256"] for _, w in need}), "files": len(need)}))
+
+
+def move_into(src, dest):
+    """Puts the file `src` at `dest`, mode 0644, atomically and durably: a
+    rename (the role's incoming/ and packages/ share a file system), else a
+    copy beside `dest` renamed over it. A symbolic link at `dest` is
+    replaced, never followed. Never reads the file into memory (a wheel may
+    have hundreds of MB)."""
+    os.chmod(src, 0o644)
     try:
-        m, mid, changed = accept(a.manifest, a.sig, a.current, a.trusted_key, a.site, a.allow_rollback)
-    except Refused as e:
-        fail("; ".join(e.problems))
-    print(json.dumps({"changed": changed, "release": mid[:16], "sequence": m["sequence"], "site": m["site"]}))
+        os.replace(src, dest)
+    except OSError as e:
+        if e.errno != errno.EXDEV:
+            raise
+        tmp = os.path.join(os.path.dirname(dest), ".%s.%d.partial" % (os.path.basename(dest), os.getpid()))
+        shutil.copyfile(src, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    fsync_dir(os.path.dirname(dest))
+
+
+def cmd_place(a):
+    need = lacking(signed_manifest(a.current, a), a.packages)
+    # A private folder beside the transfer (never in PACKAGES, whose every folder is a project), removed at the end.
+    work = tempfile.mkdtemp(prefix=".place-", dir=os.path.dirname(os.path.abspath(a.tar)))
+    try:
+        try:
+            ingest(a.tar, work, {w["sha256"]: w["size"] for _, w in need}, foreign="%s is not a package this index lacks")
+        except Refused as e:
+            fail("; ".join(e.problems))
+        placed_at = {}
+        for f, w in need:
+            os.makedirs(os.path.dirname(f), mode=0o755, exist_ok=True)
+            src = os.path.join(work, "blobs", "sha256", w["sha256"])
+            if w["sha256"] in placed_at:
+                # The same bytes under a second name: the blob has moved to the first.
+                src = os.path.join(work, "again")
+                shutil.copyfile(placed_at[w["sha256"]], src)
+            move_into(src, f)
+            placed_at[w["sha256"]] = f
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({"changed": bool(need), "placed": len(need)}))
 
 
 def page(title, links):
@@ -104,7 +155,7 @@ def page(title, links):
 
 
 def cmd_index(a):
-    wheels = wheel_entries(load(a.manifest, a))
+    wheels = wheel_entries(signed_manifest(a.manifest, a))
     changed = False
     projects = {}
     for w in wheels:
@@ -274,7 +325,7 @@ def cmd_devpi_seed(a):
         fail("devpi did not answer for %s (HTTP %s): %s" % (a.index, status, message(body)))
     uploaded = []
     listed = {}
-    for w in wheel_entries(load(a.manifest, a)):
+    for w in wheel_entries(signed_manifest(a.manifest, a)):
         _, project, name = w["path"].split("/")
         if project not in listed:
             listed[project] = present_files(d, a.index, project)
@@ -294,12 +345,8 @@ def main(argv):
     s.add_argument("bundle")
     s.add_argument("--packages", default="[]")
     trust_arguments(s)
-    s = sub.add_parser("accept")
-    s.add_argument("manifest")
-    s.add_argument("sig")
-    s.add_argument("current")
-    s.add_argument("--allow-rollback", action="store_true")
-    trust_arguments(s)
+    accept_arguments(sub)
+    transfer_arguments(sub, "packages")
     s = sub.add_parser("index")
     s.add_argument("manifest")
     s.add_argument("packages")
@@ -314,7 +361,9 @@ def main(argv):
     s.add_argument("--uploader", default="")
     trust_arguments(s)
     a = p.parse_args(argv)
-    {"check": cmd_check, "accept": cmd_accept, "index": cmd_index, "devpi-seed": cmd_devpi_seed}[a.cmd](a)
+    commands = {"check": cmd_check, "accept": cmd_accept, "missing": cmd_missing, "pack": cmd_pack, "place": cmd_place,
+                "index": cmd_index, "devpi-seed": cmd_devpi_seed}
+    commands[a.cmd](a)
 
 
 if __name__ == "__main__":
