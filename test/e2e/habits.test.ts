@@ -6,9 +6,8 @@
  * `--tags dns` runs the DNS plays' roles only. And the walk itself can
  * fail: the same runbook with one line broken stops at that step.
  *
- * Runs by name only: its first lab run (session 6, after lab.test.js) gave
- * 1 passing, 3 failing — the test's assumptions, fixed, not rerun:
- *   flock /tmp/airgap-lab.lock npx mocha --no-config --timeout 60000 dist/test/e2e/habits.test.js
+ * It converges the lab first: files before it leave the lab as their own
+ * tests need it.
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -33,8 +32,6 @@ describe("@lab habits: check mode and tags", function () {
   let site: LabRunResult;
 
   before(async function () {
-    // By name only until its fixes (session 6) have passed in the lab.
-    if (!process.argv.some((a) => path.basename(a).startsWith("habits.test."))) this.skip();
     site = await labBefore(this);
   });
 

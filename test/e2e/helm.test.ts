@@ -5,7 +5,7 @@
  * repository (HTTP) holding `web` (signed), and the lab's upstream registry
  * (test/e2e/upstream.ts, TLS) holding `base` as an OCI chart; `web` depends
  * on `base`; their images are the lab's own test images. The lab site plus a
- * `helm` service carrying both is bundled into the fixture's bundle folder,
+ * `helm` service carrying both is bundled into a bundle folder of its own,
  * compiled, and its site.yml run with that bundle. Then, on node1 with the
  * real helm client (3.18.4, the version Kubespray 2.30.0 pins, built here
  * from the Go module proxy and copied over): `helm repo add` with the site CA
@@ -15,16 +15,16 @@
  * images the site registry serves (skopeo inspect from the node). A second
  * site.yml changes nothing; a new bundle with web 1.1.0 serves both versions.
  *
- * Runs by name only (not in `npm test` until it has passed in the lab once;
- * its first lab run, session 6: bundle, serve and OCI pull passed; the pull
- * into a folder helm does not make, and two tests without their own time-out,
- * failed, fixed since, not rerun):
- *   flock /tmp/airgap-lab.lock npx mocha --no-config --timeout 60000 dist/test/e2e/helm.test.js
+ * The helm bundles go to a folder of their own (hard links from the lab's
+ * bundle, so nothing is fetched twice): later files read the lab's bundle.
+ * At the end the lab's own site runs again from the store (an older bundle
+ * than the helm ones, so taken back on purpose), as the files after this
+ * one expect.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { BUNDLE, FILES_MIRROR, formatRecap, KEYS, labBefore, phase, run, SITE, WORK, type LabRunResult } from "./fixture.js";
+import { BUNDLE, FILES_MIRROR, formatRecap, KEYS, labBefore, phase, run, SITE, STORE, WORK, type LabRunResult } from "./fixture.js";
 import { startLabUpstream, UPSTREAM } from "./upstream.js";
 import { addDependency, fileServer, makeChart, signingKey, testHelm } from "../bundle/chart-upstream.js";
 import { must, tempDir } from "../roles/registry-harness.js";
@@ -51,6 +51,8 @@ describe("@lab helm: charts served as a classic repository and in the registry, 
   let project: string;
   let manifest: Manifest;
   let work: string;
+  /** The helm bundles' folder (the fixture's BUNDLE stays the lab's own). */
+  let bundle: string;
   const pull = () => {
     const p = process.env.AIRGAP_LAB_REGISTRY_PULL_PASSWORD;
     assert.ok(p, "the fixture sets AIRGAP_LAB_REGISTRY_PULL_PASSWORD");
@@ -75,7 +77,7 @@ describe("@lab helm: charts served as a classic repository and in the registry, 
     return file;
   }
 
-  /** Bundles `siteFile` into the fixture's bundle folder with the upstream up (charts and images), compiles it, runs its site.yml with that bundle. */
+  /** Bundles `siteFile` into the helm bundles' folder with the upstream up (charts and images), compiles it, runs its site.yml with that bundle. */
   async function deliver(siteFile: string, name: string): Promise<{ recap: string; code: number; log: string }> {
     const upstream = await startLabUpstream(path.join(WORK, "upstream"));
     const classic = await fileServer(path.join(work, "classic"), new Map(), CLASSIC_PORT);
@@ -83,7 +85,7 @@ describe("@lab helm: charts served as a classic repository and in the registry, 
     try {
       // base, an OCI chart in the upstream registry (which starts empty of charts each time).
       must(helm, ["push", path.join(work, "src/base-0.1.0.tgz"), `oci://${UPSTREAM}/charts`, "--ca-file", path.join(upstream.certDir, "ca.crt")], { env: helmEnv() });
-      b = await run(process.execPath, [CLI, "bundle", siteFile, "-o", BUNDLE, "--include-base", "--files-from", FILES_MIRROR, "--cert-dir", upstream.certDir,
+      b = await run(process.execPath, [CLI, "bundle", siteFile, "-o", bundle, "--include-base", "--files-from", FILES_MIRROR, "--cert-dir", upstream.certDir,
         "--key", path.join(KEYS, "airgap-bundle.key")], { env: { ...process.env, AIRGAP_HELM: helm }, log: path.join(WORK, `${name}-bundle.log`) });
     } finally {
       await classic.close();
@@ -91,11 +93,11 @@ describe("@lab helm: charts served as a classic repository and in the registry, 
     }
     phase(`${name}: airgap bundle`, b.ms);
     assert.equal(b.code, 0, b.stderr.slice(-3000));
-    manifest = JSON.parse(readFileSync(path.join(BUNDLE, "manifest.json"), "utf8"));
+    manifest = JSON.parse(readFileSync(path.join(bundle, "manifest.json"), "utf8"));
     project = path.join(WORK, `project-${name}`);
     const c = await run(process.execPath, [CLI, "compile", siteFile, "-o", project]);
     assert.equal(c.code, 0, c.stdout + c.stderr);
-    const r = await site.lab.playbook(`${name}-site`, "site.yml", [], BUNDLE, project);
+    const r = await site.lab.playbook(`${name}-site`, "site.yml", [], bundle, project);
     phase(`${name}: site.yml`, r.ms);
     return { recap: formatRecap(r.recap), code: r.code, log: r.log };
   }
@@ -106,12 +108,15 @@ describe("@lab helm: charts served as a classic repository and in the registry, 
   const bundled = (p: string) => manifest.artifacts.find((a) => a.path === p)?.sha256;
 
   before(async function () {
-    if (!process.argv.some((a) => path.basename(a).startsWith("helm.test."))) this.skip();
     site = await labBefore(this);
     this.timeout(60 * 60_000);
     helm = testHelm();
     work = path.join(WORK, "helm");
+    rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
+    bundle = path.join(work, "bundle");
+    const cp = await run("cp", ["-al", BUNDLE, bundle]);
+    assert.equal(cp.code, 0, cp.stderr);
     // The charts: base 0.1.0 (OCI, runs app-two), web 1.0.0 and 1.1.0 (classic, signed, run app-one, depend on base).
     const src = path.join(work, "src");
     const classicDir = path.join(work, "classic");
@@ -136,6 +141,16 @@ describe("@lab helm: charts served as a classic repository and in the registry, 
     const sshArgs = site.lab.env.AIRGAP_LAB_SSH_ARGS.split(/\s+/).filter(Boolean);
     const copied = await run("scp", [...sshArgs, "-o", "BatchMode=yes", helm, `root@${site.lab.address("node1")}:/usr/local/bin/helm`]);
     assert.equal(copied.code, 0, copied.stderr);
+    // skopeo for the template test, from the site's own repository (the lab site carries it).
+    await site.lab.install("node1", "skopeo");
+  });
+
+  after(async function () {
+    if (!site) return;
+    this.timeout(15 * 60_000);
+    const back = await site.lab.playbook("helm-back-to-lab", "site.yml", ["-e", "airgap_allow_rollback=true"], STORE);
+    phase("helm: back to the lab site (site.yml)", back.ms);
+    assert.equal(back.code, 0, `log: ${back.log}`);
   });
 
   it("the bundle carries both charts with their metadata and web's provenance, the archives as published", () => {
@@ -189,7 +204,7 @@ describe("@lab helm: charts served as a classic repository and in the registry, 
 
   it("a second site.yml changes nothing", async function () {
     this.timeout(20 * 60_000);
-    const again = await site.lab.playbook("helm-2-site", "site.yml", [], BUNDLE, project);
+    const again = await site.lab.playbook("helm-2-site", "site.yml", [], bundle, project);
     console.log(`      e2e recap, helm second run: ${formatRecap(again.recap)}`);
     assert.equal(again.code, 0, again.log);
     for (const [host, r] of again.recap) assert.equal(r.changed, 0, `${host} changed ${r.changed} (log ${again.log})`);
