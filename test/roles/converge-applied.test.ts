@@ -68,3 +68,54 @@ describe("converge: airgap-applied tells whether a service runs its files", func
     assert.equal(run("forget", "named", conf).status, 2);
   });
 });
+
+/**
+ * roles/converge is included by every role that reloads a service (seven
+ * times on the lab's admin host in one run): it puts the tool in place once
+ * per host and run, and again only for another path.
+ */
+describe("converge: the tool is put in place once per host and run", function () {
+  this.timeout(5 * 60_000);
+  let tmp: string;
+  before(function () {
+    if (spawnSync("ansible-playbook", ["--version"]).status !== 0) this.skip();
+    // The role makes root's files (owner root): only root runs it.
+    if (process.getuid?.() !== 0) this.skip();
+    tmp = tempDir("airgap-converge-");
+  });
+  after(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("installs it at the first include, skips the next ones, and installs again where another path is asked for", () => {
+    const include = (tool: string) => `    - name: Include converge (${tool})
+      ansible.builtin.include_role:
+        name: converge
+        public: true
+      vars:
+        airgap_converge_tool: ${path.join(tmp, tool, "airgap-applied")}
+`;
+    writeFileSync(
+      path.join(tmp, "play.yml"),
+      `- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+${include("a")}${include("a")}${include("a")}${include("b")}    - name: Run the tool from where the last include put it
+      ansible.builtin.command:
+        argv: ["{{ airgap_converge_tool }}", "check", "x", "${tmp}"]
+      register: out
+      changed_when: false
+      failed_when: out.rc != 3
+`,
+    );
+    const r = spawnSync("ansible-playbook", ["-i", "localhost,", path.join(tmp, "play.yml")], {
+      encoding: "utf8",
+      env: { ...process.env, ANSIBLE_NOCOLOR: "1", ANSIBLE_ROLES_PATH: path.join(ROOT, "roles"), ANSIBLE_LOCALHOST_WARNING: "0", ANSIBLE_INVENTORY_UNPARSED_WARNING: "0", AIRGAP_APPLIED_DIR: path.join(tmp, "state") },
+    });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const installs = r.stdout.split("TASK [converge : Install the tool that tells whether a service runs its files]").slice(1).map((s) => s.split("\n\n")[0].trim());
+    assert.equal(installs.length, 4, r.stdout);
+    assert.deepEqual(installs.map((s) => /(changed|ok|skipping): \[localhost\]/.exec(s)?.[1]), ["changed", "skipping", "skipping", "changed"], r.stdout);
+  });
+});
