@@ -60,6 +60,11 @@ import pwd
 import re
 import stat
 import sys
+import warnings
+
+# The output is read as JSON, and over SSH with a terminal stderr joins it:
+# a library's deprecation notice must not end up there.
+warnings.simplefilter("ignore")
 
 try:
     from cryptography import x509
