@@ -29,49 +29,35 @@ members' client URLs, the TLS files, the repository, the SSH command restic's
 SFTP backend runs, the password file and the retention. No secret is ever on
 a command line: restic reads the password from `password_file`.
 
-Standard library only. Exit status 0 on success; 1 with a message on stderr.
+Standard library and airgap_restic.py (the backup_client role's restic and
+SFTP code, beside this tool). Exit status 0 on success; 1 with a message on stderr.
 """
 import argparse
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 import time
+
+# The restic and SFTP code the backup tools share: beside this tool on the
+# host, in the backup_client role's files/ (beside this role) on the controller.
+sys.dont_write_bytecode = True
+sys.path.append(os.path.join(os.path.dirname(os.path.realpath(__file__)), os.pardir, os.pardir, "backup_client", "files"))
+from airgap_restic import Failed, ResticTool, log, must, run, snapshot_id  # noqa: E402
 
 DEFAULT_CONFIG = "/etc/airgap/backup/etcd-backup.json"
 #: The snapshot's file name inside restic (`restic backup --stdin --stdin-filename`).
 SNAPSHOT_NAME = "etcd-snapshot.db"
 #: The tag every etcd snapshot carries in the repository.
 TAG = "airgap-etcd"
-RETENTION_KEYS = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
 
 
-class Failed(Exception):
-    """A step failed; the message says which and why."""
+class Backup(ResticTool):
+    LAST_SUCCESS = "etcd-last-success"
 
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def run(argv, **kw):
-    """Runs argv; returns the CompletedProcess (text)."""
-    return subprocess.run(argv, text=True, capture_output=True, **kw)
-
-
-def must(argv, what, **kw):
-    r = run(argv, **kw)
-    if r.returncode != 0:
-        raise Failed("%s failed (exit %d): %s" % (what, r.returncode, (r.stderr or r.stdout).strip()[-2000:]))
-    return r
-
-
-class Backup:
     def __init__(self, conf):
-        self.c = conf
-        self.state = conf["state_dir"]
+        super().__init__(conf)
         self.work = os.path.join(self.state, "work")
 
     # -- etcd --------------------------------------------------------------
@@ -110,49 +96,6 @@ class Backup:
             raise Failed("the snapshot %s holds no revision or no key: %s" % (path, r.stdout.strip()))
         return st
 
-    # -- restic ------------------------------------------------------------
-    def restic(self, *args):
-        c = self.c
-        sftp = " ".join(shlex.quote(a) for a in c["ssh"])
-        return [c["restic"], "--repo", c["repository"], "--password-file", c["password_file"],
-                "--option", "sftp.command=" + sftp] + (["--cache-dir", c["cache_dir"]] if c.get("cache_dir") else []) + list(args)
-
-    def forget_args(self):
-        r = self.c["retention"]
-        out = []
-        for k in RETENTION_KEYS:
-            if r.get(k) is not None:
-                out += ["--keep-" + k, str(int(r[k]))]
-        if not out:
-            raise Failed("the configuration keeps no snapshot (retention is empty)")
-        return out
-
-    def write_last_success(self, when):
-        path = os.path.join(self.state, "etcd-last-success")
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % when)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-
-    def record_remote(self, when):
-        """Writes the time of a good backup on the backup host (`status` inside the
-        account's chroot, over SFTP: put, chmod 644, rename over the old one), where
-        monitoring reads the newest whichever member made it. Nothing when `status` is empty."""
-        remote = self.c.get("status")
-        if not remote:
-            return
-        local = os.path.join(self.state, "last-success.upload")
-        with open(local, "w") as f:
-            f.write("%d\n" % when)
-        batch = 'put "%s" "%s.tmp"\nchmod 644 "%s.tmp"\nrename "%s.tmp" "%s"\n' % (local, remote, remote, remote, remote)
-        try:
-            must(self.c["sftp"], "recording the time of the backup on the backup host (%s)" % remote, input=batch)
-        finally:
-            os.unlink(local)
-
     # -- commands ----------------------------------------------------------
     def backup(self):
         os.makedirs(self.work, mode=0o700, exist_ok=True)
@@ -176,14 +119,7 @@ class Backup:
             r = must(self.restic("backup", "--stdin", "--stdin-filename", SNAPSHOT_NAME, "--host", self.c["host"],
                                  "--tag", TAG, "--tag", "revision-%s" % st["revision"], "--json"),
                      "restic backup", stdin=f)
-        sid = None
-        for line in r.stdout.splitlines():
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                continue
-            if msg.get("message_type") == "summary":
-                sid = msg.get("snapshot_id")
+        sid = snapshot_id(r.stdout)
         if not sid:
             raise Failed("restic backup printed no snapshot id: %s" % r.stdout[-500:])
         log("stored as restic snapshot %s" % sid[:8])
@@ -199,18 +135,7 @@ class Backup:
         if who is not None and who[0] != self.c["self"]:
             log("etcd member %s checks the repository; nothing to do on %s" % (who[0], self.c["self"]))
             return 0
-        run(self.restic("unlock"))
-        r = must(self.restic("check"), "restic check")
-        log(r.stdout.strip() or "restic check: no errors")
-        return 0
-
-    def init(self):
-        if run(self.restic("cat", "config")).returncode == 0:
-            log("repository exists")
-            return 0
-        must(self.restic("init"), "restic init")
-        log("repository created")
-        return 0
+        return super().check()
 
     def snapshots(self, as_json=False):
         r = must(self.restic("snapshots", "--host", self.c["host"], "--tag", TAG) + (["--json"] if as_json else []), "restic snapshots")
