@@ -236,52 +236,60 @@ describe("resolver: a rerun asks systemctl once (no service_facts), and still re
   });
 });
 
-describe("repo_client: a rerun finds the original sources in one look, and still moves new ones aside", function () {
-  this.timeout(10 * 60_000);
-  const s = onThisMachine({
-    prefix: "airgap-repo-client-",
-    playbook: "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - name: Keep the original sources aside\n      ansible.builtin.include_role:\n        name: repo_client\n        tasks_from: sources_aside\n",
-    prepare: (tmp) => {
-      const at = (f: string) => path.join(tmp, "apt", f);
-      mkdirSync(at("sources.list.d/sub.list"), { recursive: true });
-      writeFileSync(at("sources.list"), "deb http://deb.debian.org/debian bookworm main\n");
-      writeFileSync(at("sources.list.d/debian.sources"), "Types: deb\n");
-      writeFileSync(at("sources.list.d/extra.list"), "deb http://example.org/ x main\n");
-      writeFileSync(at("sources.list.d/airgap.sources"), "Types: deb\nURIs: https://repo.lab.airgap.internal/debian\n");
-      writeFileSync(at("sources.list.d/README"), "not a source\n");
-      writeFileSync(at("other.list"), "not the main file\n");
-    },
-    vars: (tmp) => ({
-      airgap_repo_client_sources_dir: path.join(tmp, "apt/sources.list.d"),
-      airgap_repo_client_sources_file: path.join(tmp, "apt/sources.list.d/airgap.sources"),
-      airgap_repo_client_main_sources: path.join(tmp, "apt/sources.list"),
-      airgap_repo_client_sources_patterns: ["*.list", "*.sources"],
-      airgap_repo_client_sources_backup: path.join(tmp, "apt/airgap-original-sources"),
-    }),
-    rerun: ["AnsiballZ_find.py"],
-    check: () => assert.deepEqual(left(), ["README", "airgap.sources", "sub.list"]),
-  });
-  const d = (...p: string[]) => path.join(s.tmp, "apt", ...p);
-  const left = () => readdirSync(d("sources.list.d")).sort();
-  const aside = () => readdirSync(d("airgap-original-sources")).sort();
+/**
+ * repo_client (every host) and repo_server (the admin, at every run) move the
+ * host's original package sources aside the same way: `sources_aside` alone,
+ * with the role's variables pointed at a temporary folder.
+ */
+for (const role of ["repo_client", "repo_server"]) {
+  describe(`${role}: a rerun finds the original sources in one look, and still moves new ones aside`, function () {
+    this.timeout(10 * 60_000);
+    const s = onThisMachine({
+      prefix: `airgap-${role}-`,
+      playbook: `- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - name: Keep the original sources aside\n      ansible.builtin.include_role:\n        name: ${role}\n        tasks_from: sources_aside\n`,
+      prepare: (tmp) => {
+        const at = (f: string) => path.join(tmp, "apt", f);
+        mkdirSync(at("sources.list.d/sub.list"), { recursive: true });
+        writeFileSync(at("sources.list"), "deb http://deb.debian.org/debian bookworm main\n");
+        writeFileSync(at("sources.list.d/debian.sources"), "Types: deb\n");
+        writeFileSync(at("sources.list.d/extra.list"), "deb http://example.org/ x main\n");
+        writeFileSync(at("sources.list.d/airgap.sources"), "Types: deb\nURIs: https://repo.lab.airgap.internal/debian\n");
+        writeFileSync(at("sources.list.d/README"), "not a source\n");
+        writeFileSync(at("other.list"), "not the main file\n");
+      },
+      vars: (tmp) => ({
+        [`airgap_${role}_sources_dir`]: path.join(tmp, "apt/sources.list.d"),
+        [`airgap_${role}_main_sources`]: path.join(tmp, "apt/sources.list"),
+        [`airgap_${role}_sources_backup`]: path.join(tmp, "apt/airgap-original-sources"),
+        ...(role === "repo_client"
+          ? { airgap_repo_client_sources_file: path.join(tmp, "apt/sources.list.d/airgap.sources"), airgap_repo_client_sources_patterns: ["*.list", "*.sources"] }
+          : {}),
+      }),
+      rerun: ["AnsiballZ_find.py"],
+      check: () => assert.deepEqual(left(), ["README", "airgap.sources", "sub.list"]),
+    });
+    const d = (...p: string[]) => path.join(s.tmp, "apt", ...p);
+    const left = () => readdirSync(d("sources.list.d")).sort();
+    const aside = () => readdirSync(d("airgap-original-sources")).sort();
 
-  it("moves the sources list and the other sources aside, keeps its own and what apt does not read, then a rerun is one find", () => {
-    const first = s.run("first run");
-    assert.equal(first.changed, 2, first.out); // the folder, then one move task (three items)
-    assert.deepEqual(aside(), ["debian.sources", "extra.list", "sources.list"]);
-    assert.ok(existsSync(d("other.list")));
-    const r = s.converged("rerun");
-    console.log(`      rerun: ${r.runs.length} module runs (${r.runs.join(", ")})`);
-  });
+    it("moves the sources list and the other sources aside, keeps its own and what apt does not read, then a rerun is one find", () => {
+      const first = s.run("first run");
+      assert.equal(first.changed, 2, first.out); // the folder, then one move task (three items)
+      assert.deepEqual(aside(), ["debian.sources", "extra.list", "sources.list"]);
+      assert.ok(existsSync(d("other.list")));
+      const r = s.converged("rerun");
+      console.log(`      rerun: ${r.runs.length} module runs (${r.runs.join(", ")})`);
+    });
 
-  it("moves what a package wrote since (a main file as a link too), numbering a name taken", () => {
-    writeFileSync(d("sources.list.d/new.list"), "deb http://example.org/ y main\n");
-    symlinkSync(d("other.list"), d("sources.list"));
-    const r = s.run("new sources");
-    assert.equal(outcome(r.out, "repo_client : Create the folder for the original sources"), "ok", r.out);
-    assert.equal(outcome(r.out, "repo_client : Move the original sources aside"), "changed", r.out);
-    assert.deepEqual(aside(), ["debian.sources", "extra.list", "new.list", "sources.list", "sources.list.~1~"]);
-    assert.ok(lstatSync(d("airgap-original-sources/sources.list")).isSymbolicLink());
-    s.converged("then a rerun");
+    it("moves what a package wrote since (a main file as a link too), numbering a name taken", () => {
+      writeFileSync(d("sources.list.d/new.list"), "deb http://example.org/ y main\n");
+      symlinkSync(d("other.list"), d("sources.list"));
+      const r = s.run("new sources");
+      assert.equal(outcome(r.out, `${role} : Create the folder for the original sources`), "ok", r.out);
+      assert.equal(outcome(r.out, `${role} : Move the original sources aside`), "changed", r.out);
+      assert.deepEqual(aside(), ["debian.sources", "extra.list", "new.list", "sources.list", "sources.list.~1~"]);
+      assert.ok(lstatSync(d("airgap-original-sources/sources.list")).isSymbolicLink());
+      s.converged("then a rerun");
+    });
   });
-});
+}
