@@ -75,31 +75,39 @@ function onThisMachine(o: {
   prepare: (tmp: string) => void;
   check?: (what: string) => void;
 }) {
-  const s = { tmp: "", run: (what: string): Run => { throw new Error(what); }, converged: (what: string): Run => { throw new Error(what); } };
+  let tmp = "";
   let play: ReturnType<typeof player>;
   before(function () {
     rootWithAnsible.call(this);
     if (o.ready && !o.ready()) this.skip();
-    s.tmp = tempDir(o.prefix);
-    o.prepare(s.tmp);
-    play = player(s.tmp, o.playbook);
+    tmp = tempDir(o.prefix);
+    o.prepare(tmp);
+    play = player(tmp, o.playbook);
   });
   after(() => {
-    if (s.tmp) rmSync(s.tmp, { recursive: true, force: true });
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
-  s.run = (what) => {
-    const r = play(o.vars(s.tmp));
+  /** Plays the role (`extra`: more ansible-playbook arguments); it must exit 0. */
+  const run = (what: string, extra: string[] = []) => {
+    const r = play(o.vars(tmp), extra);
     assert.equal(r.status, 0, `${what}: ${r.out}`);
     return r;
   };
-  s.converged = (what) => {
-    const r = s.run(what);
+  const converged = (what: string) => {
+    const r = run(what);
     assert.equal(r.changed, 0, `${what}: ${r.out}`);
     assert.deepEqual(r.runs.sort(), o.rerun, `${what}: ${r.out}`);
     o.check?.(what);
     return r;
   };
-  return s;
+  return {
+    /** The suite's temporary folder (set before the first test). */
+    get tmp() {
+      return tmp;
+    },
+    run,
+    converged,
+  };
 }
 
 /**
@@ -150,6 +158,9 @@ describe("ca_trust: a rerun looks once, and still repairs the trust store", func
   const site = () => readFileSync(path.join(s.tmp, "ca/ca.crt"), "utf8");
 
   it("installs the anchor and builds the bundle, then a rerun changes nothing in 5 module runs", () => {
+    const dry = s.run("check mode first", ["--check"]);
+    assert.equal(outcome(dry.out, "ca_trust : Install the CA certificate as a trust anchor"), "changed", dry.out);
+    assert.ok(!existsSync(anchor()), "check mode writes nothing");
     const first = s.run("first run");
     assert.equal(outcome(first.out, "ca_trust : Install the CA certificate as a trust anchor"), "changed", first.out);
     assert.equal(outcome(first.out, "ca_trust : Update the system trust store"), "changed", first.out);
@@ -273,6 +284,9 @@ for (const role of ["repo_client", "repo_server"]) {
     const aside = () => readdirSync(d("airgap-original-sources")).sort();
 
     it("moves the sources list and the other sources aside, keeps its own and what apt does not read, then a rerun is one find", () => {
+      const dry = s.run("check mode first", ["--check"]);
+      assert.equal(outcome(dry.out, `${role} : Create the folder for the original sources`), "changed", dry.out);
+      assert.ok(existsSync(d("sources.list")) && !existsSync(d("airgap-original-sources")), "check mode moves nothing");
       const first = s.run("first run");
       assert.equal(first.changed, 2, first.out); // the folder, then one move task (three items)
       assert.deepEqual(aside(), ["debian.sources", "extra.list", "sources.list"]);
