@@ -59,6 +59,7 @@ const KUBERNETES_PORTS: { roles: string[]; from: number; to: number; what: strin
 export function checkPorts(ctx: Context, claims: PortClaim[]): void {
   const taken: PortClaim[] = [];
   for (const c of claims) {
+    if (c.sshd) continue; // the host's own sshd, which is already there: nothing new listens
     if (c.protocol === "tcp" && c.port === c.host.sshPort) {
       ctx.error("AG135", `the ${c.service} service would listen on ${c.host.name}:${c.port}/tcp, the host's SSH port (Ansible connects there)`, c.owner, c.key,
         c.setting !== undefined ? `give the ${c.service} service another port (${c.setting})` : `place the ${c.service} service on another admin host, or move the host's sshd (sshPort)`);
@@ -180,6 +181,17 @@ function narrow(pattern: string, group: string): string {
   return /^all\b/.test(pattern) ? pattern.replace(/^all\b/, group) : `${pattern}:&${group}`;
 }
 
+/** `c` with the networks `clients` reach its host from added to its `allow` (the host's own clients aside). */
+function withClients(core: CoreModel, c: PortClaim, clients: HostModel[]): PortClaim {
+  const allow = [...(c.allow as NetworkModel[])];
+  for (const client of clients) {
+    if (client === c.host) continue;
+    const net = core.networks.find((n) => n.name === clientNetwork(client, c.host));
+    if (net && !allow.includes(net)) allow.push(net);
+  }
+  return { ...c, allow };
+}
+
 /** Derives the linked site from the resolved components (component order). */
 export function link(core: CoreModel, resolved: ResolvedComponent[]): Linked {
   const parts = present(resolved);
@@ -204,7 +216,7 @@ export function link(core: CoreModel, resolved: ResolvedComponent[]): Linked {
     core,
     exports: new Map(parts.map((r) => [r.component.key, r.exports])),
     names,
-    ports: all.flatMap((e) => e.ports ?? []),
+    ports: all.flatMap((e) => e.ports ?? []).map((c) => (c.fromStateHosts && c.allow !== "loopback" ? withClients(core, c, stateHosts) : c)),
     caHost,
     tlsNames: new Map(tls.map((t) => [t.name, [`${t.name}.${core.domain}`, t.host.fqdn]])),
     plays: orderPlays(parts.flatMap((r) => (r.exports.plays ?? []).map((p) => ({ ...p, service: r.component.key })))),

@@ -12,7 +12,8 @@ import { createHash } from "node:crypto";
 import type { BackupRetention, BackupsService, EtcdBackup, Site, StateBackup, VeleroBackup } from "../../dsl/index.js";
 import type { Context } from "../model/context.js";
 import { isKubernetes, resolveSecret, type CoreModel, type HostModel, type SecretModel } from "../model/site.js";
-import { secretExpression, type Component, type FreshnessExport, type Linked, type LinkedState, type StateExport } from "./component.js";
+import { secretExpression, type Component, type FreshnessExport, type Linked, type LinkedState, type PortClaim, type StateExport } from "./component.js";
+import { clientNetwork } from "../link.js";
 import { imageModel, type RegistryImageModel } from "./registry.js";
 import { flag } from "../model/context.js";
 import { GENERATED, toYaml } from "../emit/yaml.js";
@@ -477,9 +478,16 @@ export const backups: Component<BackupsModel> = {
       ...(etcd ? [{ host, what: "etcd snapshots", file: `${dir}/${STATUS_DIR}${ETCD_REPOSITORY}/last-success` }] : []),
       ...(state.model ? [{ host, what: "service state of {host}", file: `${dir}/${STATUS_DIR}/state-{host}/last-success`, perStateHost: true }] : []),
     ];
+    // The clients log in to the backup host's own sshd (SFTP): the gateway
+    // must let them reach it, from the etcd members' networks here and from
+    // the service-state hosts' (known after link: fromStateHosts).
+    const sshFrom = [...new Set((etcd?.members ?? []).filter((h) => h !== host).map((h) => clientNetwork(h, host)))]
+      .flatMap((n) => core.networks.filter((x) => x.name === n));
+    const ssh: PortClaim = { host, port: host.sshPort, protocol: "tcp", service: "backups", allow: sshFrom, owner: s, key: "on", sshd: true, fromStateHosts: state.model !== undefined };
     return {
       model: { host, password, path: dir, etcd, state: state.model, velero, config: s },
       exports: {
+        ports: [ssh],
         plays: [
           // On the backup host once it installs from the site (any host, admin or not: so in nodes.yml).
           { playbook: "nodes", name: "Backup host (restic repositories over SFTP)", hosts: "airgap_backup_servers", role: "backup_server", after: ["repo_client", "ca_trust"] },

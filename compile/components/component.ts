@@ -43,6 +43,19 @@ export interface PortClaim {
   clients?: HostModel[];
   /** Why those hosts are its clients, for the error (`"every other host takes its time from it"`). */
   clientsWhy?: string;
+  /**
+   * The port is the host's own sshd (`sshPort`), which the service's clients
+   * log in to (the backups' SFTP accounts): it opens the flows and the
+   * gateway's input like any claim, but is no server of the service's own,
+   * so it neither clashes with the host's SSH (AG135) nor with another such claim (AG042).
+   */
+  sshd?: boolean;
+  /**
+   * The hosts holding service state are clients too (known after link, like
+   * `FreshnessExport.perStateHost`): link.ts adds the network each reaches
+   * the claim's host from to `allow`.
+   */
+  fromStateHosts?: boolean;
 }
 
 /** A play of a compiled playbook: one role, applied to a host pattern. */
