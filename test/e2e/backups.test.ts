@@ -87,7 +87,7 @@ describe("@lab backups: etcd snapshots and service state into restic on the back
    * service) and waits for its end: its exit and that run's journal.
    */
   const runUnit = (host: string, unit: string) => site.lab.ssh(host,
-    `systemctl start ${unit}; rc=$?; journalctl --no-pager -o cat _SYSTEMD_INVOCATION_ID=$(systemctl show -p InvocationID --value ${unit}); exit $rc`);
+    `start=$(date +%s); systemctl start ${unit}; rc=$?; journalctl --no-pager -o cat -u ${unit} --since @$start; exit $rc`);
 
   /** The lab site with the backups service, three etcd members and etcd's ports across the gateway. */
   function backupsSite(): string {
@@ -269,8 +269,9 @@ WantedBy=multi-user.target
   });
 
   it("site.yml set up the backup host (an SFTP account per repository) and the timers on the members and the state hosts", async () => {
-    const accounts = await site.lab.sh(BACKUP_HOST, "getent group airgap-backup | cut -d: -f4");
-    assert.deepEqual(accounts.trim().split(",").sort(), ["airgap-backup", "airgap-state-admin", "airgap-state-node1", "airgap-state-node2"]);
+    // The accounts have the group as their primary one (getent group lists supplementary members only).
+    const accounts = await site.lab.sh(BACKUP_HOST, "gid=$(getent group airgap-backup | cut -d: -f3) && getent passwd | awk -F: -v g=\"$gid\" '$4 == g { print $1 \" \" $7 }'");
+    assert.deepEqual(accounts.trim().split("\n").sort(), ["airgap-backup", "airgap-state-admin", "airgap-state-node1", "airgap-state-node2"].map((u) => `${u} /usr/sbin/nologin`));
     for (const m of MEMBERS) assert.equal((await site.lab.sh(m, "systemctl is-active airgap-etcd-backup.timer")).trim(), "active", m);
     for (const h of ["admin", "node1", "node2"]) assert.equal((await site.lab.sh(h, "systemctl is-active airgap-state-backup.timer")).trim(), "active", h);
     // The repository exists (restic init, once) and the backup host holds no password.
