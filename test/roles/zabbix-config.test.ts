@@ -309,11 +309,19 @@ describe("zabbix config: the role through the API of a real Zabbix 6.0, with age
   });
 
   it("the role's first run changes Zabbix; a second run changes nothing", () => {
+    // profile_tasks' summary (slowest first): where a run's time goes.
+    const slowest = (out: string) => out.split("\n").filter((l) => /-{2,} \d+\.\d+s$/.test(l)).slice(0, 3)
+      .map((l) => l.replace(/^zabbix_config : /, "").replace(/ -{2,} /, " ")).join("; ");
+    let t = Date.now();
     const first = configure();
+    const firstSeconds = Math.round((Date.now() - t) / 1000);
     assert.ok(first.changed > 0, first.out);
     assert.doesNotMatch(first.out, new RegExp(`${psk}|${adminPassword}`), "no secret in Ansible's output");
+    t = Date.now();
     const second = configure();
     assert.equal(second.changed, 0, second.out);
+    console.log(`      (first run ${firstSeconds} s, changed=${first.changed}: ${slowest(first.out)})`);
+    console.log(`      (second run ${Math.round((Date.now() - t) / 1000)} s: ${slowest(second.out)})`);
     configured = true;
   });
 
